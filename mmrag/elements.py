@@ -1,0 +1,136 @@
+"""The data model: Element (the unit of everything), Hit, Citation and Answer."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["text", "figure", "table", "page"]
+KINDS: tuple[str, ...] = ("text", "figure", "table", "page")
+BBox = tuple[float, float, float, float]
+
+
+def element_id(doc_sha256: str, page: int, kind: str, bbox: BBox, salt: str = "") -> str:
+    """Stable id from document hash, page, kind and box (rounded to a point)."""
+    key = f"{doc_sha256}|{page}|{kind}|{','.join(str(round(v)) for v in bbox)}|{salt}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def point_id(element_id: str) -> int:
+    """The element's id as a positive 60-bit integer (Qdrant point id, FAISS id)."""
+    return int(element_id[:15], 16)
+
+
+@dataclass
+class Element:
+    """A typed, located piece of a PDF page.
+
+    text: chunk text, table Markdown, figure OCR text or page text; caption: the linked caption
+    (figures, tables); image: key of the element's pixels in the store (figures, tables, pages).
+    """
+
+    id: str
+    doc: str
+    doc_sha256: str
+    page: int
+    kind: str
+    bbox: BBox
+    text: str = ""
+    caption: str = ""
+    image: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def point_id(self) -> int:
+        return point_id(self.id)
+
+    def searchable_text(self) -> str:
+        """What the text channel embeds: caption first, then the element's own text."""
+        parts = [p for p in (self.caption, self.text) if p]
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bbox"] = list(self.bbox)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Element:
+        d = dict(d)
+        d["bbox"] = tuple(d["bbox"])
+        return cls(**d)
+
+
+@dataclass
+class ChannelHit:
+    """One element as ranked by one channel (rank is 1-based)."""
+
+    element_id: str
+    score: float
+    rank: int
+    channel: str
+
+
+@dataclass
+class Hit:
+    """A fused result: the element, its fused score and its rank/score in each channel."""
+
+    element: Element
+    score: float
+    channels: dict[str, dict[str, float]] = field(default_factory=dict)
+    related: list[str] = field(default_factory=list)
+    pixels_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.element
+        return {
+            "element_id": e.id,
+            "doc": e.doc,
+            "page": e.page,
+            "kind": e.kind,
+            "bbox": list(e.bbox),
+            "score": self.score,
+            "text": e.searchable_text(),
+            "caption": e.caption,
+            "channels": self.channels,
+            "related": self.related,
+            "pixels": self.pixels_path,
+        }
+
+
+@dataclass
+class Citation:
+    """Where an answer's claim comes from."""
+
+    marker: str
+    doc: str
+    page: int
+    element_id: str
+    kind: str
+    bbox: BBox
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["bbox"] = list(self.bbox)
+        return d
+
+
+@dataclass
+class Answer:
+    """A generated (or extracted) answer with the generator that wrote it and its citations."""
+
+    text: str
+    generator: str
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    supported: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "generator": self.generator,
+            "supported": self.supported,
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+        }

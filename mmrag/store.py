@@ -1,0 +1,242 @@
+"""The element store: SQLite rows for documents and elements, content-addressed pixel files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mmrag.elements import Element
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    pages INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,            -- indexing | ready
+    info TEXT NOT NULL DEFAULT '{}',
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS elements (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    doc_sha256 TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    x0 REAL, y0 REAL, x1 REAL, y1 REAL,
+    text TEXT NOT NULL DEFAULT '',
+    caption TEXT NOT NULL DEFAULT '',
+    image TEXT,
+    meta TEXT NOT NULL DEFAULT '{}',
+    ord INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS elements_doc ON elements(doc);
+CREATE INDEX IF NOT EXISTS elements_page ON elements(doc, page);
+CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+READY = "ready"
+INDEXING = "indexing"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write through a temp file in the same folder and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ElementStore:
+    """Documents and elements in SQLite (`elements.db`), pixels as files keyed by their hash (`pixels/`)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.pixels_dir = self.root / "pixels"
+        self.db = sqlite3.connect(self.root / "elements.db", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # pixels -------------------------------------------------------------------------------
+    def put_pixels(self, data: bytes, ext: str = "png") -> str:
+        """Store image bytes once; the key is their sha256 plus extension."""
+        key = f"{hashlib.sha256(data).hexdigest()}.{ext}"
+        path = self.pixel_path(key)
+        if not path.exists():
+            atomic_write_bytes(path, data)
+        return key
+
+    def pixel_path(self, key: str) -> Path:
+        return self.pixels_dir / key[:2] / key
+
+    def read_pixels(self, key: str) -> bytes:
+        return self.pixel_path(key).read_bytes()
+
+    def garbage_collect_pixels(self) -> int:
+        """Delete pixel files no element refers to; returns how many went."""
+        used = {row[0] for row in self.db.execute("SELECT DISTINCT image FROM elements WHERE image IS NOT NULL")}
+        removed = 0
+        if not self.pixels_dir.exists():
+            return 0
+        for path in self.pixels_dir.glob("*/*"):
+            if path.name not in used:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # documents ----------------------------------------------------------------------------
+    def document(self, doc: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT doc, path, sha256, pages, status, info, updated FROM documents WHERE doc=?", (doc,)
+        ).fetchone()
+        return _doc_row(row) if row else None
+
+    def documents(self, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT doc, path, sha256, pages, status, info, updated FROM documents"
+        rows = self.db.execute(sql + " WHERE status=? ORDER BY doc", (status,)) if status else self.db.execute(
+            sql + " ORDER BY doc"
+        )
+        return [_doc_row(r) for r in rows]
+
+    def begin_document(self, doc: str, path: str, sha256: str, pages: int, elements: list[Element]) -> None:
+        """Replace a document's rows with new elements, marked `indexing` until `finish_document`."""
+        with self.transaction():
+            self.db.execute("DELETE FROM elements WHERE doc=?", (doc,))
+            self.db.execute(
+                "INSERT OR REPLACE INTO documents(doc, path, sha256, pages, status, info, updated)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (doc, path, sha256, pages, INDEXING, "{}", time.time()),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO elements(id, doc, doc_sha256, page, kind, x0, y0, x1, y1, text, caption,"
+                " image, meta, ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (e.id, e.doc, e.doc_sha256, e.page, e.kind, *e.bbox, e.text, e.caption, e.image,
+                     json.dumps(e.meta), i)
+                    for i, e in enumerate(elements)
+                ],
+            )
+
+    def finish_document(self, doc: str, info: dict[str, Any] | None = None) -> None:
+        self.db.execute(
+            "UPDATE documents SET status=?, info=?, updated=? WHERE doc=?",
+            (READY, json.dumps(info or {}), time.time(), doc),
+        )
+
+    def delete_document(self, doc: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM elements WHERE doc=?", (doc,))
+            self.db.execute("DELETE FROM documents WHERE doc=?", (doc,))
+
+    # elements -----------------------------------------------------------------------------
+    def elements(
+        self, doc: str | None = None, kinds: Iterable[str] | None = None, ready_only: bool = True
+    ) -> Iterator[Element]:
+        sql = "SELECT e.* FROM elements e JOIN documents d ON d.doc = e.doc WHERE 1=1"
+        args: list[Any] = []
+        if ready_only:
+            sql += " AND d.status=?"
+            args.append(READY)
+        if doc is not None:
+            sql += " AND e.doc=?"
+            args.append(doc)
+        if kinds:
+            kinds = list(kinds)
+            sql += f" AND e.kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY e.doc, e.ord"
+        cur = self.db.execute(sql, args)
+        names = [c[0] for c in cur.description]
+        for row in cur:
+            yield _element(dict(zip(names, row)))
+
+    def get(self, ids: Iterable[str], ready_only: bool = True) -> dict[str, Element]:
+        """Elements by id; those of documents not yet ready are left out."""
+        ids = list(ids)
+        out: dict[str, Element] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = (
+                "SELECT e.* FROM elements e JOIN documents d ON d.doc = e.doc"
+                f" WHERE e.id IN ({','.join('?' * len(chunk))})"
+            )
+            args: list[Any] = list(chunk)
+            if ready_only:
+                sql += " AND d.status=?"
+                args.append(READY)
+            cur = self.db.execute(sql, args)
+            names = [c[0] for c in cur.description]
+            for row in cur:
+                e = _element(dict(zip(names, row)))
+                out[e.id] = e
+        return out
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT e.kind, COUNT(*) FROM elements e JOIN documents d ON d.doc=e.doc"
+            " WHERE d.status=? GROUP BY e.kind",
+            (READY,),
+        )
+        return {k: n for k, n in rows}
+
+    # a small key-value cache (e.g. generated captions keyed by pixel hash) --------------------
+    def cache_get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM cache WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def cache_put(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO cache(key, value) VALUES (?,?)", (key, value))
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _doc_row(row: tuple) -> dict[str, Any]:
+    doc, path, sha, pages, status, info, updated = row
+    return {"doc": doc, "path": path, "sha256": sha, "pages": pages, "status": status,
+            "info": json.loads(info), "updated": updated}
+
+
+def _element(row: dict[str, Any]) -> Element:
+    return Element(
+        id=row["id"], doc=row["doc"], doc_sha256=row["doc_sha256"], page=row["page"], kind=row["kind"],
+        bbox=(row["x0"], row["y0"], row["x1"], row["y1"]), text=row["text"], caption=row["caption"],
+        image=row["image"], meta=json.loads(row["meta"]),
+    )
