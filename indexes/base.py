@@ -57,7 +57,7 @@ class Channel(ABC):
         """What the stored vectors depend on (model, dims, settings); a change means re-embedding."""
         return {}
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for channels that write through
         """Make what was added durable."""
 
     def close(self) -> None:

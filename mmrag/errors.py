@@ -48,3 +48,7 @@ class IndexNotFound(MMRagError):
 
 class StaleVectors(MMRagError):
     """Stored vectors were made with other models or settings than the current ones."""
+
+
+class GeneratorError(MMRagError):
+    """A generator backend is misconfigured or its server failed (unreachable, HTTP error, bad reply)."""

@@ -196,6 +196,12 @@ class ElementStore:
                 out[e.id] = e
         return out
 
+    def page_element_id(self, doc: str, page: int) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM elements WHERE doc=? AND page=? AND kind='page'", (doc, page)
+        ).fetchone()
+        return row[0] if row else None
+
     def counts(self) -> dict[str, int]:
         rows = self.db.execute(
             "SELECT e.kind, COUNT(*) FROM elements e JOIN documents d ON d.doc=e.doc"

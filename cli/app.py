@@ -1,0 +1,339 @@
+"""The `mmrag` command line: index, inspect, search, ask, remove, eval."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mmrag.errors import MMRagError
+from mmrag.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal RAG over PDF corpora.")
+console = Console(stderr=True)
+out = Console()
+
+IndexOpt = Annotated[Path, typer.Option("--index", "-i", help="Index folder.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (.toml or .json).")]
+
+
+def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn mmrag's own errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MMRagError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted:[/] the index stays usable; run the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+        handlers=[RichHandler(console=console, show_time=False, show_path=False)], force=True,
+    )
+    for noisy in ("httpx", "urllib3", "huggingface_hub", "sentence_transformers", "transformers", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _settings(index: Path, config: Path | None, overrides: dict[str, Any]) -> Settings | None:
+    """Settings for this run: a config file, else the index's stored settings, then CLI overrides."""
+    from mmrag.pipelines.manifest import read_manifest
+
+    if config is not None:
+        base = Settings.load(config)
+    else:
+        manifest = read_manifest(index) if index.exists() else None
+        if manifest and "settings" in manifest:
+            base = Settings.from_dict(manifest["settings"])
+        elif not any(v is not None for v in overrides.values()):
+            return None
+        else:
+            base = Settings()
+    return base.updated(overrides)
+
+
+def _open(index: Path, config: Path | None = None, create: bool = False, **overrides: Any):  # noqa: ANN202
+    from mmrag.pipelines.index import open_index
+
+    return open_index(index, _settings(index, config, overrides), create=create)
+
+
+def _progress() -> tuple[Progress, Callable[[str, int, int], None]]:
+    bar = Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=False)
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, update
+
+
+def _parse_list(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _parse_pages(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    lo, _, hi = value.partition("-")
+    try:
+        return (int(lo), int(hi or lo))
+    except ValueError:
+        raise MMRagError(f"--pages {value!r}: use N or N-M") from None
+
+
+@app.command()
+@cli_errors
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="PDF files or folders (searched recursively).")] = None,  # type: ignore[assignment]
+    index: IndexOpt = Path("idx"),
+    config: ConfigOpt = None,
+    reembed: Annotated[bool, typer.Option(help="Rebuild vectors after a model or settings change.")] = False,
+    prune: Annotated[bool, typer.Option(help="Remove indexed documents not among PATHS.")] = False,
+    qdrant_url: Annotated[str | None, typer.Option(help="Qdrant server URL (API key from QDRANT_API_KEY).")] = None,
+    text_model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.")] = None,
+    image_model: Annotated[str | None, typer.Option(help="open_clip model name, e.g. ViT-B-32.")] = None,
+    image_pretrained: Annotated[str | None, typer.Option(help="open_clip tag, checkpoint file or folder.")] = None,
+    no_image: Annotated[bool, typer.Option("--no-image", help="Disable the image channel.")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto for encoders.")] = None,
+    ocr: Annotated[str | None, typer.Option(help="auto, rapidocr, tesseract or none.")] = None,
+    captioner: Annotated[str | None, typer.Option(help="VLM to describe figures at index time.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index PDFs: parse into elements, embed into the text and image channels."""
+    _setup_logging(verbose)
+    overrides = {
+        "text.qdrant_url": qdrant_url, "text.model": text_model, "image.model": image_model,
+        "image.pretrained": image_pretrained, "image.enabled": False if no_image else None,
+        "text.device": device, "image.device": device, "ingest.ocr": ocr, "captioner.model": captioner,
+    }
+    idx = _open(index, config, create=True, **overrides)
+    with idx:
+        channels = idx.channels
+        for name, reason in idx.disabled.items():
+            console.print(f"[yellow]{name} channel disabled:[/] {reason}", highlight=False, soft_wrap=True)
+        bar, update = _progress()
+        with bar:
+            if reembed:
+                idx.reembed(progress=update)
+            report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
+        for f in report.failed:
+            console.print(f"[red]skipped[/] {f['path']}: {f['reason']}", highlight=False, soft_wrap=True)
+        summary = {**report.to_dict(), "channels": sorted(channels), "disabled": idx.disabled,
+                   **{k: v for k, v in idx.inspect().items() if k in ("documents", "pages", "elements")}}
+    if as_json:
+        out.print_json(json.dumps(summary))
+    else:
+        _print_index_summary(summary)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_index_summary(summary: dict[str, Any]) -> None:
+    t = Table(title="mmrag index", show_header=False)
+    t.add_row("added", str(len(summary["added"])))
+    t.add_row("unchanged", str(len(summary["unchanged"])))
+    if summary["resumed"]:
+        t.add_row("resumed (interrupted before)", ", ".join(summary["resumed"]))
+    t.add_row("skipped (failed)", ", ".join(f["doc"] for f in summary["failed"]) or "0")
+    t.add_row("documents / pages", f"{summary['documents']} / {summary['pages']}")
+    t.add_row("elements", ", ".join(f"{k}: {v}" for k, v in sorted(summary["elements"].items())))
+    t.add_row("channels", ", ".join(summary["channels"]) + (
+        f" (disabled: {', '.join(summary['disabled'])})" if summary["disabled"] else ""))
+    out.print(t)
+    for w in summary["warnings"][:20]:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@cli_errors
+def inspect(index: IndexOpt = Path("idx"), as_json: JsonOpt = False) -> None:
+    """Show documents, pages, elements by kind and channel status."""
+    with _open(index) as idx:
+        info = idx.inspect()
+    if as_json:
+        out.print_json(json.dumps(info))
+        return
+    t = Table(title=f"mmrag index {info['index']}")
+    for col in ("doc", "pages", "status", "text", "figure", "table", "page"):
+        t.add_column(col)
+    for d in info["docs"]:
+        e = d["elements"]
+        t.add_row(d["doc"], str(d["pages"]), d["status"],
+                  *(str(e.get(k, 0)) for k in ("text", "figure", "table", "page")))
+    out.print(t)
+    for name, ch in info["channels"].items():
+        detail = ch.get("reason") or ", ".join(f"{k}={v}" for k, v in ch.items() if k not in ("status", "fingerprint"))
+        out.print(f"[bold]{name}[/]: {ch.get('status', 'not built')} {detail}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@cli_errors
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    index: IndexOpt = Path("idx"),
+    channel: Annotated[str, typer.Option(help="text, image or all (fused).")] = "all",
+    doc: Annotated[str | None, typer.Option(help="Only these documents (comma-separated).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only these kinds: text,figure,table,page.")] = None,
+    pages: Annotated[str | None, typer.Option(help="Page range, e.g. 3-5.")] = None,
+    k: Annotated[int, typer.Option(help="How many hits.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retrieve ranked elements with their channel scores."""
+    _setup_logging(False)
+    with _open(index) as idx:
+        hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=_parse_list(kind),
+                          pages=_parse_pages(pages), k=k)
+    if as_json:
+        out.print_json(json.dumps({"hits": [h.to_dict() for h in hits]}))
+        return
+    t = Table(title=f"search: {query}")
+    for col in ("#", "doc", "page", "kind", "score", "channels", "text"):
+        t.add_column(col, overflow="fold")
+    for i, h in enumerate(hits, start=1):
+        ch = " ".join(f"{n}#{int(c['rank'])}" for n, c in h.channels.items())
+        text = h.element.searchable_text().replace("\n", " ")
+        t.add_row(str(i), h.element.doc, str(h.element.page), h.element.kind, f"{h.score:.4f}", ch, text[:100])
+    out.print(t)
+
+
+@app.command()
+@cli_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    index: IndexOpt = Path("idx"),
+    doc: Annotated[str | None, typer.Option(help="Only these documents (comma-separated).")] = None,
+    k: Annotated[int, typer.Option(help="How many hits go to the generator.")] = 6,
+    generator: Annotated[str, typer.Option(help="auto, transformers, openai or extractive.")] = "auto",
+    model: Annotated[str | None, typer.Option(help="Generator model (name, path or server model id).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL, e.g. vLLM or Ollama.")] = None,
+    show_images: Annotated[bool, typer.Option(help="Write the cited crops and pages with boxes drawn.")] = False,
+    images_dir: Annotated[Path, typer.Option(help="Where --show-images writes.")] = Path("mmrag_cited"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the index, with citations."""
+    _setup_logging(False)
+    overrides = {"generator.backend": generator, "generator.model": model, "generator.base_url": base_url}
+    with _open(index, **overrides) as idx:
+        answer = idx.ask(question, docs=_parse_list(doc), k=k)
+        written = _write_cited_images(idx, answer, images_dir) if show_images else []
+    data = answer.to_dict()
+    if show_images:
+        data["images"] = written
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    from mmrag.generators import HOW_TO_ENABLE_VLM
+
+    out.print(f"[dim]generator: {answer.generator}[/]", highlight=False)
+    out.print(answer.text, highlight=False, soft_wrap=True)
+    if answer.citations:
+        out.print("\n[bold]citations[/]")
+        for c in answer.citations:
+            out.print(f"  {c.marker} {c.doc} p.{c.page} {c.kind} {c.element_id}", highlight=False)
+    if answer.generator.startswith("extractive"):
+        console.print(f"[dim]{HOW_TO_ENABLE_VLM}[/]", highlight=False, soft_wrap=True)
+    for p in written:
+        out.print(f"image: {p}", highlight=False)
+
+
+def _write_cited_images(idx: Any, answer: Any, folder: Path) -> list[str]:
+    from mmrag.pipelines.cited_images import write_cited_images
+
+    return write_cited_images(idx, answer, folder)
+
+
+@app.command()
+@cli_errors
+def remove(
+    docs: Annotated[list[str], typer.Argument(help="Document names as shown by `mmrag inspect`.")],
+    index: IndexOpt = Path("idx"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove documents and everything derived from them."""
+    from mmrag.pipelines.lock import WriterLock
+
+    removed, missing = [], []
+    with _open(index) as idx, WriterLock(idx.root):
+        for d in docs:
+            (removed if idx.remove(d) else missing).append(d)
+    if as_json:
+        out.print_json(json.dumps({"removed": removed, "not_found": missing}))
+    else:
+        for d in removed:
+            out.print(f"removed {d}")
+        for d in missing:
+            console.print(f"[yellow]not in the index:[/] {d}")
+    raise typer.Exit(0 if not missing else 1)
+
+
+@app.command(name="eval")
+@cli_errors
+def eval_(
+    questions: Annotated[Path | None, typer.Argument(help="questions.jsonl, or a BEIR folder.")] = None,
+    index: IndexOpt = Path("idx"),
+    scope: Annotated[str, typer.Option(help="doc: rank the question's own document; corpus: all.")] = "doc",
+    k: Annotated[str, typer.Option(help="Cut-offs, e.g. 1,5,10.")] = "1,5,10",
+    channels: Annotated[str, typer.Option(help="Channels to score: text,image,fused.")] = "text,image,fused",
+    report: Annotated[Path | None, typer.Option(help="Write a Markdown report with plots here.")] = None,
+    answers: Annotated[bool, typer.Option(help="Also score answers with the configured generator.")] = False,
+    compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Compare two report folders.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval quality per channel and fused, by evidence type."""
+    _setup_logging(False)
+    from mmrag.pipelines.evaluate import compare_command, evaluate_command
+
+    if compare:
+        text, data = compare_command(compare[0], compare[1])
+        if as_json:
+            out.print_json(json.dumps(data))
+        else:
+            out.print(text, highlight=False)
+        return
+    if questions is None:
+        raise MMRagError("give a questions file (JSONL or BEIR folder), or --compare RUN_A RUN_B")
+    ks = [int(x) for x in k.split(",")]
+    bar, update = _progress()
+    with _open(index) as idx, bar:
+        result, text = evaluate_command(idx, questions, scope=scope, ks=ks, channels=_parse_list(channels) or [],
+                                        report=report, answers=answers, progress=update)
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        out.print(text, highlight=False)
+        if report:
+            out.print(f"report: {report / 'report.md'}")
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The storage contract behind the Qdrant text channel, shared by the Edge and server backends."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from mmrag.indexes.base import SearchFilter
+
+DENSE = "dense"  # named dense vector
+LEXICAL = "lex"  # named sparse vector (BM25 term frequencies; Qdrant applies IDF at query time)
+RRF_K = 60
+# Payload fields with an index, so filters are evaluated by Qdrant's payload index, not by a scan.
+KEYWORD_FIELDS = ("doc", "kind")
+INTEGER_FIELDS = ("page",)
+
+
+@dataclass
+class SparseTerms:
+    """A sparse vector as plain lists (each backend converts it to its own type)."""
+
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class TextPoint:
+    """One element as stored: point id, dense vector, BM25 terms (None when lexical is off), payload."""
+
+    id: int
+    dense: list[float]
+    sparse: SparseTerms | None
+    payload: dict[str, Any]
+
+
+class TextStore(Protocol):
+    """A Qdrant collection (Edge shard or server collection) holding TextPoints."""
+
+    backend: str
+
+    def upsert(self, points: Sequence[TextPoint]) -> None: ...
+
+    def query(
+        self,
+        dense: list[float] | None,
+        sparse: SparseTerms | None,
+        k: int,
+        flt: SearchFilter | None,
+        prefetch_k: int,
+    ) -> list[tuple[str, float]]:
+        """(element_id, score) best first: RRF of both prefetches when both vectors are given, else one search."""
+        ...
+
+    def delete_docs(self, docs: Sequence[str]) -> None: ...
+
+    def docs(self) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -1,0 +1,86 @@
+"""Text encoders: the TextEncoder protocol and its sentence-transformers implementation."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from mmrag.errors import ModelUnavailable
+from mmrag.models.resolve import resolve_device, resolve_model_path
+
+# One loaded model per (weights path, device) and process: channels, evals and benchmarks share it.
+_MODELS: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+@runtime_checkable
+class TextEncoder(Protocol):
+    """Turns text into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dim: int
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """(dim,) float32, L2-normalised."""
+        ...
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model resolved offline-first (see `resolve_model_path`).
+
+    Raises ModelUnavailable, naming the remedy, when the weights cannot be found or loaded.
+    """
+
+    def __init__(self, name: str, device: str = "auto", batch_size: int = 64) -> None:
+        self.name = name
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.path = resolve_model_path(name, role="text")
+        self._model = _load(name, self.path, self.device)
+        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim_of())
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_documents([text])[0]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.name, "dim": self.dim}
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder({self.name!r}, device={self.device!r}, dim={self.dim})"
+
+
+def _load(name: str, path: str, device: str) -> Any:
+    key = (path, device)
+    with _LOCK:
+        if key not in _MODELS:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise ModelUnavailable(name, "text", "pip install sentence-transformers") from exc
+            try:
+                _MODELS[key] = SentenceTransformer(path, device=device)
+            except OSError as exc:  # missing or partial weights, hub unreachable
+                raise ModelUnavailable(
+                    name, "text", f"could not load weights from {path} ({exc}); pass a directory with a complete model"
+                ) from exc
+        return _MODELS[key]

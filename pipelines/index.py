@@ -1,0 +1,258 @@
+"""MMIndex: an index folder with its element store, channels, manifest and writer lock."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from mmrag.elements import Answer, Element, Hit
+from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
+from mmrag.indexes.base import Channel, SearchFilter
+from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, reembed
+from mmrag.pipelines.lock import WriterLock
+from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
+from mmrag.settings import Settings
+from mmrag.store import ElementStore
+
+log = logging.getLogger(__name__)
+
+
+def open_index(path: str | Path, settings: Settings | None = None, create: bool = True) -> MMIndex:
+    """Open (or create) the index at `path`.
+
+    Settings come from the argument, else from the index's manifest, else the defaults; an existing
+    index keeps its stored settings unless new ones are given (then a model change is detected).
+    """
+    return MMIndex(path, settings=settings, create=create)
+
+
+class MMIndex:
+    """An index folder: `elements.db`, `pixels/`, `qdrant/`, `faiss/`, `manifest.json`."""
+
+    def __init__(self, path: str | Path, settings: Settings | None = None, create: bool = True) -> None:
+        self.root = Path(path)
+        manifest = read_manifest(self.root) if self.root.exists() else None
+        if manifest is None and not create:
+            raise IndexNotFound(f"{self.root}: no mmrag index here (create one with `mmrag index PDFS --index DIR`)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest: dict[str, Any] = manifest or {"created": time.time(), "channels": {}}
+        if settings is None:
+            settings = Settings.from_dict(self.manifest["settings"]) if "settings" in self.manifest else Settings()
+        self.settings = settings
+        self.store = ElementStore(self.root)
+        self.disabled: dict[str, str] = {}
+        self._channels: dict[str, Channel] | None = None
+        self._ocr: Any = None
+        self._ocr_loaded = False
+        self._captioner: Any = None
+        self._generator: Any = None
+        self._reranker: Any = None
+
+    # channels -------------------------------------------------------------------------------
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """Enabled channels, loaded on first use; a channel whose model cannot load is disabled with a reason."""
+        if self._channels is None:
+            self._channels = {}
+            self._load_text_channel()
+            self._load_image_channel()
+        return self._channels
+
+    def _load_text_channel(self) -> None:
+        from mmrag.indexes.qdrant_text import QdrantTextChannel
+
+        assert self._channels is not None
+        self._channels["text"] = QdrantTextChannel.open(self.root, self.settings.text)
+
+    def _load_image_channel(self) -> None:
+        assert self._channels is not None
+        cfg = self.settings.image
+        if not cfg.enabled:
+            self.disabled["image"] = "disabled in settings (image.enabled = false)"
+            return
+        try:
+            from mmrag.indexes.faiss_image import FaissImageChannel
+            from mmrag.models.image_encoder import OpenClipEncoder
+
+            encoder = OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
+        except ModelUnavailable as exc:
+            self.disabled["image"] = str(exc)
+            log.warning("image channel disabled: %s", exc)
+            return
+        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder)
+
+    @property
+    def ocr(self) -> Any:
+        if not self._ocr_loaded:
+            from mmrag.ingest.ocr import load_ocr
+
+            self._ocr = load_ocr(self.settings.ingest.ocr)
+            self._ocr_loaded = True
+        return self._ocr
+
+    def describe_figures(self, elements: Sequence[Element]) -> None:
+        """Give figures a generated description when a captioning model is configured (cached by pixels)."""
+        if not self.settings.captioner.model:
+            return
+        from PIL import Image
+
+        from mmrag.models.captioner import Captioner
+
+        if self._captioner is None:
+            cfg = self.settings.captioner
+            self._captioner = Captioner.load(cfg.model, device=cfg.device, max_new_tokens=cfg.max_new_tokens)
+        figures = [e for e in elements if e.kind == "figure" and e.image]
+        if not figures:
+            return
+        images = [Image.open(io.BytesIO(self.store.read_pixels(e.image))).convert("RGB") for e in figures]
+        keys = [e.image for e in figures]
+        texts = self._captioner.caption(images, keys=keys, cache_get=self.store.cache_get,
+                                        cache_put=self.store.cache_put)
+        for e, t in zip(figures, texts):
+            if t:
+                e.meta["generated_caption"] = t
+                e.text = (e.text + "\n" if e.text else "") + f"[generated description] {t}"
+
+    # writing --------------------------------------------------------------------------------
+    def add(
+        self, paths: Iterable[str | Path], progress: Progress | None = None, reembed_stale: bool = False,
+        prune: bool = False,
+    ) -> IndexReport:
+        """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced."""
+        files = discover_pdfs(paths)
+        with WriterLock(self.root):
+            self._check_fingerprints(reembed_stale, progress)
+            report = index_documents(self, files, progress=progress, prune=prune)
+            self._save_manifest()
+        return report
+
+    def reembed(self, progress: Progress | None = None) -> int:
+        with WriterLock(self.root):
+            n = reembed(self, progress)
+            self._save_manifest()
+        return n
+
+    def remove(self, doc: str) -> bool:
+        """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
+        if self.store.document(doc) is None:
+            return False
+        for channel in self.channels.values():
+            channel.delete_docs([doc])
+            channel.flush()
+        self.store.delete_document(doc)
+        self.store.garbage_collect_pixels()
+        return True
+
+    def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
+        current = {name: ch.fingerprint() for name, ch in self.channels.items()}
+        stale = stale_channels(self.manifest, current)
+        if not stale:
+            return
+        if not reembed_stale:
+            raise StaleVectors(
+                f"{self.root}: the {', '.join(stale)} channel's stored vectors were made with other models or "
+                "settings; run `mmrag index --reembed --index DIR` to rebuild them"
+            )
+        reembed(self, progress)
+
+    def _save_manifest(self) -> None:
+        channels = {}
+        for name, ch in self.channels.items():
+            channels[name] = {"status": "enabled", "fingerprint": ch.fingerprint(), **_safe_describe(ch)}
+        for name, reason in self.disabled.items():
+            channels[name] = {"status": "disabled", "reason": reason}
+        self.manifest.update({"settings": self.settings.to_dict(), "channels": channels})
+        write_manifest(self.root, self.manifest)
+
+    # reading --------------------------------------------------------------------------------
+    def search(
+        self, query: str, channel: str = "all", docs: list[str] | None = None, kinds: list[str] | None = None,
+        pages: tuple[int, int] | None = None, k: int | None = None,
+    ) -> list[Hit]:
+        """Ranked hits for a query: one channel alone, or all channels fused."""
+        from mmrag.pipelines.query import search
+
+        flt = SearchFilter(docs=docs, kinds=kinds, pages=pages)
+        return search(self, query, channel=channel, flt=flt, k=k or self.settings.query.k)
+
+    def ask(
+        self, question: str, docs: list[str] | None = None, kinds: list[str] | None = None,
+        pages: tuple[int, int] | None = None, k: int | None = None,
+    ) -> Answer:
+        """Retrieve, then answer with the configured generator (extractive when none)."""
+        hits = self.search(question, docs=docs, kinds=kinds, pages=pages, k=k)
+        return self.generator.generate(question, hits)
+
+    @property
+    def generator(self) -> Any:
+        if self._generator is None:
+            from mmrag.generators import create_generator
+
+            self._generator = create_generator(self.settings.generator)
+        return self._generator
+
+    @property
+    def reranker(self) -> Any:
+        if self._reranker is None and self.settings.query.reranker:
+            from mmrag.models.reranker import CrossEncoderReranker
+
+            self._reranker = CrossEncoderReranker.load(self.settings.query.reranker)
+        return self._reranker
+
+    def pixel_path(self, element: Element) -> str | None:
+        return str(self.store.pixel_path(element.image)) if element.image else None
+
+    def page_element(self, doc: str, page: int) -> Element | None:
+        eid = self.store.page_element_id(doc, page)
+        return self.store.get([eid]).get(eid) if eid else None
+
+    def inspect(self) -> dict[str, Any]:
+        """Documents, pages and elements by kind, and each channel's status."""
+        docs = self.store.documents()
+        stored = self.manifest.get("channels", {})
+        channels: dict[str, Any] = {}
+        for name in ("text", "image"):
+            info = stored.get(name, {})
+            if name in self.disabled:
+                info = {"status": "disabled", "reason": self.disabled[name]}
+            channels[name] = info
+        by_kind = self.store.counts()
+        return {
+            "index": str(self.root),
+            "documents": len([d for d in docs if d["status"] == "ready"]),
+            "pages": sum(d["pages"] for d in docs if d["status"] == "ready"),
+            "elements": by_kind,
+            "channels": channels,
+            "docs": [
+                {"doc": d["doc"], "pages": d["pages"], "status": d["status"], "sha256": d["sha256"],
+                 "elements": self._doc_counts(d["doc"])}
+                for d in docs
+            ],
+        }
+
+    def _doc_counts(self, doc: str) -> dict[str, int]:
+        rows = self.store.db.execute("SELECT kind, COUNT(*) FROM elements WHERE doc=? GROUP BY kind", (doc,))
+        return {k: n for k, n in rows}
+
+    def close(self) -> None:
+        if self._channels:
+            for ch in self._channels.values():
+                ch.close()
+        self.store.close()
+
+    def __enter__(self) -> MMIndex:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _safe_describe(channel: Channel) -> dict[str, Any]:
+    try:
+        return {k: v for k, v in channel.describe().items() if k != "name"}
+    except Exception as exc:  # describing is informational only
+        return {"describe_error": repr(exc)}
