@@ -6,4 +6,11 @@ from mmrag.elements import Answer, Citation, Element, Hit
 from mmrag.settings import Settings
 
 __version__ = "0.1.0"
-__all__ = ["Answer", "Citation", "Element", "Hit", "Settings", "__version__"]
+__all__ = ["Answer", "Citation", "Element", "Hit", "Settings", "__version__", "open_index"]
+
+
+def open_index(path: str, settings: Settings | None = None, create: bool = True):  # noqa: ANN201
+    """Open (or create) an index folder; returns an `MMIndex` with `.add`, `.search`, `.ask`, `.remove`."""
+    from mmrag.pipelines.index import open_index as _open
+
+    return _open(path, settings=settings, create=create)

@@ -1,0 +1,167 @@
+"""A local vision-language model through transformers: the fenced context and the hits' pixels → a cited answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from mmrag.elements import Answer, Hit
+from mmrag.errors import GeneratorError, ModelUnavailable
+from mmrag.generators.base import Generator
+from mmrag.generators.context import SYSTEM_PROMPT, Context, build_context, is_supported
+from mmrag.models.resolve import resolve_device, resolve_model_path
+from mmrag.settings import GeneratorSettings
+
+log = logging.getLogger(__name__)
+
+
+def load_vlm(name: str, device: str = "auto", role: str = "generator", dtype: Any = None) -> tuple[Any, Any]:
+    """Load (model, processor) of an image-text-to-text model, resolved offline first.
+
+    dtype: a torch dtype; default bfloat16 on CUDA (when supported), float32 elsewhere.
+    Raises ModelUnavailable when the weights cannot be found, GeneratorError when the model is of another kind.
+    """
+    import torch
+    import transformers
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    path = resolve_model_path(name, role)
+    device = resolve_device(device)
+    if dtype is None:
+        cuda_bf16 = device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        dtype = torch.bfloat16 if cuda_bf16 else torch.float32
+    classes = [AutoModelForImageTextToText]
+    legacy = getattr(transformers, "AutoModelForVision2Seq", None)  # removed in transformers 5
+    if legacy is not None:
+        classes.append(legacy)
+    try:
+        processor = AutoProcessor.from_pretrained(path)
+    except OSError as exc:
+        raise ModelUnavailable(name, role, f"no processor files found at {path} ({exc})") from exc
+    last: Exception | None = None
+    for cls in classes:
+        try:
+            model = cls.from_pretrained(path, dtype=dtype)
+            break
+        except ValueError as exc:  # config not in this auto class's mapping
+            last = exc
+        except OSError as exc:
+            raise ModelUnavailable(name, role, f"no weights found at {path} ({exc})") from exc
+    else:
+        raise GeneratorError(f"'{name}' is not an image-text-to-text model transformers can load: {last}")
+    return model.to(device).eval(), processor
+
+
+@dataclass
+class VLMInputs:
+    """Everything one generate call feeds the model; `tensors` is the processor's output."""
+
+    context: Context
+    messages: list[dict[str, Any]]
+    prompt: str
+    images: list[Image.Image]
+    tensors: Any
+
+
+class TransformersVLMGenerator(Generator):
+    """Answers with a transformers vision-language model (Qwen2-VL, Idefics, LLaVA, …) over text and pixels."""
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        *,
+        model_name: str | None = None,
+        max_images: int = 4,
+        max_context_chars: int = 6000,
+        max_new_tokens: int = 256,
+        image_max_side: int = 896,
+        generate_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.processor = processor
+        self.model_name = model_name or getattr(getattr(model, "config", None), "_name_or_path", "") or "model"
+        self.name = f"transformers:{self.model_name}"
+        self.max_images = max_images
+        self.max_context_chars = max_context_chars
+        self.max_new_tokens = max_new_tokens
+        self.image_max_side = image_max_side
+        self.generate_kwargs = dict(generate_kwargs or {})
+        if getattr(processor, "chat_template", None) is None:
+            raise GeneratorError(f"{self.model_name}: the processor has no chat template; use an instruction-tuned VLM")
+
+    @classmethod
+    def load(cls, model_name_or_path: str, device: str = "auto", *, dtype: Any = None, **options: Any):
+        """Resolve and load a model by name or path; options are the constructor's keyword arguments."""
+        model, processor = load_vlm(model_name_or_path, device, "generator", dtype)
+        return cls(model, processor, model_name=model_name_or_path, **options)
+
+    @classmethod
+    def from_settings(cls, settings: GeneratorSettings) -> TransformersVLMGenerator:
+        if not settings.model:
+            raise ModelUnavailable("(none)", "generator", "set generator.model to a local VLM directory or hub id")
+        return cls.load(
+            settings.model,
+            settings.device,
+            max_images=settings.max_images,
+            max_context_chars=settings.max_context_chars,
+            max_new_tokens=settings.max_new_tokens,
+            image_max_side=settings.image_max_side,
+        )
+
+    def build_context(self, hits: Sequence[Hit]) -> Context:
+        return build_context(
+            hits,
+            max_context_chars=self.max_context_chars,
+            max_images=self.max_images,
+            image_max_side=self.image_max_side,
+        )
+
+    def build_inputs(self, question: str, hits: Sequence[Hit]) -> VLMInputs:
+        """The chat prompt (system rules, one image entry per picture, fenced context, question) and its tensors."""
+        ctx = self.build_context(hits)
+        images = [im.image for im in ctx.images]
+        user = [{"type": "image"} for _ in images] + [{"type": "text", "text": ctx.user_text(question)}]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
+            {"role": "user", "content": user},
+        ]
+        try:
+            prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        except Exception as exc:  # some templates reject a system turn: fold the rules into the user turn
+            log.debug("chat template without system role (%s); folding the rules into the user turn", exc)
+            user = [{"type": "image"} for _ in images]
+            user.append({"type": "text", "text": SYSTEM_PROMPT + "\n\n" + ctx.user_text(question)})
+            messages = [{"role": "user", "content": user}]
+            prompt = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        tensors = self.processor(text=[prompt], images=images or None, return_tensors="pt")
+        return VLMInputs(ctx, messages, prompt, images, tensors)
+
+    def _generate_ids(self, inputs: VLMInputs, **overrides: Any) -> Any:
+        import torch
+
+        tensors = inputs.tensors.to(self.model.device)
+        dtype = getattr(self.model, "dtype", None)
+        if "pixel_values" in tensors and dtype is not None and tensors["pixel_values"].is_floating_point():
+            tensors["pixel_values"] = tensors["pixel_values"].to(dtype)
+        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": False}
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is not None and tokenizer.pad_token_id is not None:
+            kwargs["pad_token_id"] = tokenizer.pad_token_id
+        kwargs.update(self.generate_kwargs)
+        kwargs.update(overrides)
+        with torch.inference_mode():
+            out = self.model.generate(**tensors, **kwargs)
+        return out[:, tensors["input_ids"].shape[1] :]
+
+    def generate(self, question: str, hits: Sequence[Hit], **generate_kwargs: Any) -> Answer:
+        """Answer from the hits; keyword arguments go to `model.generate` (e.g. a streamer)."""
+        inputs = self.build_inputs(question, hits)
+        new_ids = self._generate_ids(inputs, **generate_kwargs)
+        text = self.processor.batch_decode(new_ids, skip_special_tokens=True)[0].strip()
+        citations = inputs.context.citations(text)
+        return Answer(text, self.name, citations, list(hits), supported=is_supported(text, citations))
