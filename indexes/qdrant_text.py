@@ -1,0 +1,179 @@
+"""The text channel: dense sentence embeddings + BM25 in Qdrant, one hybrid query fused with RRF inside Qdrant.
+
+Every element kind with searchable text is indexed: text chunks, figures (caption + OCR text), tables
+(caption + Markdown) and pages (the page's text, kind "page", so page-level questions and evals can rank whole
+pages; a `kinds` filter leaves them out). Elements without text are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from mmrag.elements import ChannelHit, Element
+from mmrag.indexes.base import Channel, PixelReader, SearchFilter
+from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
+from mmrag.models.text_encoder import SentenceTransformerEncoder, TextEncoder
+from mmrag.settings import TextChannelSettings
+
+MODES = ("hybrid", "dense", "lexical")
+
+
+class QdrantTextChannel(Channel):
+    """Embeds each element's `searchable_text()` twice (dense vector, BM25 terms) and ranks with both.
+
+    `search` runs one Qdrant query: a dense and a lexical prefetch, each under the same payload filter,
+    fused with reciprocal rank fusion by the engine. `mode="dense"` / `"lexical"` run one side alone.
+    """
+
+    name = "text"
+
+    def __init__(
+        self,
+        store: TextStore,
+        encoder: TextEncoder,
+        settings: TextChannelSettings | None = None,
+        prefetch_k: int = 100,
+    ) -> None:
+        self.store = store
+        self.encoder = encoder
+        self.settings = settings or TextChannelSettings()
+        self.prefetch_k = prefetch_k  # depth of each side before fusion
+        self.bm25 = qe.Bm25() if self.settings.lexical else None
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | Path,
+        settings: TextChannelSettings | None = None,
+        encoder: TextEncoder | None = None,
+        *,
+        client: Any = None,
+        location: str | None = None,
+    ) -> QdrantTextChannel:
+        """The text channel of an index.
+
+        Backend: `client` (a ready QdrantClient) or `location` (qdrant-client local mode, ":memory:" or a
+        folder) or `settings.qdrant_url` → a server collection named `settings.collection`; otherwise a
+        Qdrant Edge shard in `<index_dir>/qdrant`. The encoder defaults to `settings.model`.
+        """
+        settings = settings or TextChannelSettings()
+        if encoder is None:
+            encoder = SentenceTransformerEncoder(settings.model, device=settings.device, batch_size=settings.batch_size)
+        store: TextStore
+        if client is not None or location is not None or settings.qdrant_url:
+            from mmrag.indexes.qdrant_server import ServerTextStore
+
+            if client is not None:
+                store = ServerTextStore(client, settings.collection, encoder.dim, where="client")
+            elif location is not None:
+                store = ServerTextStore.local(location, settings.collection, encoder.dim)
+            else:
+                store = ServerTextStore.connect(str(settings.qdrant_url), settings.collection, encoder.dim)
+        else:
+            from mmrag.indexes.qdrant_edge import EdgeTextStore
+
+            store = EdgeTextStore(Path(index_dir) / "qdrant", encoder.dim)
+        return cls(store, encoder, settings)
+
+    # writing --------------------------------------------------------------------------------
+    def add(
+        self,
+        elements: Sequence[Element],
+        read_pixels: PixelReader | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Embed and upsert every element with text (same id → replaced); returns how many were stored.
+
+        progress: called with the running count after each stored batch.
+        """
+        unique: dict[int, tuple[Element, str]] = {}
+        for e in elements:
+            text = e.searchable_text().strip()
+            if text:
+                unique[e.point_id] = (e, text)
+        todo = list(unique.values())
+        # Encoding batches of several model batches lets sentence-transformers sort by length across them.
+        step = max(1, self.settings.batch_size) * 8
+        done = 0
+        for start in range(0, len(todo), step):
+            chunk = todo[start : start + step]
+            vectors = self.encoder.encode_documents([t for _, t in chunk], batch_size=self.settings.batch_size)
+            points = [
+                TextPoint(
+                    id=e.point_id,
+                    dense=vector.tolist(),
+                    sparse=self._document_terms(text),
+                    payload={"element_id": e.id, "doc": e.doc, "page": int(e.page), "kind": e.kind},
+                )
+                for (e, text), vector in zip(chunk, vectors)
+            ]
+            self.store.upsert(points)
+            done += len(points)
+            if progress is not None:
+                progress(done)
+        return done
+
+    def delete_docs(self, docs: Iterable[str]) -> None:
+        self.store.delete_docs(sorted(set(docs)))
+
+    # reading --------------------------------------------------------------------------------
+    def search(
+        self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = "hybrid"
+    ) -> list[ChannelHit]:
+        """The k best elements for a query, best first; mode "dense" / "lexical" runs one side alone.
+
+        Hits of the single-side modes carry channel "text:dense" / "text:lexical" (diagnostics, evals).
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode == "lexical" and self.bm25 is None:
+            raise ValueError("the lexical side is off (text.lexical = false)")
+        if not query.strip() or k <= 0:
+            return []
+        dense = self.encoder.encode_query(query).tolist() if mode in ("hybrid", "dense") else None
+        sparse = self._query_terms(query) if mode in ("hybrid", "lexical") else None
+        ranked = self.store.query(dense, sparse, k, flt, self.prefetch_k)
+        channel = self.name if mode == "hybrid" else f"{self.name}:{mode}"
+        return [ChannelHit(eid, score, rank, channel) for rank, (eid, score) in enumerate(ranked, start=1)]
+
+    def search_dense(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
+        return self.search(query, k, flt, mode="dense")
+
+    def search_lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
+        return self.search(query, k, flt, mode="lexical")
+
+    def docs(self) -> set[str]:
+        return self.store.docs()
+
+    def count(self) -> int:
+        return self.store.count()
+
+    # status ---------------------------------------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, **self.fingerprint(), **self.store.describe()}
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _document_terms(self, text: str) -> SparseTerms | None:
+        if self.bm25 is None:
+            return None
+        v = self.bm25.embed_document(text)
+        return SparseTerms(list(v.indices), list(v.values))
+
+    def _query_terms(self, text: str) -> SparseTerms | None:
+        if self.bm25 is None:
+            return None
+        v = self.bm25.embed_query(text)
+        return SparseTerms(list(v.indices), list(v.values))

@@ -1,0 +1,111 @@
+"""Text lines and blocks of a page, from PyMuPDF's text dict (or from OCR lines), with font sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pymupdf
+
+Rect4 = tuple[float, float, float, float]
+
+TEXT_FLAGS = pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
+
+
+@dataclass
+class Line:
+    text: str
+    bbox: Rect4
+    size: float
+    bold: bool
+    block: int = 0
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.bbox[0] + self.bbox[2]) / 2, (self.bbox[1] + self.bbox[3]) / 2
+
+
+@dataclass
+class Block:
+    lines: list[Line] = field(default_factory=list)
+    heading: bool = False
+    column: int = 0  # 0 spanning / single column, 1 left, 2 right
+
+    @property
+    def bbox(self) -> Rect4:
+        return union([ln.bbox for ln in self.lines])
+
+    @property
+    def size(self) -> float:
+        return max(ln.size for ln in self.lines)
+
+    @property
+    def text(self) -> str:
+        return join_lines([ln.text for ln in self.lines])
+
+
+def union(boxes: list[Rect4]) -> Rect4:
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join a paragraph's lines with spaces, undoing end-of-line hyphenation before a lowercase letter."""
+    out = ""
+    for t in lines:
+        t = t.strip()
+        if not t:
+            continue
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and t[:1].islower():
+            out = out[:-1] + t
+        else:
+            out = f"{out} {t}" if out else t
+    return out
+
+
+def extract_blocks(text_dict: dict) -> list[Block]:
+    """Blocks of lines from page.get_text("dict"); a block is split where the font size jumps (heading + body)."""
+    blocks: list[Block] = []
+    for b in text_dict.get("blocks", []):
+        if b.get("type", 0) != 0:
+            continue
+        current: Block | None = None
+        for ln in b.get("lines", []):
+            spans = [s for s in ln.get("spans", []) if s.get("text", "").strip()]
+            if not spans:
+                continue
+            text = "".join(s["text"] for s in ln["spans"]).strip()
+            nchars = sum(len(s["text"].strip()) for s in spans)
+            size = sum(s["size"] * len(s["text"].strip()) for s in spans) / max(nchars, 1)
+            bold = all((s["flags"] & 16) or "bold" in s.get("font", "").lower() for s in spans)
+            dx, dy = ln.get("dir", (1, 0))
+            if abs(dy) > 0.5:  # vertical text (axis titles, margin notes) stays out of the prose flow
+                bold = False
+            line = Line(text, tuple(ln["bbox"]), round(size, 1), bool(bold))
+            if current is None or abs(current.lines[-1].size - line.size) > 1.0 or current.lines[-1].bold != line.bold:
+                current = Block()
+                blocks.append(current)
+            current.lines.append(line)
+    for i, blk in enumerate(blocks):
+        for ln in blk.lines:
+            ln.block = i
+    return blocks
+
+
+def body_font_size(pages: list[list[Block]]) -> float:
+    """The document's body text size: the size carrying the most characters."""
+    weight: dict[float, int] = {}
+    for blocks in pages:
+        for blk in blocks:
+            for ln in blk.lines:
+                weight[ln.size] = weight.get(ln.size, 0) + len(ln.text)
+    return max(weight, key=weight.__getitem__) if weight else 10.0
+
+
+def mark_headings(blocks: list[Block], body_size: float) -> None:
+    """Flag short blocks set larger than the body text, or short bold lines, as headings."""
+    for blk in blocks:
+        text = blk.text
+        if len(blk.lines) > 3 or len(text) > 150 or len(text) < 2 or not any(c.isalpha() for c in text):
+            continue
+        larger = blk.size >= body_size * 1.15
+        bold = all(ln.bold for ln in blk.lines) and blk.size >= body_size - 0.5 and len(text) < 90
+        blk.heading = (larger or bold) and not text.rstrip().endswith((".", ",", ";"))
