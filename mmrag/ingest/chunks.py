@@ -1,0 +1,88 @@
+"""Text chunks on layout boundaries: a chunk never crosses a heading or a column; long paragraphs split at
+sentences near chunk_chars, tiny neighbours under one heading merge."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mmrag.ingest.blocks import Block, Line, Rect4, join_lines, union
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
+
+
+@dataclass
+class Chunk:
+    text: str  # the body, without the section prefix
+    bbox: Rect4
+    section: str
+
+
+def _split_paragraph(lines: list[Line], limit: int) -> list[tuple[str, Rect4]]:
+    """Split one paragraph into pieces of at most about limit characters at sentence ends."""
+    text = join_lines([ln.text for ln in lines])
+    if len(text) <= limit:
+        return [(text, union([ln.bbox for ln in lines]))]
+    # character offset where each line starts in the joined text (approximate after de-hyphenation)
+    starts, pos = [], 0
+    for ln in lines:
+        starts.append(pos)
+        pos += len(ln.text.strip()) + 1
+    cuts = [m.start() for m in _SENTENCE_END.finditer(text)]
+    pieces, begin = [], 0
+    while len(text) - begin > limit:
+        inside = [c for c in cuts if begin + limit * 0.5 <= c <= begin + limit]
+        if inside:
+            end = inside[-1]
+        else:  # no sentence end in range: fall back to the last space before the limit
+            space = text.rfind(" ", begin + int(limit * 0.5), begin + limit)
+            end = space if space > begin else begin + limit
+        pieces.append((begin, end))
+        begin = end
+    pieces.append((begin, len(text)))
+    out = []
+    for b, e in pieces:
+        piece = text[b:e].strip()
+        if not piece:
+            continue
+        boxes = [ln.bbox for ln, s in zip(lines, starts, strict=True) if s < e and s + len(ln.text) > b]
+        out.append((piece, union(boxes or [ln.bbox for ln in lines])))
+    return out
+
+
+def chunk_blocks(blocks: list[Block], section: str, chunk_chars: int) -> tuple[list[Chunk], str]:
+    """Chunks of a page's ordered blocks; section is the heading in force at the page start, returned updated."""
+    chunks: list[Chunk] = []
+    buf: list[tuple[str, Rect4]] = []
+    buf_col = -1
+    heading_used = True
+    last_heading_box: Rect4 = (0.0, 0.0, 0.0, 0.0)
+
+    def flush() -> None:
+        nonlocal buf
+        if buf:
+            chunks.append(Chunk("\n".join(t for t, _ in buf), union([b for _, b in buf]), section))
+            buf = []
+
+    small, merge_below = chunk_chars * 0.25, chunk_chars * 0.4
+    for blk in blocks:
+        if blk.heading:
+            flush()
+            if not heading_used and section:  # a heading with no body of its own (a title) is a chunk by itself
+                chunks.append(Chunk("", last_heading_box, section))
+            section = blk.text
+            last_heading_box = blk.bbox
+            heading_used = False
+            continue
+        heading_used = True
+        for text, box in _split_paragraph(blk.lines, chunk_chars):
+            size = sum(len(t) for t, _ in buf)
+            fits = size + len(text) <= chunk_chars
+            if buf and (blk.column != buf_col or not fits or (size >= merge_below and len(text) >= small)):
+                flush()
+            buf.append((text, box))
+            buf_col = blk.column
+    flush()
+    if not heading_used and section:
+        chunks.append(Chunk("", last_heading_box, section))
+    return chunks, section
