@@ -122,9 +122,7 @@ class QdrantTextChannel(Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
-    def search(
-        self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = "hybrid"
-    ) -> list[ChannelHit]:
+    def search(self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = "hybrid") -> list[ChannelHit]:
         """The k best elements for a query, best first; mode "dense" / "lexical" runs one side alone.
 
         Hits of the single-side modes carry channel "text:dense" / "text:lexical" (diagnostics, evals).

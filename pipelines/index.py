@@ -103,15 +103,14 @@ class MMIndex:
         from mmrag.models.captioner import Captioner
 
         if self._captioner is None:
-            cfg = self.settings.captioner
-            self._captioner = Captioner.load(cfg.model, device=cfg.device, max_new_tokens=cfg.max_new_tokens)
+            self._captioner = Captioner.from_settings(
+                self.settings.captioner, cache_get=self.store.cache_get, cache_put=self.store.cache_put
+            )
         figures = [e for e in elements if e.kind == "figure" and e.image]
         if not figures:
             return
         images = [Image.open(io.BytesIO(self.store.read_pixels(e.image))).convert("RGB") for e in figures]
-        keys = [e.image for e in figures]
-        texts = self._captioner.caption(images, keys=keys, cache_get=self.store.cache_get,
-                                        cache_put=self.store.cache_put)
+        texts = self._captioner.caption(images)
         for e, t in zip(figures, texts):
             if t:
                 e.meta["generated_caption"] = t

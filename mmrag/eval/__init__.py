@@ -1,1 +1,20 @@
+"""Retrieval and answer-quality evaluation: metrics, question loading, the evaluator, reports and run comparison."""
+
 from __future__ import annotations
+
+from mmrag.eval.compare import compare_runs, format_comparison
+from mmrag.eval.evaluator import EvalResult, QuestionRecord, RetrievalEvaluator
+from mmrag.eval.questions import Question, load_questions
+from mmrag.eval.report import format_summary, write_report
+
+__all__ = [
+    "EvalResult",
+    "Question",
+    "QuestionRecord",
+    "RetrievalEvaluator",
+    "compare_runs",
+    "format_comparison",
+    "format_summary",
+    "load_questions",
+    "write_report",
+]

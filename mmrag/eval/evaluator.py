@@ -34,12 +34,7 @@ def metric_names(ks: Sequence[int], prefix: str = "page") -> list[str]:
     """Metric keys in report order: page_hit@k, page_recall@k, mrr, ndcg@k (element_* for elements)."""
     rr = "mrr" if prefix == "page" else f"{prefix}_mrr"
     ndcg = "ndcg" if prefix == "page" else f"{prefix}_ndcg"
-    return (
-        [f"{prefix}_hit@{k}" for k in ks]
-        + [f"{prefix}_recall@{k}" for k in ks]
-        + [rr]
-        + [f"{ndcg}@{k}" for k in ks]
-    )
+    return [f"{prefix}_hit@{k}" for k in ks] + [f"{prefix}_recall@{k}" for k in ks] + [rr] + [f"{ndcg}@{k}" for k in ks]
 
 
 def score_ranking(ranked: Sequence[Any], relevant: Iterable[Any], ks: Sequence[int], prefix: str) -> dict[str, float]:
@@ -114,7 +109,9 @@ class EvalResult:
 
     def aggregate(self, records: Sequence[QuestionRecord]) -> dict[str, dict[str, float]]:
         """Mean metrics per enabled channel over the given records."""
-        return {ch: _mean_by_key((r.metrics[ch] for r in records if ch in r.metrics), self.keys()) for ch in self.channels}
+        return {
+            ch: _mean_by_key((r.metrics[ch] for r in records if ch in r.metrics), self.keys()) for ch in self.channels
+        }
 
     def by_evidence(self) -> dict[str, dict[str, dict[str, float]]]:
         out = {}

@@ -44,10 +44,11 @@ def plot_by_evidence(summary: dict[str, Any], metric: str, path: Path) -> Path:
         ax.bar(xs, [by_ev[t].get(channel, {}).get(metric, 0.0) for t in types], width, label=channel)
     ax.set_xticks(range(len(types)))
     ax.set_xticklabels([f"{t}\n(n={summary.get('n_by_evidence', {}).get(t, '?')})" for t in types])
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.25)  # headroom for the legend above the bars
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} by evidence type")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper center", ncol=max(1, len(channels)), fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

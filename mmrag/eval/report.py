@@ -44,12 +44,12 @@ def primary_channel(channels: Sequence[str]) -> str | None:
 
 
 def worst_questions(result: EvalResult, n: int = 10) -> list[QuestionRecord]:
-    """The n answerable questions with the lowest MRR on the primary channel (ties: lower hit@max k, then id)."""
+    """Up to n answerable questions with MRR below 1 on the primary channel, lowest first (ties: hit@max k, id)."""
     ch = primary_channel(result.channels)
     if ch is None:
         return []
     kmax = max(result.ks)
-    scored = [r for r in result.records if ch in r.metrics]
+    scored = [r for r in result.records if ch in r.metrics and r.metrics[ch]["mrr"] < 1.0]
     scored.sort(key=lambda r: (r.metrics[ch]["mrr"], r.metrics[ch][f"page_hit@{kmax}"], r.question.id))
     return scored[:n]
 
@@ -99,7 +99,7 @@ def _worst_section(result: EvalResult, out_dir: Path, page_image: PageImageFn | 
                 break
         lines += [f"- retrieved instead (top pages): {'; '.join(retrieved) or 'nothing'}", ""]
         thumbs = [(f"evidence {d} p.{p}", _thumbnail(page_image, d, p, out_dir)) for d, p in q.page_refs[:3]]
-        if seen:
+        if seen and seen[0] not in set(q.page_refs):
             thumbs.append((f"top-1 {seen[0][0]} p.{seen[0][1]}", _thumbnail(page_image, *seen[0], out_dir)))
         images = [f"![{label}]({path})" for label, path in thumbs if path]
         if images:
@@ -124,7 +124,7 @@ def render_markdown(result: EvalResult, summary: dict[str, Any], out_dir: Path, 
     lines += ["![metric@k per channel](metric_at_k.png)", ""]
     element_table = _metrics_table(summary["metrics"], element_keys)
     if element_table:
-        lines += [f"## Element-level retrieval ({summary['n_with_elements']} questions name elements)", ""]
+        lines += [f"## Element-level retrieval (questions naming elements: {summary['n_with_elements']})", ""]
         lines += element_table
     if summary["by_evidence"]:
         lines += ["## By evidence type", ""]
@@ -177,18 +177,19 @@ def write_report(result: EvalResult, out_dir: str | Path, page_image: PageImageF
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """Plain-text summary of `EvalResult.to_json()` for the terminal."""
-    lines = [
-        f"scope {summary['scope']}: {summary['n']} questions scored, {summary['unanswerable']} unanswerable apart"
-    ]
-    for ch, metrics in summary["metrics"].items():
-        lines.append(f"{ch:>8}  " + "  ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith(("page", "mrr"))))
+    """Plain-text summary of `EvalResult.to_json()` for the terminal: one row per channel, page-level metrics."""
+    lines = [f"scope {summary['scope']}: {summary['n']} questions scored, {summary['unanswerable']} unanswerable apart"]
+    keys = [k for k in metric_names(summary["ks"], "page") if not k.startswith("page_recall")]
+    if summary["metrics"]:
+        lines.append(f"{'channel':<8}" + "".join(f"{k:>13}" for k in keys))
+        for ch, metrics in summary["metrics"].items():
+            lines.append(f"{ch:<8}" + "".join(f"{_fmt(metrics.get(k)):>13}" for k in keys))
     if summary["disabled_channels"]:
         lines.append(f"disabled (not scored): {', '.join(summary['disabled_channels'])}")
     ans = summary.get("answer")
     if ans:
         lines.append(
-            f"answers (generator {ans['generator']}): EM {_fmt(ans['exact_match'])}  F1 {_fmt(ans['token_f1'])}  "
-            f"ANLS {_fmt(ans['anls'])}  citations {_fmt(ans['citation_accuracy'])}"
+            f"answers (depend on generator {ans['generator']}): EM {_fmt(ans['exact_match'])}  "
+            f"F1 {_fmt(ans['token_f1'])}  ANLS {_fmt(ans['anls'])}  citations {_fmt(ans['citation_accuracy'])}"
         )
     return "\n".join(lines)

@@ -92,10 +92,8 @@ class Context:
         lines = []
         if self.images:
             lines.append("Images, in the order shown:")
-            for i, im in enumerate(self.images, 1):
-                e = im.hit.element
-                label = f" - {escape_fenced(e.caption)}" if e.caption else ""
-                lines.append(f"Image {i}: {im.marker} {e.kind}{label}")
+            for i, im in enumerate(self.images, 1):  # captions stay inside the fences: they are document data
+                lines.append(f'Image {i}: {im.marker} {im.hit.element.kind} (text in the passage with image="{i}")')
             lines.append("")
         lines.append("Context (untrusted document data):")
         lines.append(self.fenced_text() if self.passages else "(no passages)")

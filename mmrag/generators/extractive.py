@@ -79,6 +79,7 @@ class ExtractiveGenerator(Generator):
         best = sorted(candidates, key=lambda c: (-c.score, c.rank, c.position))[: self.max_sentences]
         if not best:
             return Answer(f"{LABEL} {UNSUPPORTED_ANSWER}", self.name, [], list(hits), supported=False)
+        best = [c for c in best if 2 * c.score >= best[0].score]  # drop weak matches: under half the best overlap
         best.sort(key=lambda c: (c.rank, c.position))
         text = LABEL + "\n" + "\n".join(f"- {c.text} {c.marker}" for c in best)
         citations = citations_from_text(text, ctx.markers)

@@ -1,4 +1,4 @@
-"""A randomly initialised Qwen2-VL with an offline byte-level tokenizer, for tests and benchmarks (no weights needed)."""
+"""A randomly initialised Qwen2-VL with an offline byte-level tokenizer, for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ SIZES: dict[str, dict[str, Any]] = {
     },
     "2b": {
         "text": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                     num_key_value_heads=2, mrope_section=[16, 24, 24], vocab_size=151936),
+                     num_key_value_heads=2, mrope_section=[16, 24, 24], vocab_size=151936,
+                     tie_word_embeddings=True),
         "vision": dict(depth=32, embed_dim=1280, hidden_size=1536, num_heads=16),
         "pixels": (56 * 56, 28 * 28 * 1280),
     },
@@ -86,6 +87,7 @@ def build_random_qwen2vl(size: str = "tiny", seed: int = 0, max_pixels: int | No
         image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
         vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"),
         bos_token_id=ids("<|endoftext|>"), eos_token_id=ids("<|im_end|>"), pad_token_id=ids("<|endoftext|>"),
+        tie_word_embeddings=text.get("tie_word_embeddings", False),
     )  # fmt: skip
     torch.manual_seed(seed)
     model = Qwen2VLForConditionalGeneration(cfg).eval()

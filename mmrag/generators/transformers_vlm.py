@@ -95,7 +95,9 @@ class TransformersVLMGenerator(Generator):
             raise GeneratorError(f"{self.model_name}: the processor has no chat template; use an instruction-tuned VLM")
 
     @classmethod
-    def load(cls, model_name_or_path: str, device: str = "auto", *, dtype: Any = None, **options: Any):
+    def load(
+        cls, model_name_or_path: str, device: str = "auto", *, dtype: Any = None, **options: Any
+    ) -> TransformersVLMGenerator:
         """Resolve and load a model by name or path; options are the constructor's keyword arguments."""
         model, processor = load_vlm(model_name_or_path, device, "generator", dtype)
         return cls(model, processor, model_name=model_name_or_path, **options)

@@ -79,7 +79,7 @@ def _load(name: str, path: str, device: str) -> Any:
                 raise ModelUnavailable(name, "text", "pip install sentence-transformers") from exc
             try:
                 _MODELS[key] = SentenceTransformer(path, device=device)
-            except OSError as exc:  # missing or partial weights, hub unreachable
+            except (OSError, ValueError) as exc:  # missing or partial weights, hub unreachable
                 raise ModelUnavailable(
                     name, "text", f"could not load weights from {path} ({exc}); pass a directory with a complete model"
                 ) from exc

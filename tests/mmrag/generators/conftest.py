@@ -33,11 +33,23 @@ def corpus_hits(tmp_path: Path) -> list[Hit]:
     """A small ranked hit list: text chunks, a figure, a table and a page render, one with an injection."""
     return [
         _make_hit("solar.pdf", 3, "text", "Panel efficiency rose to 23 percent in 2023. Costs fell by half."),
-        _make_hit("solar.pdf", 3, "figure", "axis: year, efficiency", "Figure 2: Module efficiency by year",
-                 _write_png(tmp_path / "fig.png", (1200, 800))),  # fmt: skip
+        _make_hit(
+            "solar.pdf",
+            3,
+            "figure",
+            "axis: year, efficiency",
+            "Figure 2: Module efficiency by year",
+            _write_png(tmp_path / "fig.png", (1200, 800)),
+        ),  # fmt: skip
         _make_hit("wind.pdf", 1, "text", f"Turbines spin in strong wind. {INJECTION}"),
-        _make_hit("wind.pdf", 2, "table", "| year | capacity |\n| --- | --- |\n| 2022 | 900 GW |",
-                 "Table 1: Installed wind capacity", _write_png(tmp_path / "table.png", (300, 100))),  # fmt: skip
+        _make_hit(
+            "wind.pdf",
+            2,
+            "table",
+            "| year | capacity |\n| --- | --- |\n| 2022 | 900 GW |",
+            "Table 1: Installed wind capacity",
+            _write_png(tmp_path / "table.png", (300, 100)),
+        ),  # fmt: skip
         _make_hit("grid.pdf", 5, "page", "Grid storage overview page.", pixels=_write_png(tmp_path / "page.png")),
     ]
 
@@ -59,3 +71,8 @@ def tiny_vlm():
     from mmrag.generators.random_qwen2vl import build_random_qwen2vl
 
     return build_random_qwen2vl("tiny", seed=0)
+
+
+@pytest.fixture
+def injection() -> str:
+    return INJECTION

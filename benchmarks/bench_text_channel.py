@@ -1,0 +1,198 @@
+"""Text channel benchmark: MiniLM encode throughput, and hybrid query latency on Qdrant Edge vs qdrant-client local.
+
+    python benchmarks/bench_text_channel.py                 # encode at batch 16/64/128; search at 10k and 100k
+    python benchmarks/bench_text_channel.py --sizes 10000 --json
+
+Search uses synthetic points: real BM25 terms of synthetic text (Zipf-distributed words), and random unit vectors
+for the 384-d dense part (encoding 100k texts with MiniLM on a CPU takes tens of minutes; HNSW latency does not
+depend on where the vectors came from, random vectors are if anything a harder case). The query runs through the
+channel's stores, as `QdrantTextChannel.search` does: a dense and a BM25 prefetch fused with RRF inside Qdrant.
+qdrant-client's local mode is the baseline (the ratio is local / Edge); it is slow, so it runs at the smaller sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.qdrant_edge import EdgeTextStore
+from mmrag.indexes.qdrant_server import ServerTextStore
+from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
+
+DIM = 384
+VOCAB = 20_000
+PREFETCH_K = 100
+
+
+def synthetic_texts(n: int, rng: np.random.Generator) -> list[str]:
+    """Chunk-like texts: 40-160 Zipf-distributed pseudo-words, now and then a part code."""
+    words = np.array([f"w{i}" for i in range(VOCAB)])
+    lengths = rng.integers(40, 160, size=n)
+    ranks = np.minimum(rng.zipf(1.2, size=int(lengths.sum())), VOCAB) - 1
+    texts, start = [], 0
+    for i, length in enumerate(lengths):
+        text = " ".join(words[ranks[start : start + length]])
+        start += length
+        if i % 50 == 0:
+            text += f" part ZX-{i:06d}"
+        texts.append(text)
+    return texts
+
+
+def unit_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
+    v = rng.standard_normal((n, DIM), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def bench_encode(n: int, batch_sizes: Sequence[int], rng: np.random.Generator) -> dict[str, Any]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mmrag.models.text_encoder import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    prose = "the cache answers repeated reads from memory while cold reads go to disk and take longer".split()
+    # Real words (MiniLM tokenises pseudo-words into many pieces), ~60-120 words, like a chunk of 1200 characters.
+    texts = [" ".join(rng.choice(prose, size=int(rng.integers(60, 120)))) for _ in range(n)]
+    encoder.encode_documents(texts[:32], batch_size=32)  # warm-up
+    by_batch = {}
+    for bs in batch_sizes:
+        t0 = time.perf_counter()
+        encoder.encode_documents(texts, batch_size=bs)
+        by_batch[str(bs)] = round(n / (time.perf_counter() - t0), 1)
+    t0 = time.perf_counter()
+    for t in texts[:50]:
+        encoder.encode_query(t[:60])
+    query_ms = (time.perf_counter() - t0) / 50 * 1000
+    return {"texts": n, "elements_per_s": by_batch, "query_encode_ms": round(query_ms, 2)}
+
+
+def build(store: TextStore, texts: list[str], dense: np.ndarray, batch: int = 1000) -> float:
+    bm25 = qe.Bm25()
+    t0 = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        points = []
+        for i in range(start, min(start + batch, len(texts))):
+            v = bm25.embed_document(texts[i])
+            payload = {"element_id": f"e{i}", "doc": f"doc{i // 200}.pdf", "page": (i % 200) // 10 + 1,
+                       "kind": ("text", "text", "figure", "table", "page")[i % 5]}
+            points.append(TextPoint(i, dense[i].tolist(), SparseTerms(list(v.indices), list(v.values)), payload))
+        store.upsert(points)
+    return time.perf_counter() - t0
+
+
+def timed_queries(run: Callable[[int], object], n: int) -> dict[str, float]:
+    run(0)  # warm-up
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        run(i)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(statistics.median(times), 3), "p95_ms": round(percentile(times, 95), 3), "n": n}
+
+
+def bench_store(store: TextStore, size: int, n_queries: int, rng: np.random.Generator) -> dict[str, Any]:
+    texts = synthetic_texts(size, rng)
+    dense = unit_vectors(size, rng)
+    result: dict[str, Any] = {"points": size, "build_s": round(build(store, texts, dense), 2)}
+    if isinstance(store, EdgeTextStore):
+        t0 = time.perf_counter()
+        store.optimize()
+        result["optimize_s"] = round(time.perf_counter() - t0, 2)
+        result["indexed_vectors"] = store.describe()["indexed_vectors"]
+    bm25 = qe.Bm25()
+    q_dense = unit_vectors(n_queries + 1, rng)
+    q_sparse = []
+    for i in range(n_queries + 1):
+        words = texts[int(rng.integers(size))].split()
+        picked = " ".join(rng.choice(words, size=min(4, len(words)), replace=False))
+        v = bm25.embed_query(picked)
+        q_sparse.append(SparseTerms(list(v.indices), list(v.values)))
+    one_doc = SearchFilter(docs=[f"doc{size // 400}.pdf"], kinds=["text", "figure"])
+
+    def hybrid(i: int) -> object:
+        return store.query(q_dense[i].tolist(), q_sparse[i], 10, None, PREFETCH_K)
+
+    def filtered(i: int) -> object:
+        return store.query(q_dense[i].tolist(), q_sparse[i], 10, one_doc, PREFETCH_K)
+
+    result["hybrid"] = timed_queries(hybrid, n_queries)
+    result["hybrid_filtered"] = timed_queries(filtered, n_queries)
+    assert len(store.query(q_dense[0].tolist(), q_sparse[0], 10, one_doc, PREFETCH_K)) > 0
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,100000", help="Edge index sizes (points), comma-separated")
+    p.add_argument("--local-sizes", default="10000", help="qdrant-client local-mode sizes (baseline); '' for none")
+    p.add_argument("--queries", type=int, default=200, help="timed queries per Edge size")
+    p.add_argument("--local-queries", type=int, default=30, help="timed queries per local-mode size")
+    p.add_argument("--encode-texts", type=int, default=256, help="texts per encode batch-size run; 0 skips encoding")
+    p.add_argument("--batch-sizes", default="16,64,128")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    local_sizes = [int(s) for s in args.local_sizes.split(",") if s]
+    say = (lambda *_: None) if args.json else print
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "dense_vectors": "random unit vectors (384-d) for search; BM25 on synthetic text",
+    }
+    if args.encode_texts:
+        enc = bench_encode(args.encode_texts, [int(b) for b in args.batch_sizes.split(",")], rng)
+        report["encode"] = enc
+        say(f"MiniLM encode (CPU, {enc['texts']} texts of 60-120 words):")
+        for bs, rate in enc["elements_per_s"].items():
+            say(f"  batch {bs:>4}: {rate:8.1f} elements/s")
+        say(f"  one query: {enc['query_encode_ms']} ms")
+    report["edge"], report["local"] = {}, {}
+    root = Path(tempfile.mkdtemp(prefix="bench_text_"))
+    try:
+        for size in sizes:
+            store = EdgeTextStore(root / f"edge{size}", DIM)
+            r = bench_store(store, size, args.queries, rng)
+            store.close()
+            report["edge"][str(size)] = r
+            say(f"Edge   {size:>7} points: build {r['build_s']} s + optimize {r['optimize_s']} s; hybrid p50 "
+                f"{r['hybrid']['p50_ms']} ms p95 {r['hybrid']['p95_ms']} ms; filtered p50 "
+                f"{r['hybrid_filtered']['p50_ms']} ms p95 {r['hybrid_filtered']['p95_ms']} ms")
+        for size in local_sizes:
+            store = ServerTextStore.local(":memory:", "bench", DIM)
+            r = bench_store(store, size, args.local_queries, rng)
+            store.close()
+            edge = report["edge"].get(str(size))
+            if edge:
+                r["p50_ratio_local_over_edge"] = round(r["hybrid"]["p50_ms"] / max(edge["hybrid"]["p50_ms"], 1e-6), 1)
+            report["local"][str(size)] = r
+            ratio = f" ({r['p50_ratio_local_over_edge']}x Edge)" if edge else ""
+            say(f"local  {size:>7} points: build {r['build_s']} s; hybrid p50 {r['hybrid']['p50_ms']} ms{ratio} "
+                f"p95 {r['hybrid']['p95_ms']} ms; filtered p50 {r['hybrid_filtered']['p50_ms']} ms")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

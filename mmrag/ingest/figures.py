@@ -1,0 +1,144 @@
+"""Figure regions: embedded raster images and clusters of vector drawings (charts), with their labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmrag.ingest.blocks import Block, Line, Rect4, union
+
+CLUSTER_GAP = 8.0  # drawings closer than this belong to one figure
+LABEL_GAP = 16.0  # axis labels and legends this close to a chart belong to it
+
+
+@dataclass
+class Region:
+    bbox: Rect4
+    kind: str  # "raster" | "vector"
+    xref: int = 0
+
+
+@dataclass
+class RasterImage:
+    bbox: Rect4
+    xref: int
+    pixels: int
+
+
+def _area(r: Rect4) -> float:
+    return max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])
+
+
+def _near(a: Rect4, b: Rect4, gap: float) -> bool:
+    return a[0] - gap <= b[2] and b[0] - gap <= a[2] and a[1] - gap <= b[3] and b[1] - gap <= a[3]
+
+
+def _inside(inner: Rect4, outer: Rect4, tol: float = 2.0) -> bool:
+    return (
+        inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol and inner[2] <= outer[2] + tol
+        and inner[3] <= outer[3] + tol
+    )
+
+
+def _center_in(box: Rect4, region: Rect4) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+
+def merge_rects(rects: list[Rect4], gap: float) -> list[Rect4]:
+    """Union rectangles that overlap or lie within gap of each other, until none do."""
+    out = sorted(rects)
+    changed = True
+    while changed:
+        changed = False
+        merged: list[Rect4] = []
+        for r in out:
+            for i, m in enumerate(merged):
+                if _near(m, r, gap):
+                    merged[i] = union([m, r])
+                    changed = True
+                    break
+            else:
+                merged.append(r)
+        out = merged
+    return out
+
+
+def page_images(image_info: list[dict], page_rect: Rect4) -> list[RasterImage]:
+    """Embedded images placed on the page, clipped to it (one entry per placement)."""
+    out = []
+    for info in image_info:
+        b = info["bbox"]
+        box = (max(b[0], page_rect[0]), max(b[1], page_rect[1]), min(b[2], page_rect[2]), min(b[3], page_rect[3]))
+        if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
+            continue
+        out.append(RasterImage(box, info.get("xref", 0), int(info.get("width", 0)) * int(info.get("height", 0))))
+    return out
+
+
+def _is_background(d: dict, page_area: float) -> bool:
+    rect = d["rect"]
+    if _area(tuple(rect)) >= 0.8 * page_area:
+        return True
+    fill = d.get("fill")
+    white = fill is not None and all(c > 0.97 for c in fill)
+    return white and d.get("color") is None
+
+
+def vector_regions(
+    drawings: list[dict], page_rect: Rect4, exclude: list[Rect4], lines: list[Line], blocks: list[Block],
+    skip_lines: set[int],
+) -> list[Rect4]:
+    """Clusters of drawings outside tables, grown to take in the short text lines (labels, legends) around them.
+
+    exclude: table regions; skip_lines: ids of lines never to absorb (captions).
+    """
+    page_area = _area(page_rect)
+    rects = []
+    for d in drawings:
+        r = tuple(d["rect"])
+        if _is_background(d, page_area) or any(_inside(r, t, 3) for t in exclude):
+            continue
+        rects.append(r)
+    if not rects:
+        return []
+    clusters = [c for c in merge_rects(rects, CLUSTER_GAP) if c[2] - c[0] > 4 and c[3] - c[1] > 4]
+    out = []
+    for c in clusters:
+        c = _absorb_labels(c, lines, blocks, skip_lines)
+        if not _is_text_box(c, blocks):
+            out.append(c)
+    return merge_rects(out, 2.0)
+
+
+def _absorb_labels(region: Rect4, lines: list[Line], blocks: list[Block], skip: set[int]) -> Rect4:
+    for _ in range(3):
+        grown = region
+        for ln in lines:
+            if id(ln) in skip or blocks[ln.block].heading or _inside(ln.bbox, grown, 0.5):
+                continue
+            short = len(ln.text) <= 60 and not _is_prose(blocks[ln.block])
+            if _center_in(ln.bbox, region) or (short and _near(ln.bbox, region, LABEL_GAP)):
+                grown = union([grown, ln.bbox])
+        if grown == region:
+            break
+        region = grown
+    return region
+
+
+def _is_prose(block: Block) -> bool:
+    n = sum(len(ln.text) for ln in block.lines)
+    return n > 200 or (len(block.lines) >= 3 and n / len(block.lines) > 40)
+
+
+def _is_text_box(region: Rect4, blocks: list[Block]) -> bool:
+    """A frame or shading behind prose (a call-out box) rather than a chart."""
+    prose = sum(len(b.text) for b in blocks if len(b.lines) >= 3 and _inside(b.bbox, region, 3))
+    return prose > 250
+
+
+def text_in(region: Rect4, lines: list[Line]) -> list[Line]:
+    return [ln for ln in lines if _center_in(ln.bbox, region)]
+
+
+def keep_figure(box: Rect4, min_area: float, min_side: float) -> bool:
+    return _area(box) >= min_area and min(box[2] - box[0], box[3] - box[1]) >= min_side

@@ -1,0 +1,282 @@
+"""parse_pdf: one PDF into page, text, figure and table elements with crops, captions and OCR."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymupdf
+
+from mmrag.elements import Element, element_id
+from mmrag.ingest import figures as fig
+from mmrag.ingest.blocks import TEXT_FLAGS, Block, Line, Rect4, body_font_size, extract_blocks, mark_headings
+from mmrag.ingest.captions import Caption, find_captions, link_captions
+from mmrag.ingest.chunks import chunk_blocks
+from mmrag.ingest.layout import layout_regions
+from mmrag.ingest.margins import running_lines
+from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCREngine, load_ocr
+from mmrag.ingest.order import reading_order
+from mmrag.ingest.pdf import open_pdf
+from mmrag.ingest.render import PageRenderer, without_large_images
+from mmrag.ingest.scan import is_scanned, ocr_page
+from mmrag.ingest.tables import FoundTable, find_tables, has_ruling
+from mmrag.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+PutPixels = Callable[[bytes, str], str]
+PAGE_BACKGROUND = 0.8  # an image covering this much of the page is a background or scan, not a figure
+_ocr_cache: dict[str, OCREngine | None] = {}
+
+
+@dataclass
+class ParsedDocument:
+    doc: str
+    sha256: str
+    pages: int
+    elements: list[Element] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Figure:
+    bbox: Rect4
+    figure_type: str  # raster | vector
+
+
+class _DocumentParser:
+    """State shared across the pages of one document: section in force, previous table, OCR engine, ids."""
+
+    def __init__(
+        self, pdf: pymupdf.Document, result: ParsedDocument, settings: IngestSettings, put_pixels: PutPixels,
+        ocr: OCREngine | None,
+    ) -> None:
+        self.pdf = pdf
+        self.result = result
+        self.settings = settings
+        self.put_pixels = put_pixels
+        self._ocr = ocr
+        self._ocr_loaded = ocr is not None or settings.ocr == "none"
+        self.section = ""
+        self.last_table: tuple[int, str, list[str]] | None = None  # page, element id, header
+        self.ids: set[str] = set()
+        self.scans_without_ocr: list[int] = []
+
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def engine(self) -> OCREngine | None:
+        if not self._ocr_loaded:
+            self._ocr_loaded = True
+            name = self.settings.ocr
+            if name not in _ocr_cache:
+                _ocr_cache[name] = load_ocr(name)
+            self._ocr = _ocr_cache[name]
+            if self._ocr is None:
+                self.result.warnings.append(NO_OCR_MESSAGE)
+        return self._ocr
+
+    def element(self, page: int, kind: str, bbox: Rect4, **kwargs: object) -> Element:
+        bbox = tuple(round(float(v), 2) for v in bbox)
+        eid = element_id(self.result.sha256, page, kind, bbox)
+        n = 0
+        while eid in self.ids:  # two chunks on one box: disambiguate deterministically
+            n += 1
+            eid = element_id(self.result.sha256, page, kind, bbox, salt=str(n))
+        self.ids.add(eid)
+        el = Element(id=eid, doc=self.result.doc, doc_sha256=self.result.sha256, page=page, kind=kind, bbox=bbox,
+                     **kwargs)
+        self.result.elements.append(el)
+        return el
+
+    # -- one page ------------------------------------------------------------------------------------------------
+    def parse_page(self, pno: int, blocks: list[Block], raw_blocks: list[Block], body_size: float) -> None:
+        """raw_blocks: the page's blocks with running headers and footers, for the page element's text."""
+        s = self.settings
+        page = self.pdf[pno]
+        pnum = pno + 1
+        rect: Rect4 = tuple(page.rect)
+        images = fig.page_images(page.get_image_info(xrefs=True), rect)
+        huge = [im for im in images if im.pixels > s.max_image_pixels]
+        render_page = page
+        if huge:
+            self.result.warnings.append(
+                f"page {pnum}: skipped {len(huge)} embedded image(s) over max_image_pixels={s.max_image_pixels} "
+                f"({', '.join(str(im.pixels) for im in huge)} pixels)"
+            )
+            images = [im for im in images if im.pixels <= s.max_image_pixels]
+            render_page = without_large_images(self.pdf, pno, s.max_image_pixels)
+        renderer = PageRenderer(render_page)
+
+        text_chars = sum(len(ln.text) for b in blocks for ln in b.lines)
+        scanned = is_scanned(text_chars, [im.bbox for im in images], rect)
+        drawings: list[dict] = []
+        if scanned:
+            engine = self.engine()
+            if engine is not None:
+                blocks = raw_blocks = ocr_page(renderer, engine)
+                self.result.ocr_pages.append(pnum)
+            else:
+                self.scans_without_ocr.append(pnum)
+        else:
+            mark_headings(blocks, body_size)
+            drawings = render_page.get_drawings()
+        lines = [ln for b in blocks for ln in b.lines]
+        page_area = (rect[2] - rect[0]) * (rect[3] - rect[1])
+        rasters = [im for im in images if fig._area(im.bbox) < PAGE_BACKGROUND * page_area]
+
+        captions = find_captions(blocks)
+        caption_lines = {id(ln) for c in captions for ln in c.block.lines}
+        running: list[Rect4] = []
+        if s.use_layout and not scanned:
+            regions = layout_regions(page)
+            tables = regions.tables
+            running = regions.running
+            figures = self._merge_figures(
+                [_Figure(im.bbox, "raster") for im in rasters]
+                + [_Figure(b, "raster" if _overlaps_any(b, [im.bbox for im in rasters]) else "vector")
+                   for b in regions.pictures]
+            )
+        else:
+            tables = find_tables(page, drawings) if has_ruling(drawings) else []
+            vec = fig.vector_regions(drawings, rect, [t.bbox for t in tables], lines, blocks, caption_lines)
+            figures = self._merge_figures(
+                [_Figure(im.bbox, "raster") for im in rasters] + [_Figure(b, "vector") for b in vec]
+            )
+        figures = [f for f in figures if not any(fig._inside(f.bbox, t.bbox, 3) for t in tables)]
+
+        regions_for_captions = [("figure", f.bbox) for f in figures] + [("table", t.bbox) for t in tables]
+        linked = link_captions(captions, regions_for_captions)
+        linked_ids = {id(c) for c in linked.values()}
+
+        # page element
+        all_text = "\n".join(b.text for b in reading_order(list(raw_blocks), rect[2] - rect[0]))
+        self.element(pnum, "page", rect, text=all_text, image=self.put_pixels(renderer.png(s.page_dpi), "png"),
+                     meta={"scanned": scanned, "width": rect[2] - rect[0], "height": rect[3] - rect[1]})
+
+        for i, f in enumerate(figures):
+            self._figure(pnum, renderer, f, linked.get(i), lines)
+        for j, t in enumerate(tables):
+            self._table(pnum, renderer, t, linked.get(len(figures) + j), first=j == 0)
+
+        # text: everything not in a figure, a table, a caption or a running header/footer
+        taken = [f.bbox for f in figures] + [t.bbox for t in tables] + running
+        kept: list[Block] = []
+        for b in blocks:
+            if any(id(ln) in caption_lines for ln in b.lines):
+                continue
+            keep = [ln for ln in b.lines if not any(fig._center_in(ln.bbox, r) for r in taken)]
+            if keep:
+                kept.append(Block(keep, heading=b.heading))
+        chunks, self.section = chunk_blocks(reading_order(kept, rect[2] - rect[0]), self.section, s.chunk_chars)
+        source = "ocr" if scanned and pnum in self.result.ocr_pages else "text"
+        for ch in chunks:
+            text = f"{ch.section}\n{ch.text}" if ch.section and ch.text else ch.section or ch.text
+            self.element(pnum, "text", ch.bbox, text=text, meta={"section": ch.section, "source": source})
+        for cap in captions:
+            if id(cap) not in linked_ids:
+                self.element(pnum, "text", cap.bbox, text=cap.text,
+                             meta={"section": self.section, "label": cap.label, "caption": True, "source": source})
+
+    def _merge_figures(self, found: list[_Figure]) -> list[_Figure]:
+        s = self.settings
+        boxes = fig.merge_rects([f.bbox for f in found], 2.0)
+        out = []
+        for box in boxes:
+            if not fig.keep_figure(box, s.min_figure_area, s.min_figure_side):
+                continue
+            kinds = {f.figure_type for f in found if fig._inside(f.bbox, box, 0.5)}
+            out.append(_Figure(box, "raster" if "raster" in kinds else "vector"))
+        return sorted(out, key=lambda f: (f.bbox[1], f.bbox[0]))
+
+    def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line]) -> None:
+        s = self.settings
+        pix = renderer.pixmap(s.figure_dpi, f.bbox)
+        texts = [ln.text for ln in fig.text_in(f.bbox, lines)]
+        if f.figure_type == "raster" and s.ocr_figures:
+            engine = self.engine()
+            if engine is not None:
+                from PIL import Image
+
+                img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+                ocr_text = [ln.text for ln in engine.read(img) if ln.confidence >= 0.5]
+                texts = [t for t in ocr_text if t not in texts] + texts
+        self.element(
+            pnum, "figure", f.bbox, text="\n".join(texts), caption=cap.text if cap else "",
+            image=self.put_pixels(pix.tobytes("png"), "png"),
+            meta={"figure_type": f.figure_type, "label": cap.label if cap else None},
+        )
+
+    def _table(self, pnum: int, renderer: PageRenderer, t: FoundTable, cap: Caption | None, first: bool) -> None:
+        s = self.settings
+        meta: dict[str, object] = {"n_rows": t.n_rows, "n_cols": t.n_cols, "header": t.header,
+                                   "label": cap.label if cap else None}
+        prev = self.last_table
+        if prev is not None and (
+            (cap is not None and cap.continued)
+            or (first and prev[0] == pnum - 1 and prev[2] == t.header and any(t.header))
+        ):
+            meta["continues"] = prev[1]
+        el = self.element(pnum, "table", t.bbox, text=t.markdown(), caption=cap.text if cap else "",
+                          image=self.put_pixels(renderer.png(s.figure_dpi, t.bbox), "png"), meta=meta)
+        self.last_table = (pnum, el.id, t.header)
+
+
+def _overlaps_any(box: Rect4, others: list[Rect4]) -> bool:
+    return any(min(box[2], o[2]) > max(box[0], o[0]) and min(box[3], o[3]) > max(box[1], o[1]) for o in others)
+
+
+def parse_pdf(
+    path: str | Path,
+    doc: str,
+    settings: IngestSettings,
+    put_pixels: PutPixels,
+    ocr: OCREngine | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ParsedDocument:
+    """Parse one PDF into elements; pixels go through put_pixels(data, ext) -> key.
+
+    doc: the document's name in the index (usually its file name). ocr: an OCR engine to use; None loads
+    settings.ocr lazily, only when a scanned page or a raster figure needs it.
+    Raises EncryptedPDF, CorruptPDF, EmptyPDF or BadPDF (too many pages); a page that fails becomes a warning.
+    """
+    opened = open_pdf(path, settings.max_pages)
+    pdf = opened.doc
+    result = ParsedDocument(doc=doc, sha256=opened.sha256, pages=pdf.page_count, warnings=list(opened.warnings))
+    parser = _DocumentParser(pdf, result, settings, put_pixels, ocr)
+    try:
+        page_blocks: list[list[Block]] = []
+        heights: list[float] = []
+        for pno in range(pdf.page_count):
+            try:
+                page = pdf[pno]
+                heights.append(page.rect.height)
+                page_blocks.append(extract_blocks(page.get_text("dict", flags=TEXT_FLAGS)))
+            except Exception as exc:
+                del heights[pno:]
+                heights.append(792.0)
+                page_blocks.append([])
+                result.warnings.append(f"page {pno + 1}: text extraction failed: {exc}")
+        body = body_font_size(page_blocks)
+        running = running_lines(page_blocks, heights)
+        for pno in range(pdf.page_count):
+            blocks = [Block([ln for ln in b.lines if id(ln) not in running[pno]]) for b in page_blocks[pno]]
+            blocks = [b for b in blocks if b.lines]
+            for i, b in enumerate(blocks):
+                for ln in b.lines:
+                    ln.block = i
+            done = len(result.elements)
+            try:
+                parser.parse_page(pno, blocks, page_blocks[pno], body)
+            except Exception as exc:
+                del result.elements[done:]
+                log.debug("page %d of %s failed", pno + 1, path, exc_info=True)
+                result.warnings.append(f"page {pno + 1}: could not be parsed: {type(exc).__name__}: {exc}")
+            if progress is not None:
+                progress(pno + 1, pdf.page_count)
+        if parser.scans_without_ocr:
+            result.warnings.append(f"pages {parser.scans_without_ocr} look scanned but no OCR engine ran")
+    finally:
+        pdf.close()
+    return result

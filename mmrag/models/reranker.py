@@ -1,0 +1,54 @@
+"""Second-stage reranking of fused hits with a sentence-transformers cross-encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from mmrag.elements import Hit
+from mmrag.models.resolve import resolve_device, resolve_model_path
+
+
+class CrossEncoderReranker:
+    """Scores (query, hit text) pairs with a cross-encoder and reorders hits by that score."""
+
+    def __init__(self, model: Any, name: str | None = None, batch_size: int = 32) -> None:
+        self.model = model
+        self.name = name or "cross-encoder"
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, name: str, device: str = "auto", max_length: int = 512, batch_size: int = 32) -> CrossEncoderReranker:
+        """Resolve a cross-encoder by name or path (offline first; ModelUnavailable when absent) and load it."""
+        from sentence_transformers import CrossEncoder
+
+        path = resolve_model_path(name, "reranker")
+        model = CrossEncoder(path, device=resolve_device(device), max_length=max_length)
+        return cls(model, name, batch_size)
+
+    def scores(self, query: str, hits: Sequence[Hit]) -> list[float]:
+        """The cross-encoder's score of each hit's searchable text against the query."""
+        if not hits:
+            return []
+        pairs = [(query, h.element.searchable_text()) for h in hits]
+        raw = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
+        return [float(s) for s in raw.reshape(len(hits), -1)[:, 0]]
+
+    def rerank(self, query: str, hits: Sequence[Hit], top_k: int | None = None) -> list[Hit]:
+        """Hits ordered by cross-encoder score (ties keep their fused order), cut to top_k.
+
+        Each returned Hit is a copy whose `score` is the cross-encoder score; its fused score and
+        its new rank are kept in `channels["rerank"]` as {"score", "rank", "fused_score"}.
+        """
+        scores = self.scores(query, hits)
+        order = sorted(range(len(hits)), key=lambda i: -scores[i])
+        if top_k is not None:
+            order = order[:top_k]
+        out = []
+        for rank, i in enumerate(order, 1):
+            h = hits[i]
+            channels = dict(h.channels)
+            channels["rerank"] = {"score": scores[i], "rank": float(rank), "fused_score": h.score}
+            out.append(replace(h, score=scores[i], channels=channels, related=list(h.related)))
+        return out

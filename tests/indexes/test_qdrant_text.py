@@ -1,0 +1,249 @@
+"""The Qdrant text channel on real Qdrant Edge, real qdrant-client local mode and the real MiniLM encoder."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from collections.abc import Iterator, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from qdrant_client import QdrantClient  # noqa: E402
+
+from mmrag.elements import ChannelHit, Element, element_id  # noqa: E402
+from mmrag.errors import IndexLocked, StaleVectors  # noqa: E402
+from mmrag.indexes.base import SearchFilter  # noqa: E402
+from mmrag.indexes.qdrant_text import QdrantTextChannel  # noqa: E402
+from mmrag.models.text_encoder import SentenceTransformerEncoder, TextEncoder  # noqa: E402
+from mmrag.settings import TextChannelSettings  # noqa: E402
+
+
+def make(doc: str, page: int, kind: str, text: str = "", caption: str = "", y: float = 0.0) -> Element:
+    sha = f"sha-{doc}"
+    bbox = (0.0, y, 100.0, y + 20.0)
+    return Element(
+        id=element_id(sha, page, kind, bbox), doc=doc, doc_sha256=sha, page=page, kind=kind, bbox=bbox,
+        text=text, caption=caption,
+    )
+
+
+# The code appears once, buried in prose about something else; short code-like distractors share no BM25 token
+# with it, so dense similarity prefers them and only the lexical side knows the exact code.
+TARGET = make(
+    "minutes.pdf", 3, "text",
+    "The committee reviewed the annual budget, the staffing plan and the new office lease in detail. "
+    "Travel costs rose because of two conferences abroad, and the board asked for a cheaper supplier. "
+    "Order ZX-4471 was approved at the end of the meeting together with the minutes.",
+)
+CODES = [
+    make("catalogue.pdf", 1, "text", "Part codes ZY-4417, XZ-4470 and ZK-4472 are listed in the catalogue."),
+    make("catalogue.pdf", 1, "text", "Serial XZ-7144 and code ZC-1744 identify the spare units.", y=30),
+    make("catalogue.pdf", 2, "text", "Reference numbers such as ZQ-4417A and ZS-44710 are invalid."),
+    make("catalogue.pdf", 2, "text", "Catalogue entry ZV-4474: cartridge, SX-4477: gasket.", y=30),
+]
+FIGURE = make(
+    "report.pdf", 4, "figure", "p50 p95 ms", caption="Figure 3: Median query latency of the cache under increasing load"
+)
+PROSE = [
+    make("report.pdf", 1, "text", "Revenue grew in Europe and Asia during the third quarter, driven by new customers."),
+    make("report.pdf", 2, "text", "The cache stores recently used pages in memory so that repeated reads are cheap."),
+    make("report.pdf", 3, "text", "We deployed the service in three regions and monitored it for six weeks."),
+    make("report.pdf", 5, "text", "Load tests ran every night; the results are archived for later analysis."),
+    make("report.pdf", 5, "table", "| region | p50 |\n| --- | --- |\n| eu | 4 |", caption="Table 2: Regions"),
+    make("report.pdf", 6, "page", "Appendix. Hardware: two sockets, 256 GB of memory, NVMe disks."),
+]
+EMPTY = make("report.pdf", 7, "figure")  # a figure with neither caption nor OCR text
+CORPUS = [TARGET, *CODES, FIGURE, *PROSE, EMPTY]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder("sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+
+
+@pytest.fixture
+def edge(tmp_path: Path, encoder: SentenceTransformerEncoder) -> Iterator[QdrantTextChannel]:
+    channel = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
+    channel.add(CORPUS, None)
+    yield channel
+    channel.close()
+
+
+@pytest.fixture
+def server(encoder: SentenceTransformerEncoder) -> Iterator[QdrantTextChannel]:
+    channel = QdrantTextChannel.open("unused", TextChannelSettings(), encoder, location=":memory:")
+    channel.add(CORPUS, None)
+    yield channel
+    channel.close()
+
+
+def ids(hits: Sequence[ChannelHit]) -> list[str]:
+    return [h.element_id for h in hits]
+
+
+def scores(hits: Sequence[ChannelHit]) -> dict[str, float]:
+    return {h.element_id: h.score for h in hits}
+
+
+def test_exact_code_comes_from_the_lexical_side(edge: QdrantTextChannel) -> None:
+    dense = ids(edge.search_dense("ZX-4471", 5))
+    lexical = ids(edge.search_lexical("ZX-4471", 5))
+    hybrid = edge.search("ZX-4471", 5)
+    assert TARGET.id not in dense[:3]
+    assert lexical == [TARGET.id]
+    assert hybrid[0].element_id == TARGET.id
+    assert [h.rank for h in hybrid] == [1, 2, 3, 4, 5]
+    assert {h.channel for h in hybrid} == {"text"}
+    assert hybrid[0].score > hybrid[1].score
+
+
+def test_caption_query_finds_the_figure_first(edge: QdrantTextChannel) -> None:
+    hits = edge.search("how does cache latency change with load", 5)
+    assert hits[0].element_id == FIGURE.id
+
+
+def test_every_kind_with_text_is_indexed_and_empty_elements_are_skipped(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    channel = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
+    done: list[int] = []
+    n = channel.add(CORPUS, None, progress=done.append)
+    assert n == len(CORPUS) - 1 == channel.count()
+    assert done[-1] == n
+    page = PROSE[-1]
+    assert edge_ids(channel, "hardware sockets memory disks", SearchFilter(kinds=["page"])) == [page.id]
+    channel.close()
+
+
+def edge_ids(channel: QdrantTextChannel, query: str, flt: SearchFilter | None, k: int = 10) -> list[str]:
+    return ids(channel.search(query, k, flt))
+
+
+def test_filters_run_inside_the_query(edge: QdrantTextChannel) -> None:
+    # A depth-1 prefetch: a filter applied after fusion would leave nothing, one applied inside finds the element.
+    edge.prefetch_k = 1
+    assert edge_ids(edge, "cache latency under load", SearchFilter(docs=["catalogue.pdf"]), k=1)[0] in {
+        e.id for e in CODES
+    }
+    assert edge_ids(edge, "cache latency under load", SearchFilter(kinds=["table"]), k=1) == [PROSE[4].id]
+    edge.prefetch_k = 100
+    by_id = {e.id: e for e in CORPUS}
+    flt = SearchFilter(docs=["report.pdf", "minutes.pdf"], kinds=["text", "figure"], pages=(3, 4))
+    got = edge_ids(edge, "cache latency under load", flt)
+    assert set(got) == {e.id for e in CORPUS if e.searchable_text() and flt.matches(e.doc, e.kind, e.page)}
+    assert all(flt.matches(by_id[i].doc, by_id[i].kind, by_id[i].page) for i in got)
+    assert edge_ids(edge, "cache", SearchFilter(docs=[])) == []
+    for mode in ("dense", "lexical"):
+        hits = edge.search("ZX-4471 cache", 10, SearchFilter(docs=["minutes.pdf"]), mode=mode)
+        assert ids(hits) == [TARGET.id]
+
+
+def test_readding_the_same_ids_replaces_points(edge: QdrantTextChannel) -> None:
+    before = edge.count()
+    changed = make(TARGET.doc, TARGET.page, TARGET.kind, "Purchase order QP-9000 for chairs.")
+    assert changed.id == TARGET.id
+    assert edge.add([*CORPUS, changed], None) == len(CORPUS) - 1  # duplicates within a call: the last one wins
+    assert edge.count() == before
+    assert edge.search_lexical("ZX-4471", 5) == []
+    assert ids(edge.search_lexical("QP-9000", 5)) == [TARGET.id]
+
+
+def test_delete_docs_removes_every_point_of_those_docs(edge: QdrantTextChannel) -> None:
+    assert edge.docs() == {"minutes.pdf", "catalogue.pdf", "report.pdf"}
+    edge.delete_docs(["catalogue.pdf", "minutes.pdf", "never-indexed.pdf"])
+    assert edge.docs() == {"report.pdf"}
+    assert edge.count() == len(PROSE) + 1
+    assert edge.search("ZX-4471 spare units catalogue", 20, SearchFilter(docs=["catalogue.pdf"])) == []
+
+
+def test_reopen_after_close_gives_the_same_results(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    queries = ["ZX-4471", "how does cache latency change with load", "regions"]
+    channel = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
+    channel.add(CORPUS, None)
+    channel.delete_docs(["minutes.pdf"])
+    before = [ids(channel.search(q, 5)) for q in queries]
+    channel.close()
+    assert (tmp_path / "qdrant" / "edge_config.json").exists()
+    reopened = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
+    assert [ids(reopened.search(q, 5)) for q in queries] == before
+    assert reopened.docs() == {"catalogue.pdf", "report.pdf"}
+    assert reopened.describe()["points"] == len(CORPUS) - 2
+    reopened.close()
+
+
+def test_a_second_writer_is_refused(edge: QdrantTextChannel, tmp_path: Path, encoder: TextEncoder) -> None:
+    with pytest.raises(IndexLocked):
+        QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
+
+
+class TinyEncoder:
+    """A stand-in with another dimension, to check the stored layout against the encoder."""
+
+    name = "tiny"
+    dim = 8
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        v = np.ones((len(texts), self.dim), dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_documents([text])[0]
+
+
+def test_another_dimension_is_reported_as_stale(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder).close()
+    with pytest.raises(StaleVectors):
+        QdrantTextChannel.open(tmp_path, TextChannelSettings(), TinyEncoder())
+    client = QdrantClient(location=":memory:")
+    QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder, client=client)
+    with pytest.raises(StaleVectors):
+        QdrantTextChannel.open(tmp_path, TextChannelSettings(), TinyEncoder(), client=client)
+
+
+def test_fingerprint_and_describe(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
+    fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25"}
+    assert edge.fingerprint() == fp == server.fingerprint()
+    assert edge.describe()["backend"] == "edge"
+    assert server.describe()["backend"] == "server"
+    assert edge.describe()["points"] == server.describe()["points"] == len(CORPUS) - 1
+
+
+def test_lexical_off_searches_dense_only(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    channel = QdrantTextChannel.open(tmp_path, TextChannelSettings(lexical=False), encoder)
+    channel.add(CORPUS, None)
+    assert channel.fingerprint()["lexical"] is None
+    assert ids(channel.search("ZX-4471", 5)) == ids(channel.search_dense("ZX-4471", 5))
+    with pytest.raises(ValueError):
+        channel.search_lexical("ZX-4471", 5)
+    channel.close()
+
+
+QUERIES = ["ZX-4471", "how does cache latency change with load", "revenue in Europe", "hardware of the servers"]
+
+
+def test_server_adapter_in_local_mode_agrees_with_edge(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
+    for q in QUERIES:
+        assert server.search(q, 5)[0].element_id == edge.search(q, 5)[0].element_id, q
+        # Same scores on each side (the order of exact ties is up to each engine).
+        assert scores(server.search_dense(q, 5)) == pytest.approx(scores(edge.search_dense(q, 5)), abs=1e-4), q
+        assert scores(server.search_lexical(q, 5)) == pytest.approx(scores(edge.search_lexical(q, 5)), abs=1e-4), q
+    flt = SearchFilter(docs=["report.pdf"], kinds=["text", "figure"], pages=(3, 5))
+    assert set(ids(server.search("cache", 10, flt))) == set(ids(edge.search("cache", 10, flt)))
+    assert server.docs() == edge.docs()
+    server.delete_docs(["report.pdf"])
+    assert server.docs() == {"minutes.pdf", "catalogue.pdf"}
+
+
+def test_server_adapter_persists_in_local_folder(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    folder = str(tmp_path / "local")
+    channel = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder, location=folder)
+    channel.add(CORPUS, None)
+    before = ids(channel.search("ZX-4471", 3))
+    channel.close()
+    reopened = QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder, location=folder)
+    assert ids(reopened.search("ZX-4471", 3)) == before
+    assert reopened.count() == len(CORPUS) - 1
+    reopened.close()
