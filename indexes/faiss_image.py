@@ -369,7 +369,6 @@ class FaissImageChannel(Channel):
         elif self._index_type == FLAT:
             selector = faiss.IDSelectorBatch(selected)
             scores, labels = self._index.search(q, k, params=faiss.SearchParameters(sel=selector))
-            del selector
         elif len(selected) < HNSW_EXACT_FRACTION * n:
             scores, labels = self._exact_scan_hnsw_storage(q, k, selected)
         else:
@@ -378,7 +377,6 @@ class FaissImageChannel(Channel):
             params.sel = selector
             params.efSearch = int(min(HNSW_EF_MAX, max(HNSW_EF_SEARCH, k) * n / len(selected)))
             scores, labels = self._index.search(q, k, params=params)
-            del selector
         hits = []
         for score, label in zip(scores[0].tolist(), labels[0].tolist()):
             if label < 0:

@@ -85,8 +85,15 @@ def new_page(doc: pymupdf.Document) -> pymupdf.Page:
     return page
 
 
-def put(page: pymupdf.Page, point: tuple[float, float] | pymupdf.Point, text: str, fontname: str = "helv",
-        fontsize: float = 11.0, color: Color = BLACK, rotate: int = 0) -> None:
+def put(
+    page: pymupdf.Page,
+    point: tuple[float, float] | pymupdf.Point,
+    text: str,
+    fontname: str = "helv",
+    fontsize: float = 11.0,
+    color: Color = BLACK,
+    rotate: int = 0,
+) -> None:
     page.insert_text(point, text, fontname=FONT_ALIAS[fontname], fontsize=fontsize, color=color, rotate=rotate)
 
 
@@ -151,14 +158,16 @@ def heading(page: pymupdf.Page, col: Col, text: str, size: float = 12.0) -> None
     write_lines(page, col, text, size, font="hebo", after=3)
 
 
-def centered(page: pymupdf.Page, x_mid: float, y_base: float, text: str, size: float, font: str = "helv",
-             color: Color = BLACK) -> None:
+def centered(
+    page: pymupdf.Page, x_mid: float, y_base: float, text: str, size: float, font: str = "helv", color: Color = BLACK
+) -> None:
     w = text_length(text, fontname=font, fontsize=size)
     put(page, (x_mid - w / 2, y_base), text, fontname=font, fontsize=size, color=color)
 
 
-def right(page: pymupdf.Page, x_right: float, y_base: float, text: str, size: float, font: str = "helv",
-          color: Color = BLACK) -> None:
+def right(
+    page: pymupdf.Page, x_right: float, y_base: float, text: str, size: float, font: str = "helv", color: Color = BLACK
+) -> None:
     w = text_length(text, fontname=font, fontsize=size)
     put(page, (x_right - w, y_base), text, fontname=font, fontsize=size, color=color)
 
@@ -175,8 +184,16 @@ def caption_at(page: pymupdf.Page, x0: float, x1: float, y: float, text: str) ->
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def _axes(page: pymupdf.Page, rect: pymupdf.Rect, ymin: float, ymax: float, ticks: Sequence[float], tick_fmt: str,
-          ylabel: str, xlabel: str) -> tuple[pymupdf.Rect, Callable[[float], float]]:
+def _axes(
+    page: pymupdf.Page,
+    rect: pymupdf.Rect,
+    ymin: float,
+    ymax: float,
+    ticks: Sequence[float],
+    tick_fmt: str,
+    ylabel: str,
+    xlabel: str,
+) -> tuple[pymupdf.Rect, Callable[[float], float]]:
     plot = pymupdf.Rect(rect.x0 + 50, rect.y0 + 14, rect.x1 - 12, rect.y1 - 34)
 
     def ymap(v: float) -> float:
@@ -191,15 +208,24 @@ def _axes(page: pymupdf.Page, rect: pymupdf.Rect, ymin: float, ymax: float, tick
     # rotated y-axis label, reading bottom to top
     size = 8.5
     w = text_length(ylabel, fontname="helv", fontsize=size)
-    put(page, (rect.x0 + 11, (plot.y0 + plot.y1) / 2 + w / 2), ylabel, fontname="helv", fontsize=size,
-                     rotate=90)
+    put(page, (rect.x0 + 11, (plot.y0 + plot.y1) / 2 + w / 2), ylabel, fontname="helv", fontsize=size, rotate=90)
     centered(page, (plot.x0 + plot.x1) / 2, rect.y1 - 4, xlabel, size)
     return plot, ymap
 
 
-def vector_bar_chart(page: pymupdf.Page, rect: pymupdf.Rect, labels: Sequence[str], values: Sequence[float], *,
-                     ymax: float, ticks: Sequence[float], ylabel: str, xlabel: str, fmt: str = "{:.1f}",
-                     color: Color = PALETTE[0]) -> None:
+def vector_bar_chart(
+    page: pymupdf.Page,
+    rect: pymupdf.Rect,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    ymax: float,
+    ticks: Sequence[float],
+    ylabel: str,
+    xlabel: str,
+    fmt: str = "{:.1f}",
+    color: Color = PALETTE[0],
+) -> None:
     plot, ymap = _axes(page, rect, 0.0, ymax, ticks, "{:g}", ylabel, xlabel)
     slot = plot.width / len(values)
     for i, (lab, v) in enumerate(zip(labels, values)):
@@ -213,10 +239,37 @@ def vector_bar_chart(page: pymupdf.Page, rect: pymupdf.Rect, labels: Sequence[st
         centered(page, cx, plot.y1 + 11, lab, 8)
 
 
-def vector_line_chart(page: pymupdf.Page, rect: pymupdf.Rect, xlabels: Sequence[str],
-                      series: Sequence[tuple[str, Sequence[float]]], *, ymin: float, ymax: float,
-                      ticks: Sequence[float], ylabel: str, xlabel: str, fmt: str = "{:.1f}",
-                      label_points: Sequence[int] | None = None, legend_bottom: bool = False) -> None:
+def _point_label(page: pymupdf.Page, pts: Sequence[pymupdf.Point], i: int, text: str, color: Color) -> None:
+    """Label a data point where its line segments are not: above a peak, below a trough (and below a first point
+    that rises), above-left of a rise and above-right of a fall (y grows downwards)."""
+    p = pts[i]
+    up_left = i > 0 and pts[i - 1].y < p.y  # previous point is higher
+    up_right = i + 1 < len(pts) and pts[i + 1].y < p.y  # next point is higher
+    if (up_left and up_right) or (i == 0 and up_right):
+        centered(page, p.x, p.y + 11, text, 7.5, font="hebo", color=color)
+    elif not up_left and not up_right:
+        centered(page, p.x, p.y - 5, text, 7.5, font="hebo", color=color)
+    elif up_right:
+        right(page, p.x - 3, p.y - 4, text, 7.5, font="hebo", color=color)
+    else:
+        put(page, (p.x + 3, p.y - 4), text, fontname="hebo", fontsize=7.5, color=color)
+
+
+def vector_line_chart(
+    page: pymupdf.Page,
+    rect: pymupdf.Rect,
+    xlabels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    *,
+    ymin: float,
+    ymax: float,
+    ticks: Sequence[float],
+    ylabel: str,
+    xlabel: str,
+    fmt: str = "{:.1f}",
+    label_points: Sequence[int] | None = None,
+    legend_bottom: bool = False,
+) -> None:
     plot, ymap = _axes(page, rect, ymin, ymax, ticks, "{:g}", ylabel, xlabel)
     n = len(xlabels)
     step = (plot.width - 30) / (n - 1)
@@ -241,8 +294,7 @@ def vector_line_chart(page: pymupdf.Page, rect: pymupdf.Rect, xlabels: Sequence[
         shape.finish(color=color, fill=color, width=0.5)
         shape.commit()
         for i in idx:
-            put(page, (pts[i].x + 4, pts[i].y - 4), fmt.format(vals[i]), fontname="hebo", fontsize=7.5,
-                             color=color)
+            _point_label(page, pts, i, fmt.format(vals[i]), color)
     if len(series) > 1:
         lx, ly = plot.x1 - 118, plot.y0 + 4
         if legend_bottom:
@@ -253,8 +305,9 @@ def vector_line_chart(page: pymupdf.Page, rect: pymupdf.Rect, xlabels: Sequence[
             put(page, (lx + 18, y + 7), name, fontname="helv", fontsize=8)
 
 
-def vector_pie(page: pymupdf.Page, rect: pymupdf.Rect, labels: Sequence[str], values: Sequence[float],
-               unit: str = "%") -> None:
+def vector_pie(
+    page: pymupdf.Page, rect: pymupdf.Rect, labels: Sequence[str], values: Sequence[float], unit: str = "%"
+) -> None:
     r = min(rect.height / 2 - 6, rect.width / 4)
     c = pymupdf.Point(rect.x0 + r + 12, (rect.y0 + rect.y1) / 2)
     total = float(sum(values))
@@ -262,11 +315,17 @@ def vector_pie(page: pymupdf.Page, rect: pymupdf.Rect, labels: Sequence[str], va
     for i, v in enumerate(values):
         sweep = 360.0 * v / total
         steps = max(2, int(sweep / 4))
-        pts = [c] + [
-            pymupdf.Point(c.x + r * math.cos(math.radians(start + sweep * k / steps)),
-                          c.y + r * math.sin(math.radians(start + sweep * k / steps)))
-            for k in range(steps + 1)
-        ] + [c]
+        pts = (
+            [c]
+            + [
+                pymupdf.Point(
+                    c.x + r * math.cos(math.radians(start + sweep * k / steps)),
+                    c.y + r * math.sin(math.radians(start + sweep * k / steps)),
+                )
+                for k in range(steps + 1)
+            ]
+            + [c]
+        )
         shape = page.new_shape()
         shape.draw_polyline(pts)
         shape.finish(color=(1, 1, 1), fill=PALETTE[i % len(PALETTE)], width=0.8, closePath=True)
@@ -302,13 +361,29 @@ def _mpl_fig(rect: pymupdf.Rect) -> tuple[Any, Any]:
     return fig, ax
 
 
-def raster_bar_chart(rect: pymupdf.Rect, labels: Sequence[str], values: Sequence[float], *, ylabel: str, xlabel: str,
-                     fmt: str, color: str = HEX[1], ymax: float | None = None) -> bytes:
+def raster_bar_chart(
+    rect: pymupdf.Rect,
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    ylabel: str,
+    xlabel: str,
+    fmt: str,
+    color: str = HEX[1],
+    ymax: float | None = None,
+) -> bytes:
     fig, ax = _mpl_fig(rect)
     bars = ax.bar(list(labels), list(values), color=color, width=0.62)
     for b, v in zip(bars, values):
-        ax.text(b.get_x() + b.get_width() / 2, b.get_height(), fmt.format(v), ha="center", va="bottom", fontsize=12,
-                fontweight="bold")
+        ax.text(
+            b.get_x() + b.get_width() / 2,
+            b.get_height(),
+            fmt.format(v),
+            ha="center",
+            va="bottom",
+            fontsize=12,
+            fontweight="bold",
+        )
     ax.set_ylim(0, ymax if ymax is not None else max(values) * 1.18)
     ax.set_ylabel(ylabel, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=10)
@@ -317,14 +392,30 @@ def raster_bar_chart(rect: pymupdf.Rect, labels: Sequence[str], values: Sequence
     return _mpl_png(fig)
 
 
-def raster_line_chart(rect: pymupdf.Rect, xlabels: Sequence[str], values: Sequence[float], *, ylabel: str,
-                      xlabel: str, fmt: str, ylim: tuple[float, float], color: str = HEX[0]) -> bytes:
+def raster_line_chart(
+    rect: pymupdf.Rect,
+    xlabels: Sequence[str],
+    values: Sequence[float],
+    *,
+    ylabel: str,
+    xlabel: str,
+    fmt: str,
+    ylim: tuple[float, float],
+    color: str = HEX[0],
+) -> bytes:
     fig, ax = _mpl_fig(rect)
     xs = list(range(len(values)))
     ax.plot(xs, list(values), color=color, marker="o", linewidth=2)
     for x, v in zip(xs, values):
-        ax.annotate(fmt.format(v), (x, v), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=11.5,
-                    fontweight="bold")
+        ax.annotate(
+            fmt.format(v),
+            (x, v),
+            textcoords="offset points",
+            xytext=(0, 7),
+            ha="center",
+            fontsize=11.5,
+            fontweight="bold",
+        )
     ax.set_xticks(xs, list(xlabels))
     ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel, fontsize=10)
@@ -371,8 +462,11 @@ def solar_photo(w: int, h: int) -> bytes:
         y0 = 28 + row * 58
         for k in range(9):
             x0 = 22 + k * 104
-            d.polygon([(x0, y0 + 30), (x0 + 18, y0), (x0 + 100, y0), (x0 + 82, y0 + 30)], fill=(28, 48, 92),
-                      outline=(170, 180, 200))
+            d.polygon(
+                [(x0, y0 + 30), (x0 + 18, y0), (x0 + 100, y0), (x0 + 82, y0 + 30)],
+                fill=(28, 48, 92),
+                outline=(170, 180, 200),
+            )
             for g in range(1, 4):
                 gx = x0 + g * 20
                 d.line([(gx, y0 + 30), (gx + 18, y0)], fill=(60, 80, 130), width=1)
@@ -393,27 +487,43 @@ def process_flow_png(w: int, h: int) -> bytes:
     centers = []
     for i, s in enumerate(steps):
         x0 = 20 + i * (bw + gap)
-        d.rounded_rectangle((x0, y0, x0 + bw, y0 + bh), radius=10, fill=(219, 233, 247), outline=(31, 102, 171),
-                            width=3)
-        d.text((x0 + bw / 2, y0 + bh / 2), s if len(s) < 12 else "Yield\nAnalysis", fill=(10, 30, 60), font=font,
-               anchor="mm", align="center")
+        d.rounded_rectangle(
+            (x0, y0, x0 + bw, y0 + bh), radius=10, fill=(219, 233, 247), outline=(31, 102, 171), width=3
+        )
+        d.text(
+            (x0 + bw / 2, y0 + bh / 2),
+            s if len(s) < 12 else "Yield\nAnalysis",
+            fill=(10, 30, 60),
+            font=font,
+            anchor="mm",
+            align="center",
+        )
         centers.append((x0, x0 + bw))
         if i:
             ax0, ax1 = centers[i - 1][1] + 4, x0 - 4
             d.line([(ax0, y0 + bh / 2), (ax1, y0 + bh / 2)], fill=(40, 40, 40), width=3)
-            d.polygon([(ax1, y0 + bh / 2), (ax1 - 10, y0 + bh / 2 - 6), (ax1 - 10, y0 + bh / 2 + 6)],
-                      fill=(40, 40, 40))
+            d.polygon([(ax1, y0 + bh / 2), (ax1 - 10, y0 + bh / 2 - 6), (ax1 - 10, y0 + bh / 2 + 6)], fill=(40, 40, 40))
     # inspection station below Etch and CMP, with dashed feedback to Lithography
     ix0, ix1 = centers[1][0], centers[3][1]
     iy0 = y0 + bh + 70
     d.rounded_rectangle((ix0, iy0, ix1, iy0 + 56), radius=10, fill=(253, 236, 217), outline=(229, 125, 33), width=3)
-    d.text(((ix0 + ix1) / 2, iy0 + 28), "Optical Inspection (every 5th wafer)", fill=(80, 40, 0), font=_font(17),
-           anchor="mm")
+    d.text(
+        ((ix0 + ix1) / 2, iy0 + 28),
+        "Optical Inspection (every 5th wafer)",
+        fill=(80, 40, 0),
+        font=_font(17),
+        anchor="mm",
+    )
     for cx in ((centers[1][0] + centers[1][1]) / 2, (centers[3][0] + centers[3][1]) / 2):
         for yy in range(int(y0 + bh + 4), int(iy0 - 4), 10):
             d.line([(cx, yy), (cx, yy + 5)], fill=(229, 125, 33), width=3)
-    d.text((w / 2, h - 18), "defect maps fed back to Lithography within 24 h", fill=(90, 90, 90), font=_font(15),
-           anchor="mm")
+    d.text(
+        (w / 2, h - 18),
+        "defect maps fed back to Lithography within 24 h",
+        fill=(90, 90, 90),
+        font=_font(15),
+        anchor="mm",
+    )
     return _png(img)
 
 
@@ -422,8 +532,15 @@ def process_flow_png(w: int, h: int) -> bytes:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def draw_table(page: pymupdf.Page, x0: float, y0: float, widths: Sequence[float], rows: Sequence[Sequence[str]],
-               row_h: float = 16.0, size: float = 8.5) -> pymupdf.Rect:
+def draw_table(
+    page: pymupdf.Page,
+    x0: float,
+    y0: float,
+    widths: Sequence[float],
+    rows: Sequence[Sequence[str]],
+    row_h: float = 16.0,
+    size: float = 8.5,
+) -> pymupdf.Rect:
     """Draw a ruled grid with a bold, shaded header row; return the table body rect."""
     xs = [x0]
     for w in widths:
@@ -491,9 +608,18 @@ class DocBuilder:
         page.draw_line((MARGIN, col.y), (PAGE_W - MARGIN, col.y), color=BLACK, width=1)
         return col.y + 10
 
-    def figure(self, page: pymupdf.Page, rect: pymupdf.Rect, kind: str, caption: str, position: str, *,
-               chart: bool = True, draw: Callable[[pymupdf.Rect], None] | None = None,
-               png: bytes | None = None) -> float:
+    def figure(
+        self,
+        page: pymupdf.Page,
+        rect: pymupdf.Rect,
+        kind: str,
+        caption: str,
+        position: str,
+        *,
+        chart: bool = True,
+        draw: Callable[[pymupdf.Rect], None] | None = None,
+        png: bytes | None = None,
+    ) -> float:
         """Place a figure with its caption, the figure body starting at rect.y0 when the caption is below and
         the caption starting at rect.y0 when it is above; return the y below the whole block."""
         body = pymupdf.Rect(rect)
@@ -507,12 +633,31 @@ class DocBuilder:
         end = body.y1 + 6
         if position == "below":
             end = caption_at(page, body.x0, body.x1, body.y1 + 6, caption)
-        self.figures.append({"page": page.number + 1, "bbox": r4(body), "type": kind, "chart": chart,
-                             "caption": caption, "caption_position": position})
+        self.figures.append(
+            {
+                "page": page.number + 1,
+                "bbox": r4(body),
+                "type": kind,
+                "chart": chart,
+                "caption": caption,
+                "caption_position": position,
+            }
+        )
         return end + 8
 
-    def table(self, page: pymupdf.Page, x0: float, y0: float, widths: Sequence[float], rows: Sequence[Sequence[str]],
-              caption: str, position: str, *, continued: bool = False, row_h: float = 16.0) -> float:
+    def table(
+        self,
+        page: pymupdf.Page,
+        x0: float,
+        y0: float,
+        widths: Sequence[float],
+        rows: Sequence[Sequence[str]],
+        caption: str,
+        position: str,
+        *,
+        continued: bool = False,
+        row_h: float = 16.0,
+    ) -> float:
         width = sum(widths)
         y = y0
         if position == "above":
@@ -521,9 +666,18 @@ class DocBuilder:
         end = rect.y1 + 6
         if position == "below":
             end = caption_at(page, x0, x0 + width, rect.y1 + 5, caption)
-        self.tables.append({"page": page.number + 1, "bbox": r4(rect), "caption": caption,
-                            "caption_position": position, "header": list(rows[0]), "n_rows": len(rows),
-                            "n_cols": len(widths), "continued": continued})
+        self.tables.append(
+            {
+                "page": page.number + 1,
+                "bbox": r4(rect),
+                "caption": caption,
+                "caption_position": position,
+                "header": list(rows[0]),
+                "n_rows": len(rows),
+                "n_cols": len(widths),
+                "continued": continued,
+            }
+        )
         return end + 8
 
     def scanned_page(self, compose: Callable[[pymupdf.Page], None]) -> pymupdf.Page:
@@ -548,19 +702,43 @@ class DocBuilder:
         for i, page in enumerate(self.doc):
             if i + 1 not in self.scanned:
                 self.stamp(page, i + 1)
-        self.doc.set_metadata({
-            "title": self.title, "author": self.footer_left, "subject": self.header, "keywords": "mmrag sample",
-            "creator": "mmrag sample_corpus/make_corpus.py", "producer": "PyMuPDF",
-            "creationDate": PDF_DATE, "modDate": PDF_DATE, "trapped": "", "format": "", "encryption": None,
-        })
+        self.doc.set_metadata(
+            {
+                "title": self.title,
+                "author": self.footer_left,
+                "subject": self.header,
+                "keywords": "mmrag sample",
+                "creator": "mmrag sample_corpus/make_corpus.py",
+                "producer": "PyMuPDF",
+                "creationDate": PDF_DATE,
+                "modDate": PDF_DATE,
+                "trapped": "",
+                "format": "",
+                "encryption": None,
+            }
+        )
         self.doc.subset_fonts()
-        self.doc.save(out_dir / self.name, garbage=4, deflate=True, deflate_images=True, deflate_fonts=True,
-                      no_new_id=True, reproducible=True)
+        self.doc.save(
+            out_dir / self.name,
+            garbage=4,
+            deflate=True,
+            deflate_images=True,
+            deflate_fonts=True,
+            no_new_id=True,
+            reproducible=True,
+        )
         self.doc.close()
-        return {"title": self.title, "pages": self.n_pages, "scanned_pages": self.scanned,
-                "header_text": self.header, "footer_text": self.footer_left, "footer_pattern": FOOTER_PATTERN,
-                "logos": self.logos, "figures": self.figures, "tables": self.tables}
-
+        return {
+            "title": self.title,
+            "pages": self.n_pages,
+            "scanned_pages": self.scanned,
+            "header_text": self.header,
+            "footer_text": self.footer_left,
+            "footer_pattern": FOOTER_PATTERN,
+            "logos": self.logos,
+            "figures": self.figures,
+            "tables": self.tables,
+        }
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -577,84 +755,185 @@ SOLAR_RESIDENTIAL = [3.05, 2.91, 2.78, 2.69, 2.74, 2.62]
 
 
 def build_solar() -> DocBuilder:
-    b = DocBuilder("solar_outlook_2024.pdf", "Regional Solar Outlook 2024",
-                   "Helios Energy Institute | Regional Solar Outlook 2024", "Helios Energy Institute", 6)
+    b = DocBuilder(
+        "solar_outlook_2024.pdf",
+        "Regional Solar Outlook 2024",
+        "Helios Energy Institute | Regional Solar Outlook 2024",
+        "Helios Energy Institute",
+        6,
+    )
     # page 1
     p = b.page()
-    y = b.title_block(p, "Installed capacity, generation, costs and project pipeline across five grid regions. "
-                         "Lead author: Dr. Maren Okafor.", logo_png("H", (229, 125, 33)))
+    y = b.title_block(
+        p,
+        "Installed capacity, generation, costs and project pipeline across five grid regions. "
+        "Lead author: Dr. Maren Okafor.",
+        logo_png("H", (229, 125, 33)),
+    )
     left, rt = two_cols(y)
     heading(p, left, "Executive Summary")
-    para(p, left, "Solar capacity across the five regions tracked by the Helios Energy Institute reached 48.6 GW at "
-         "the end of 2023, up 17 percent from 41.5 GW a year earlier. Growth was concentrated in the Southwest, "
-         "where large single-axis tracker plants continued to dominate new construction.")
-    para(p, left, "Total solar generation in 2023 was 64.7 TWh, roughly 11.3 percent of all electricity consumed in "
-         "the study area. The fleet-wide average capacity factor was 21.4 percent, slightly below the 21.9 percent "
-         "recorded in 2022 because of an unusually cloudy spring in the Pacific region.")
-    para(p, left, "Interconnection queues remain the main constraint. At the end of the year 212 GW of solar and "
-         "hybrid projects were waiting for grid studies, with a median wait of 41 months from request to "
-         "commercial operation.")
+    para(
+        p,
+        left,
+        "Solar capacity across the five regions tracked by the Helios Energy Institute reached 48.6 GW at "
+        "the end of 2023, up 17 percent from 41.5 GW a year earlier. Growth was concentrated in the Southwest, "
+        "where large single-axis tracker plants continued to dominate new construction.",
+    )
+    para(
+        p,
+        left,
+        "Total solar generation in 2023 was 64.7 TWh, roughly 11.3 percent of all electricity consumed in "
+        "the study area. The fleet-wide average capacity factor was 21.4 percent, slightly below the 21.9 percent "
+        "recorded in 2022 because of an unusually cloudy spring in the Pacific region.",
+    )
+    para(
+        p,
+        left,
+        "Interconnection queues remain the main constraint. At the end of the year 212 GW of solar and "
+        "hybrid projects were waiting for grid studies, with a median wait of 41 months from request to "
+        "commercial operation.",
+    )
     heading(p, rt, "Key Findings")
-    para(p, rt, "The largest plant completed during the period was Sunfield Mesa, a 1,150 MW project in the "
-         "Southwest region that also hosts a 2,300 MWh battery. It became the largest single solar site in the "
-         "institute's records when it entered service in October 2023.")
-    para(p, rt, "Utility-scale system costs fell again in 2023 after a one-year increase driven by module and "
-         "freight prices in 2022. Residential costs declined more slowly, reflecting higher customer acquisition "
-         "and permitting expenses.")
-    para(p, rt, "Community solar programmes added 1.9 GW, led by the Northeast, where new virtual net metering "
-         "rules took effect in March 2023. The institute expects community projects to keep growing faster than "
-         "rooftop installations through 2026.")
-    para(p, rt, "This outlook is the ninth edition of the series. Data were collected from 37 utilities, 5 grid "
-         "operators and the state energy offices of the study area between January and April 2024.")
+    para(
+        p,
+        rt,
+        "The largest plant completed during the period was Sunfield Mesa, a 1,150 MW project in the "
+        "Southwest region that also hosts a 2,300 MWh battery. It became the largest single solar site in the "
+        "institute's records when it entered service in October 2023.",
+    )
+    para(
+        p,
+        rt,
+        "Utility-scale system costs fell again in 2023 after a one-year increase driven by module and "
+        "freight prices in 2022. Residential costs declined more slowly, reflecting higher customer acquisition "
+        "and permitting expenses.",
+    )
+    para(
+        p,
+        rt,
+        "Community solar programmes added 1.9 GW, led by the Northeast, where new virtual net metering "
+        "rules took effect in March 2023. The institute expects community projects to keep growing faster than "
+        "rooftop installations through 2026.",
+    )
+    para(
+        p,
+        rt,
+        "This outlook is the ninth edition of the series. Data were collected from 37 utilities, 5 grid "
+        "operators and the state energy offices of the study area between January and April 2024.",
+    )
     # page 2
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "1  Installed Capacity by Region")
-    para(p, c, "Installed capacity grew in every region during 2023. The Southwest alone added 2.7 GW, while the "
-         "Plains region overtook the Southeast for the first time thanks to several wind-solar hybrid plants.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 20, c.y + 4, PAGE_W - MARGIN - 20, c.y + 234), "vector",
-                 "Figure 1: Installed solar capacity by region at year-end 2023 (GW).", "below",
-                 draw=lambda r: vector_bar_chart(p, r, SOLAR_REGIONS, SOLAR_CAPACITY, ymax=16,
-                                                 ticks=[0, 4, 8, 12, 16], ylabel="Capacity (GW)",
-                                                 xlabel="Grid region"))
+    para(
+        p,
+        c,
+        "Installed capacity grew in every region during 2023. The Southwest alone added 2.7 GW, while the "
+        "Plains region overtook the Southeast for the first time thanks to several wind-solar hybrid plants.",
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 20, c.y + 4, PAGE_W - MARGIN - 20, c.y + 234),
+        "vector",
+        "Figure 1: Installed solar capacity by region at year-end 2023 (GW).",
+        "below",
+        draw=lambda r: vector_bar_chart(
+            p,
+            r,
+            SOLAR_REGIONS,
+            SOLAR_CAPACITY,
+            ymax=16,
+            ticks=[0, 4, 8, 12, 16],
+            ylabel="Capacity (GW)",
+            xlabel="Grid region",
+        ),
+    )
     left, rt = two_cols(y)
-    para(p, left, "Regional shares shifted only slightly. The Southwest held 29 percent of the total, the Pacific "
-         "24 percent and the Plains 18 percent. The Northeast remains the smallest region, but its share of "
-         "distributed systems is the highest of all five.")
-    para(p, left, "Utility-scale plants accounted for 71 percent of capacity additions, distributed rooftop systems "
-         "for 23 percent and community solar for the remaining 6 percent.")
-    para(p, rt, "Retirements were negligible: only 38 MW of early thin-film plants were decommissioned, most of them "
-         "in the Pacific region. Repowering of older sites with bifacial modules is expected to add about 0.4 GW "
-         "without new land use.")
-    para(p, rt, "Tracker adoption rose to 84 percent of new utility-scale capacity, compared with 77 percent "
-         "in 2022.")
+    para(
+        p,
+        left,
+        "Regional shares shifted only slightly. The Southwest held 29 percent of the total, the Pacific "
+        "24 percent and the Plains 18 percent. The Northeast remains the smallest region, but its share of "
+        "distributed systems is the highest of all five.",
+    )
+    para(
+        p,
+        left,
+        "Utility-scale plants accounted for 71 percent of capacity additions, distributed rooftop systems "
+        "for 23 percent and community solar for the remaining 6 percent.",
+    )
+    para(
+        p,
+        rt,
+        "Retirements were negligible: only 38 MW of early thin-film plants were decommissioned, most of them "
+        "in the Pacific region. Repowering of older sites with bifacial modules is expected to add about 0.4 GW "
+        "without new land use.",
+    )
+    para(p, rt, "Tracker adoption rose to 84 percent of new utility-scale capacity, compared with 77 percent in 2022.")
     # page 3
     p = b.page()
     left, rt = two_cols(TOP)
     heading(p, left, "2  Monthly Generation")
-    para(p, left, "Generation followed the usual seasonal pattern, with output in midsummer more than twice the "
-         "winter level. Curtailment during spring afternoons reached 3.8 percent of potential output in the "
-         "Pacific region, the highest figure recorded so far.")
-    para(p, rt, "Storage paired with solar shifted an estimated 2.1 TWh from midday into the evening peak. Battery "
-         "dispatch was most valuable in August, when evening prices were highest.")
+    para(
+        p,
+        left,
+        "Generation followed the usual seasonal pattern, with output in midsummer more than twice the "
+        "winter level. Curtailment during spring afternoons reached 3.8 percent of potential output in the "
+        "Pacific region, the highest figure recorded so far.",
+    )
+    para(
+        p,
+        rt,
+        "Storage paired with solar shifted an estimated 2.1 TWh from midday into the evening peak. Battery "
+        "dispatch was most valuable in August, when evening prices were highest.",
+    )
     y = max(left.y, rt.y) + 4
-    png = raster_line_chart(pymupdf.Rect(0, 0, 504, 220), MONTHS, SOLAR_MONTHLY, ylabel="Generation (TWh)",
-                            xlabel="Month of 2023", fmt="{:.1f}", ylim=(0, 8.4))
-    y = b.figure(p, pymupdf.Rect(MARGIN, y, PAGE_W - MARGIN, y + 220), "raster",
-                 "Fig. 2. Monthly solar generation, all five regions combined, 2023 (TWh).", "above", png=png)
+    png = raster_line_chart(
+        pymupdf.Rect(0, 0, 504, 220),
+        MONTHS,
+        SOLAR_MONTHLY,
+        ylabel="Generation (TWh)",
+        xlabel="Month of 2023",
+        fmt="{:.1f}",
+        ylim=(0, 8.4),
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN, y, PAGE_W - MARGIN, y + 220),
+        "raster",
+        "Fig. 2. Monthly solar generation, all five regions combined, 2023 (TWh).",
+        "above",
+        png=png,
+    )
     left, rt = two_cols(y)
-    para(p, left, "Output in the darkest month was limited by both shorter days and snow cover on northern plants. "
-         "The Plains region lost an estimated 140 GWh to snow in February alone.")
-    para(p, left, "Weather-normalised generation, which removes the effect of the cloudy spring, would have been "
-         "about 1.2 TWh higher for the year.")
-    para(p, rt, "Forecast errors for day-ahead solar output fell to 4.6 percent mean absolute error, helped by new "
-         "satellite nowcasting services adopted by three of the five grid operators.")
+    para(
+        p,
+        left,
+        "Output in the darkest month was limited by both shorter days and snow cover on northern plants. "
+        "The Plains region lost an estimated 140 GWh to snow in February alone.",
+    )
+    para(
+        p,
+        left,
+        "Weather-normalised generation, which removes the effect of the cloudy spring, would have been "
+        "about 1.2 TWh higher for the year.",
+    )
+    para(
+        p,
+        rt,
+        "Forecast errors for day-ahead solar output fell to 4.6 percent mean absolute error, helped by new "
+        "satellite nowcasting services adopted by three of the five grid operators.",
+    )
     # page 4
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "3  Largest Projects")
-    para(p, c, "Large projects continued to grow in size. Eight plants of more than 400 MW were commissioned "
-         "between 2021 and 2023, and four of them include battery storage on the same site.")
+    para(
+        p,
+        c,
+        "Large projects continued to grow in size. Eight plants of more than 400 MW were commissioned "
+        "between 2021 and 2023, and four of them include battery storage on the same site.",
+    )
     rows = [
         ["Project", "Region", "Capacity (MW)", "Storage (MWh)", "Online"],
         ["Sunfield Mesa", "Southwest", "1,150", "2,300", "2023"],
@@ -666,31 +945,73 @@ def build_solar() -> DocBuilder:
         ["Owens Dry Lake", "Pacific", "470", "940", "2023"],
         ["Kettle Pond", "Northeast", "412", "0", "2022"],
     ]
-    y = b.table(p, MARGIN + 40, c.y + 4, [130, 90, 80, 80, 64], rows,
-                "Table 1 – Largest solar projects commissioned 2021–2023.", "above")
+    y = b.table(
+        p,
+        MARGIN + 40,
+        c.y + 4,
+        [130, 90, 80, 80, 64],
+        rows,
+        "Table 1 – Largest solar projects commissioned 2021–2023.",
+        "above",
+    )
     left, rt = two_cols(y)
-    para(p, left, "Project sizes reflect land availability and transmission access. The three Southwest and Pacific "
-         "projects with storage were built on retired farmland close to existing 500 kV corridors.")
-    para(p, left, "Developers reported average construction times of 19 months for plants above 400 MW, down from "
-         "24 months in the previous outlook.")
-    para(p, rt, "Kettle Pond is the largest plant ever built in the Northeast and the first in the region to use "
-         "bifacial modules on single-axis trackers. It serves two municipal utilities under a 25-year contract.")
+    para(
+        p,
+        left,
+        "Project sizes reflect land availability and transmission access. The three Southwest and Pacific "
+        "projects with storage were built on retired farmland close to existing 500 kV corridors.",
+    )
+    para(
+        p,
+        left,
+        "Developers reported average construction times of 19 months for plants above 400 MW, down from "
+        "24 months in the previous outlook.",
+    )
+    para(
+        p,
+        rt,
+        "Kettle Pond is the largest plant ever built in the Northeast and the first in the region to use "
+        "bifacial modules on single-axis trackers. It serves two municipal utilities under a 25-year contract.",
+    )
     # page 5
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "4  System Costs")
-    para(p, c, "Installed costs are reported in 2023 dollars per watt of direct-current capacity. Utility-scale "
-         "costs resumed their decline in 2023, while residential costs eased only slightly.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 20, c.y + 4, PAGE_W - MARGIN - 20, c.y + 214), "vector",
-                 "Figure 3: Installed system cost for utility-scale and residential solar, 2018–2023 ($/W).", "below",
-                 draw=lambda r: vector_line_chart(p, r, SOLAR_YEARS, [("Utility-scale", SOLAR_UTILITY),
-                                                                       ("Residential", SOLAR_RESIDENTIAL)],
-                                                  ymin=0, ymax=3.5, ticks=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
-                                                  ylabel="Installed cost ($/W)", xlabel="Year", fmt="{:.2f}"))
+    para(
+        p,
+        c,
+        "Installed costs are reported in 2023 dollars per watt of direct-current capacity. Utility-scale "
+        "costs resumed their decline in 2023, while residential costs eased only slightly.",
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 20, c.y + 4, PAGE_W - MARGIN - 20, c.y + 214),
+        "vector",
+        "Figure 3: Installed system cost for utility-scale and residential solar, 2018–2023 ($/W).",
+        "below",
+        draw=lambda r: vector_line_chart(
+            p,
+            r,
+            SOLAR_YEARS,
+            [("Utility-scale", SOLAR_UTILITY), ("Residential", SOLAR_RESIDENTIAL)],
+            ymin=0,
+            ymax=3.5,
+            ticks=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5],
+            ylabel="Installed cost ($/W)",
+            xlabel="Year",
+            fmt="{:.2f}",
+        ),
+    )
     photo = solar_photo(960, 440)
-    y = b.figure(p, pymupdf.Rect(MARGIN + 72, y, MARGIN + 72 + 360, y + 165), "raster",
-                 "Figure 4: Aerial photograph of the Sunfield Mesa array in the Southwest region.", "below",
-                 chart=False, png=photo)
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 72, y, MARGIN + 72 + 360, y + 165),
+        "raster",
+        "Figure 4: Aerial photograph of the Sunfield Mesa array in the Southwest region.",
+        "below",
+        chart=False,
+        png=photo,
+    )
     left, rt = two_cols(y)
     para(p, left, "Module prices fell to 0.21 $/W by the end of 2023, the lowest level yet recorded.")
     para(p, rt, "Soft costs now make up 64 percent of a residential system.")
@@ -698,11 +1019,19 @@ def build_solar() -> DocBuilder:
     p = b.page()
     left, rt = two_cols(TOP)
     heading(p, left, "5  Outlook 2024–2026")
-    para(p, left, "The institute expects 31.5 GW of new capacity across the study area over the next three years. "
-         "The forecast assumes that current tax credits remain in place and that two new transmission lines in "
-         "the Southwest are energised in 2025.")
-    para(p, rt, "Downside risks include trade measures on modules and slower interconnection reform. Under the "
-         "low case, additions would fall to 22.0 GW over the same period.")
+    para(
+        p,
+        left,
+        "The institute expects 31.5 GW of new capacity across the study area over the next three years. "
+        "The forecast assumes that current tax credits remain in place and that two new transmission lines in "
+        "the Southwest are energised in 2025.",
+    )
+    para(
+        p,
+        rt,
+        "Downside risks include trade measures on modules and slower interconnection reform. Under the "
+        "low case, additions would fall to 22.0 GW over the same period.",
+    )
     y = max(left.y, rt.y) + 6
     rows = [
         ["Region", "2024", "2025", "2026", "Total"],
@@ -712,14 +1041,26 @@ def build_solar() -> DocBuilder:
         ["Southeast", "1.3", "1.5", "1.7", "4.5"],
         ["Northeast", "0.6", "0.7", "0.9", "2.2"],
     ]
-    y = b.table(p, MARGIN + 80, y, [120, 70, 70, 70, 70], rows,
-                "Table 2: Forecast capacity additions by region, base case (GW).", "below")
+    y = b.table(
+        p,
+        MARGIN + 80,
+        y,
+        [120, 70, 70, 70, 70],
+        rows,
+        "Table 2: Forecast capacity additions by region, base case (GW).",
+        "below",
+    )
     left, rt = two_cols(y + 4)
     heading(p, left, "6  Conclusions")
-    para(p, left, "Solar has become the largest source of new generating capacity in all five regions. Keeping that "
-         "pace will depend on transmission and faster grid studies more than on equipment costs.")
-    para(p, rt, "The next edition of the outlook will be published in June 2025 and will add a chapter on "
-         "agrivoltaics.")
+    para(
+        p,
+        left,
+        "Solar has become the largest source of new generating capacity in all five regions. Keeping that "
+        "pace will depend on transmission and faster grid studies more than on equipment costs.",
+    )
+    para(
+        p, rt, "The next edition of the outlook will be published in June 2025 and will add a chapter on agrivoltaics."
+    )
     return b
 
 
@@ -768,36 +1109,68 @@ ADVERSE_EVENTS = [
 
 
 def build_trial() -> DocBuilder:
-    b = DocBuilder("veltra2_trial_summary.pdf", "VELTRA-2: Veltrazine in Primary Hypercholesterolemia",
-                   "VELTRA-2 Phase II Clinical Study Report - Summary", "Corvane Therapeutics", 6)
+    b = DocBuilder(
+        "veltra2_trial_summary.pdf",
+        "VELTRA-2: Veltrazine in Primary Hypercholesterolemia",
+        "VELTRA-2 Phase II Clinical Study Report - Summary",
+        "Corvane Therapeutics",
+        6,
+    )
     # page 1
     p = b.page()
-    y = b.title_block(p, "A randomised, double-blind, placebo-controlled, dose-ranging phase II study of oral "
-                         "veltrazine. Principal investigator: Dr. Ilse Brandvold.", logo_png("C", (56, 153, 77)))
+    y = b.title_block(
+        p,
+        "A randomised, double-blind, placebo-controlled, dose-ranging phase II study of oral "
+        "veltrazine. Principal investigator: Dr. Ilse Brandvold.",
+        logo_png("C", (56, 153, 77)),
+    )
     left, rt = two_cols(y)
     heading(p, left, "Synopsis")
-    para(p, left, "VELTRA-2 enrolled 412 adults with primary hypercholesterolemia at 38 sites in 6 countries between "
-         "February 2022 and August 2023. Patients were randomised 1:1:1:1 to placebo or veltrazine 10 mg, 20 mg or "
-         "40 mg once daily for 24 weeks, on top of stable statin therapy.")
-    para(p, left, "The primary endpoint was the percent change in low-density lipoprotein cholesterol (LDL-C) from "
-         "baseline to week 12. Secondary endpoints included other lipid parameters, the proportion of patients "
-         "reaching LDL-C below 70 mg/dL and safety.")
+    para(
+        p,
+        left,
+        "VELTRA-2 enrolled 412 adults with primary hypercholesterolemia at 38 sites in 6 countries between "
+        "February 2022 and August 2023. Patients were randomised 1:1:1:1 to placebo or veltrazine 10 mg, 20 mg or "
+        "40 mg once daily for 24 weeks, on top of stable statin therapy.",
+    )
+    para(
+        p,
+        left,
+        "The primary endpoint was the percent change in low-density lipoprotein cholesterol (LDL-C) from "
+        "baseline to week 12. Secondary endpoints included other lipid parameters, the proportion of patients "
+        "reaching LDL-C below 70 mg/dL and safety.",
+    )
     heading(p, rt, "Main Results")
-    para(p, rt, "All three doses met the primary endpoint (p < 0.001 versus placebo). The effect was largely in "
-         "place by week 8 and was maintained to week 24. The 40 mg dose was selected for the phase III programme, "
-         "VELTRA-3, which started enrolment in May 2024.")
-    para(p, rt, "Veltrazine was generally well tolerated. Discontinuations because of adverse events were 2.9 "
-         "percent on placebo and 4.8 percent on the 40 mg dose. No deaths occurred during the study.")
-    para(p, rt, "The independent data monitoring committee was chaired by Prof. Aurelio Santangelo and met four "
-         "times.")
+    para(
+        p,
+        rt,
+        "All three doses met the primary endpoint (p < 0.001 versus placebo). The effect was largely in "
+        "place by week 8 and was maintained to week 24. The 40 mg dose was selected for the phase III programme, "
+        "VELTRA-3, which started enrolment in May 2024.",
+    )
+    para(
+        p,
+        rt,
+        "Veltrazine was generally well tolerated. Discontinuations because of adverse events were 2.9 "
+        "percent on placebo and 4.8 percent on the 40 mg dose. No deaths occurred during the study.",
+    )
+    para(p, rt, "The independent data monitoring committee was chaired by Prof. Aurelio Santangelo and met four times.")
     # page 2
     p = b.page()
     left, rt = two_cols(TOP)
     heading(p, left, "1  Study Population")
-    para(p, left, "Of 655 patients screened, 412 were randomised and 389 completed 24 weeks of treatment. The most "
-         "common reason for screen failure was an LDL-C value below the entry threshold of 100 mg/dL.")
-    para(p, rt, "Baseline characteristics were balanced across arms. Most patients were taking a high-intensity "
-         "statin, and 22 percent also received ezetimibe.")
+    para(
+        p,
+        left,
+        "Of 655 patients screened, 412 were randomised and 389 completed 24 weeks of treatment. The most "
+        "common reason for screen failure was an LDL-C value below the entry threshold of 100 mg/dL.",
+    )
+    para(
+        p,
+        rt,
+        "Baseline characteristics were balanced across arms. Most patients were taking a high-intensity "
+        "statin, and 22 percent also received ezetimibe.",
+    )
     y = max(left.y, rt.y) + 6
     rows = [
         ["Characteristic", *ARMS],
@@ -808,43 +1181,102 @@ def build_trial() -> DocBuilder:
         ["Baseline LDL-C (mg/dL)", "148.3", "151.0", "146.9", "149.6"],
         ["Type 2 diabetes (%)", "21.4", "19.6", "23.1", "20.4"],
     ]
-    y = b.table(p, MARGIN + 30, y, [160, 70, 70, 70, 70], rows,
-                "Table 1: Baseline demographics and lipid values by treatment arm.", "above")
+    y = b.table(
+        p,
+        MARGIN + 30,
+        y,
+        [160, 70, 70, 70, 70],
+        rows,
+        "Table 1: Baseline demographics and lipid values by treatment arm.",
+        "above",
+    )
     left, rt = two_cols(y)
-    para(p, left, "Mean baseline LDL-C was 149.0 mg/dL overall. Twelve percent of patients had heterozygous "
-         "familial hypercholesterolemia confirmed by genetic testing.")
-    para(p, rt, "Randomisation was stratified by region and by statin intensity. The largest enrolling site was "
-         "in Tartu, Estonia, with 27 patients.")
+    para(
+        p,
+        left,
+        "Mean baseline LDL-C was 149.0 mg/dL overall. Twelve percent of patients had heterozygous "
+        "familial hypercholesterolemia confirmed by genetic testing.",
+    )
+    para(
+        p,
+        rt,
+        "Randomisation was stratified by region and by statin intensity. The largest enrolling site was "
+        "in Tartu, Estonia, with 27 patients.",
+    )
     # page 3
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "2  Efficacy")
-    para(p, c, "LDL-C fell rapidly in all veltrazine arms. The placebo-adjusted reduction at week 12 was 28.3, 37.6 "
-         "and 45.8 percentage points for the 10, 20 and 40 mg doses.")
+    para(
+        p,
+        c,
+        "LDL-C fell rapidly in all veltrazine arms. The placebo-adjusted reduction at week 12 was 28.3, 37.6 "
+        "and 45.8 percentage points for the 10, 20 and 40 mg doses.",
+    )
     series = [(arm, LDL_CHANGE[arm]) for arm in ARMS]
-    y = b.figure(p, pymupdf.Rect(MARGIN + 10, c.y + 4, PAGE_W - MARGIN - 10, c.y + 230), "vector",
-                 "Figure 1: Mean percent change from baseline in LDL-C by treatment arm through week 24.", "below",
-                 draw=lambda r: vector_line_chart(p, r, LDL_WEEKS, series, ymin=-60, ymax=5,
-                                                  ticks=[-60, -50, -40, -30, -20, -10, 0],
-                                                  ylabel="Change in LDL-C (%)", xlabel="Week",
-                                                  label_points=[3], legend_bottom=True))
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 10, c.y + 4, PAGE_W - MARGIN - 10, c.y + 230),
+        "vector",
+        "Figure 1: Mean percent change from baseline in LDL-C by treatment arm through week 24.",
+        "below",
+        draw=lambda r: vector_line_chart(
+            p,
+            r,
+            LDL_WEEKS,
+            series,
+            ymin=-60,
+            ymax=5,
+            ticks=[-60, -50, -40, -30, -20, -10, 0],
+            ylabel="Change in LDL-C (%)",
+            xlabel="Week",
+            label_points=[3],
+            legend_bottom=True,
+        ),
+    )
     left, rt = two_cols(y)
-    para(p, left, "Reductions in apolipoprotein B and non-HDL cholesterol mirrored the LDL-C results. Triglycerides "
-         "fell modestly, and HDL-C rose slightly in all active arms (Table 3).")
-    para(p, rt, "Responses were consistent across subgroups defined by age, sex, diabetes status and baseline "
-         "LDL-C. Patients on ezetimibe showed slightly smaller relative reductions.")
+    para(
+        p,
+        left,
+        "Reductions in apolipoprotein B and non-HDL cholesterol mirrored the LDL-C results. Triglycerides "
+        "fell modestly, and HDL-C rose slightly in all active arms (Table 3).",
+    )
+    para(
+        p,
+        rt,
+        "Responses were consistent across subgroups defined by age, sex, diabetes status and baseline "
+        "LDL-C. Patients on ezetimibe showed slightly smaller relative reductions.",
+    )
     # page 4
     p = b.page()
     y = TOP
-    png = raster_bar_chart(pymupdf.Rect(0, 0, 380, 200), ARMS, LDL_TARGET, ylabel="Patients (%)",
-                           xlabel="Treatment arm", fmt="{:.0f}%", color=HEX[2], ymax=85)
-    y = b.figure(p, pymupdf.Rect(MARGIN + 62, y, MARGIN + 62 + 380, y + 200), "raster",
-                 "Fig. 2. Patients reaching LDL-C below 70 mg/dL at week 12, by arm.", "above", png=png)
+    png = raster_bar_chart(
+        pymupdf.Rect(0, 0, 380, 200),
+        ARMS,
+        LDL_TARGET,
+        ylabel="Patients (%)",
+        xlabel="Treatment arm",
+        fmt="{:.0f}%",
+        color=HEX[2],
+        ymax=85,
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 62, y, MARGIN + 62 + 380, y + 200),
+        "raster",
+        "Fig. 2. Patients reaching LDL-C below 70 mg/dL at week 12, by arm.",
+        "above",
+        png=png,
+    )
     c = full_col(y)
     heading(p, c, "3  Safety")
-    para(p, c, "Treatment-emergent adverse events were reported by 51 percent of patients on placebo and by 55 to "
-         "61 percent on veltrazine. Most events were mild. Muscle-related events increased with dose; none led to "
-         "rhabdomyolysis.")
+    para(
+        p,
+        c,
+        "Treatment-emergent adverse events were reported by 51 percent of patients on placebo and by 55 to "
+        "61 percent on veltrazine. Most events were mild. Muscle-related events increased with dose; none led to "
+        "rhabdomyolysis.",
+    )
     caption = "Table 2 – Treatment-emergent adverse events reported in at least 1% of patients (number of patients)."
     widths = [184, 70, 70, 50, 50]
     cap_h = len(wrap(caption, sum(widths), 9.0, "heit")) * 9.0 * LEADING + 3
@@ -854,17 +1286,41 @@ def build_trial() -> DocBuilder:
         raise ValueError("the questions expect these adverse events in the continued part of Table 2")
     # page 5
     p = b.page()
-    y = b.table(p, MARGIN + 40, TOP, [184, 70, 70, 50, 50], [ADVERSE_EVENTS[0], *ADVERSE_EVENTS[split:]],
-                "Table 2 (continued)", "above", continued=True)
+    y = b.table(
+        p,
+        MARGIN + 40,
+        TOP,
+        [184, 70, 70, 50, 50],
+        [ADVERSE_EVENTS[0], *ADVERSE_EVENTS[split:]],
+        "Table 2 (continued)",
+        "above",
+        continued=True,
+    )
     left, rt = two_cols(y)
-    para(p, left, "Liver enzyme elevations above three times the upper limit of normal were infrequent and resolved "
-         "without stopping treatment in all but one patient, who was in the 40 mg arm.")
-    para(p, left, "Creatine kinase rises above five times the upper limit of normal occurred in three patients, all "
-         "of whom reported strenuous exercise in the preceding days.")
-    para(p, rt, "There were 14 serious adverse events in total, none judged related to study drug by the "
-         "investigators. The most frequent was atrial fibrillation, with 3 cases.")
-    para(p, rt, "Pharmacokinetic sampling in 96 patients showed dose-proportional exposure and a terminal half-life "
-         "of 31 hours, supporting once-daily dosing.")
+    para(
+        p,
+        left,
+        "Liver enzyme elevations above three times the upper limit of normal were infrequent and resolved "
+        "without stopping treatment in all but one patient, who was in the 40 mg arm.",
+    )
+    para(
+        p,
+        left,
+        "Creatine kinase rises above five times the upper limit of normal occurred in three patients, all "
+        "of whom reported strenuous exercise in the preceding days.",
+    )
+    para(
+        p,
+        rt,
+        "There were 14 serious adverse events in total, none judged related to study drug by the "
+        "investigators. The most frequent was atrial fibrillation, with 3 cases.",
+    )
+    para(
+        p,
+        rt,
+        "Pharmacokinetic sampling in 96 patients showed dose-proportional exposure and a terminal half-life "
+        "of 31 hours, supporting once-daily dosing.",
+    )
     # page 6
     p = b.page()
     c = full_col(TOP)
@@ -878,14 +1334,29 @@ def build_trial() -> DocBuilder:
         ["HDL-C", "+0.8", "+3.1", "+4.0", "+5.2"],
         ["Lipoprotein(a)", "-0.5", "-6.3", "-9.1", "-12.4"],
     ]
-    y = b.table(p, MARGIN + 30, c.y + 4, [160, 70, 70, 70, 70], rows,
-                "Table 3: Secondary lipid endpoints at week 12 by treatment arm.", "below")
+    y = b.table(
+        p,
+        MARGIN + 30,
+        c.y + 4,
+        [160, 70, 70, 70, 70],
+        rows,
+        "Table 3: Secondary lipid endpoints at week 12 by treatment arm.",
+        "below",
+    )
     left, rt = two_cols(y + 4)
     heading(p, left, "5  Conclusions")
-    para(p, left, "Veltrazine lowered LDL-C by up to 48.7 percent at week 12 when added to statins, with a safety "
-         "profile that supports further development.")
-    para(p, rt, "The phase III programme will enrol about 14,000 patients to test whether the lipid effects translate "
-         "into fewer cardiovascular events. Report date: 12 April 2024.")
+    para(
+        p,
+        left,
+        "Veltrazine lowered LDL-C by up to 48.7 percent at week 12 when added to statins, with a safety "
+        "profile that supports further development.",
+    )
+    para(
+        p,
+        rt,
+        "The phase III programme will enrol about 14,000 patients to test whether the lipid effects translate "
+        "into fewer cardiovascular events. Report date: 12 April 2024.",
+    )
     return b
 
 
@@ -903,8 +1374,12 @@ TRANSIT_MONTHLY = [4.52, 4.61, 5.28, 5.12, 5.26, 5.01, 4.88, 5.10, 5.59, 5.67, 5
 def _memo(page: pymupdf.Page) -> None:
     c = full_col(TOP + 4)
     write_lines(page, c, "Appendix C: Fare Survey Memo", 16, font="hebo", after=8)
-    for line in ["To: Board of Directors, Metro Valley Transit Authority", "From: Office of Planning and Analysis",
-                 "Date: 14 March 2024", "Subject: Results of the autumn 2023 onboard fare survey"]:
+    for line in [
+        "To: Board of Directors, Metro Valley Transit Authority",
+        "From: Office of Planning and Analysis",
+        "Date: 14 March 2024",
+        "Subject: Results of the autumn 2023 onboard fare survey",
+    ]:
         write_lines(page, c, line, 11.5, after=1)
     c.y += 10
     for text in [
@@ -917,69 +1392,146 @@ def _memo(page: pymupdf.Page) -> None:
         "was 7.8 miles.",
     ]:
         write_lines(page, c, text, 11.5, after=8)
-    rows = [["Payment method", "Share of riders"], ["TapGo card", "62%"], ["Mobile app", "24%"], ["Cash", "9%"],
-            ["Paper ticket", "5%"]]
+    rows = [
+        ["Payment method", "Share of riders"],
+        ["TapGo card", "62%"],
+        ["Mobile app", "24%"],
+        ["Cash", "9%"],
+        ["Paper ticket", "5%"],
+    ]
     rect = draw_table(page, MARGIN + 60, c.y + 6, [220, 140], rows, row_h=22, size=11.5)
     c.y = rect.y1 + 16
-    write_lines(page, c, "Recommendation: extend the TapGo fare cap to weekly passes from July 2024.", 11.5,
-                font="hebo")
+    write_lines(
+        page, c, "Recommendation: extend the TapGo fare cap to weekly passes from July 2024.", 11.5, font="hebo"
+    )
 
 
 def build_transit() -> DocBuilder:
-    b = DocBuilder("transit_ridership_2023.pdf", "2023 Ridership Study",
-                   "Metro Valley Transit Authority - 2023 Ridership Study", "Metro Valley Transit Authority", 6)
+    b = DocBuilder(
+        "transit_ridership_2023.pdf",
+        "2023 Ridership Study",
+        "Metro Valley Transit Authority - 2023 Ridership Study",
+        "Metro Valley Transit Authority",
+        6,
+    )
     # page 1
     p = b.page()
-    y = b.title_block(p, "Annual boardings, mode share, line and station performance. Study director: Priya "
-                         "Castellanos.", logo_png("M", (31, 102, 171)))
+    y = b.title_block(
+        p,
+        "Annual boardings, mode share, line and station performance. Study director: Priya Castellanos.",
+        logo_png("M", (31, 102, 171)),
+    )
     left, rt = two_cols(y)
     heading(p, left, "Summary")
-    para(p, left, "Metro Valley Transit carried 61.3 million boardings in 2023, an increase of 9.4 percent over the "
-         "56.0 million recorded in 2022. Ridership has now recovered to 87 percent of the 2019 level of 70.5 "
-         "million boardings.")
-    para(p, left, "The farebox recovery ratio improved to 23.8 percent from 21.1 percent, as fare revenue grew faster "
-         "than operating costs.")
+    para(
+        p,
+        left,
+        "Metro Valley Transit carried 61.3 million boardings in 2023, an increase of 9.4 percent over the "
+        "56.0 million recorded in 2022. Ridership has now recovered to 87 percent of the 2019 level of 70.5 "
+        "million boardings.",
+    )
+    para(
+        p,
+        left,
+        "The farebox recovery ratio improved to 23.8 percent from 21.1 percent, as fare revenue grew faster "
+        "than operating costs.",
+    )
     heading(p, rt, "Highlights")
-    para(p, rt, "Weekend ridership recovered faster than weekday ridership, reaching 94 percent of pre-pandemic "
-         "levels. Commuter rail remains the slowest to recover because of hybrid work.")
-    para(p, rt, "The Red Line was again the busiest line, and Union Terminal the busiest station. The new Airport "
-         "Plaza station posted the largest growth of any station.")
+    para(
+        p,
+        rt,
+        "Weekend ridership recovered faster than weekday ridership, reaching 94 percent of pre-pandemic "
+        "levels. Commuter rail remains the slowest to recover because of hybrid work.",
+    )
+    para(
+        p,
+        rt,
+        "The Red Line was again the busiest line, and Union Terminal the busiest station. The new Airport "
+        "Plaza station posted the largest growth of any station.",
+    )
     para(p, rt, "Service hours increased by 6.2 percent after the operator shortage of 2022 eased.")
     # page 2
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "1  Mode Share")
-    para(p, c, "Buses still carry almost half of all trips, but light rail gained two percentage points of share "
-         "after the Gold Line extension opened in April 2023.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 60, c.y + 4, PAGE_W - MARGIN - 60, c.y + 184), "vector",
-                 "Figure 1: Share of 2023 boardings by mode.", "below",
-                 draw=lambda r: vector_pie(p, r, MODES, MODE_SHARE))
+    para(
+        p,
+        c,
+        "Buses still carry almost half of all trips, but light rail gained two percentage points of share "
+        "after the Gold Line extension opened in April 2023.",
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 60, c.y + 4, PAGE_W - MARGIN - 60, c.y + 184),
+        "vector",
+        "Figure 1: Share of 2023 boardings by mode.",
+        "below",
+        draw=lambda r: vector_pie(p, r, MODES, MODE_SHARE),
+    )
     left, rt = two_cols(y)
-    para(p, left, "Paratransit trips grew by 12 percent, the highest rate of any mode, driven by the same-day booking "
-         "pilot launched in the eastern service area.")
-    para(p, rt, "Streetcar ridership remained flat. The authority is reviewing the downtown loop's 15-minute "
-         "headways as part of the 2025 network redesign.")
+    para(
+        p,
+        left,
+        "Paratransit trips grew by 12 percent, the highest rate of any mode, driven by the same-day booking "
+        "pilot launched in the eastern service area.",
+    )
+    para(
+        p,
+        rt,
+        "Streetcar ridership remained flat. The authority is reviewing the downtown loop's 15-minute "
+        "headways as part of the 2025 network redesign.",
+    )
     # page 3
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "2  Ridership by Line")
-    para(p, c, "The five busiest lines carried 58 percent of all weekday boardings. Route 40, the airport express, "
-         "entered the top five for the first time.")
-    png = raster_bar_chart(pymupdf.Rect(0, 0, 460, 230), LINES, LINE_BOARDINGS, ylabel="Weekday boardings",
-                           xlabel="Line", fmt="{:,.0f}", color=HEX[3], ymax=56000)
-    y = b.figure(p, pymupdf.Rect(MARGIN + 22, c.y + 4, MARGIN + 22 + 460, c.y + 234), "raster",
-                 "Figure 2: Average weekday boardings on the five busiest lines in 2023.", "below", png=png)
+    para(
+        p,
+        c,
+        "The five busiest lines carried 58 percent of all weekday boardings. Route 40, the airport express, "
+        "entered the top five for the first time.",
+    )
+    png = raster_bar_chart(
+        pymupdf.Rect(0, 0, 460, 230),
+        LINES,
+        LINE_BOARDINGS,
+        ylabel="Weekday boardings",
+        xlabel="Line",
+        fmt="{:,.0f}",
+        color=HEX[3],
+        ymax=56000,
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 22, c.y + 4, MARGIN + 22 + 460, c.y + 234),
+        "raster",
+        "Figure 2: Average weekday boardings on the five busiest lines in 2023.",
+        "below",
+        png=png,
+    )
     left, rt = two_cols(y)
-    para(p, left, "Crowding on the Red Line peaked at 128 percent of seated capacity on the morning inbound trip "
-         "between Westgate Mall and Civic Center.")
-    para(p, rt, "Route 12 Crosstown benefited from new bus lanes on Alvarado Boulevard, which cut average run times by "
-         "seven minutes.")
+    para(
+        p,
+        left,
+        "Crowding on the Red Line peaked at 128 percent of seated capacity on the morning inbound trip "
+        "between Westgate Mall and Civic Center.",
+    )
+    para(
+        p,
+        rt,
+        "Route 12 Crosstown benefited from new bus lanes on Alvarado Boulevard, which cut average run times by "
+        "seven minutes.",
+    )
     # page 4
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "3  Station Activity")
-    para(p, c, "Station entries are counted by fare gates and platform validators. Table 1 lists the busiest rail "
-         "stations by average weekday entries.")
+    para(
+        p,
+        c,
+        "Station entries are counted by fare gates and platform validators. Table 1 lists the busiest rail "
+        "stations by average weekday entries.",
+    )
     rows = [
         ["Station", "Line", "Weekday entries", "Change vs 2022 (%)"],
         ["Union Terminal", "Red", "18,420", "+11.2"],
@@ -990,8 +1542,15 @@ def build_transit() -> DocBuilder:
         ["Riverside Park", "Blue", "6,105", "+9.8"],
         ["Airport Plaza", "Gold", "5,740", "+21.3"],
     ]
-    y = b.table(p, MARGIN + 40, c.y + 4, [130, 80, 100, 110], rows,
-                "Table 1: Busiest rail stations by average weekday entries, 2023.", "above")
+    y = b.table(
+        p,
+        MARGIN + 40,
+        c.y + 4,
+        [130, 80, 100, 110],
+        rows,
+        "Table 1: Busiest rail stations by average weekday entries, 2023.",
+        "above",
+    )
     rows = [
         ["Mode", "On-time (%)", "Average delay (min)"],
         ["Bus", "81.4", "3.6"],
@@ -999,11 +1558,14 @@ def build_transit() -> DocBuilder:
         ["Commuter rail", "94.1", "1.1"],
         ["Streetcar", "88.3", "2.2"],
     ]
-    y = b.table(p, MARGIN + 90, y + 4, [130, 90, 110], rows, "Table 2 – On-time performance by mode, 2023.",
-                "below")
+    y = b.table(p, MARGIN + 90, y + 4, [130, 90, 110], rows, "Table 2 – On-time performance by mode, 2023.", "below")
     left, rt = two_cols(y)
-    para(p, left, "A vehicle counts as on time when it departs no more than one minute early or five minutes late "
-         "at timed stops.")
+    para(
+        p,
+        left,
+        "A vehicle counts as on time when it departs no more than one minute early or five minutes late "
+        "at timed stops.",
+    )
     para(p, rt, "Bus reliability suffered from construction detours on Fifth Street during the summer.")
     # page 5: scanned memo
     b.scanned_page(_memo)
@@ -1011,18 +1573,44 @@ def build_transit() -> DocBuilder:
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "4  Monthly Trends and Recommendations")
-    para(p, c, "Monthly boardings dipped in the summer school holidays and peaked in October, when university terms "
-         "and a regional trade fair coincided.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 10, c.y + 4, PAGE_W - MARGIN - 10, c.y + 214), "vector",
-                 "Fig. 3. Total monthly boardings in 2023 (millions).", "above",
-                 draw=lambda r: vector_line_chart(p, r, MONTHS, [("Boardings", TRANSIT_MONTHLY)], ymin=4, ymax=6,
-                                                  ticks=[4, 4.5, 5, 5.5, 6], ylabel="Boardings (millions)",
-                                                  xlabel="Month of 2023", fmt="{:.2f}"))
+    para(
+        p,
+        c,
+        "Monthly boardings dipped in the summer school holidays and peaked in October, when university terms "
+        "and a regional trade fair coincided.",
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 10, c.y + 4, PAGE_W - MARGIN - 10, c.y + 214),
+        "vector",
+        "Fig. 3. Total monthly boardings in 2023 (millions).",
+        "above",
+        draw=lambda r: vector_line_chart(
+            p,
+            r,
+            MONTHS,
+            [("Boardings", TRANSIT_MONTHLY)],
+            ymin=4,
+            ymax=6,
+            ticks=[4, 4.5, 5, 5.5, 6],
+            ylabel="Boardings (millions)",
+            xlabel="Month of 2023",
+            fmt="{:.2f}",
+        ),
+    )
     left, rt = two_cols(y)
-    para(p, left, "The study recommends restoring 15-minute weekend frequency on all rail lines, extending the TapGo "
-         "fare cap and adding real-time displays at the 40 busiest bus stops.")
-    para(p, rt, "Together these measures are projected to add 2.4 million annual boardings by 2025 at a net cost of "
-         "$6.8 million a year.")
+    para(
+        p,
+        left,
+        "The study recommends restoring 15-minute weekend frequency on all rail lines, extending the TapGo "
+        "fare cap and adding real-time displays at the 40 busiest bus stops.",
+    )
+    para(
+        p,
+        rt,
+        "Together these measures are projected to add 2.4 million annual boardings by 2025 at a net cost of "
+        "$6.8 million a year.",
+    )
     return b
 
 
@@ -1039,39 +1627,76 @@ ZONE_YIELD = [84.2, 79.7, 66.3]
 
 
 def build_finfet() -> DocBuilder:
-    b = DocBuilder("finfet_yield_paper.pdf", "Accelerating Yield Learning on a 5 nm FinFET Logic Line",
-                   "Proceedings of the 2024 Symposium on Manufacturing Yield - Paper MY-17", "MY-17 Arakawa et al.",
-                   5)
+    b = DocBuilder(
+        "finfet_yield_paper.pdf",
+        "Accelerating Yield Learning on a 5 nm FinFET Logic Line",
+        "Proceedings of the 2024 Symposium on Manufacturing Yield - Paper MY-17",
+        "MY-17 Arakawa et al.",
+        5,
+    )
     # page 1
     p = b.page()
-    y = b.title_block(p, "Kenji Arakawa, Lucía Ferreyra and Tomasz Wielgosz, Norrland Semiconductor, Fab 3",
-                      logo_png("N", (140, 107, 179)))
+    y = b.title_block(
+        p,
+        "Kenji Arakawa, Lucía Ferreyra and Tomasz Wielgosz, Norrland Semiconductor, Fab 3",
+        logo_png("N", (140, 107, 179)),
+    )
     c = full_col(y)
     heading(p, c, "Abstract")
-    para(p, c, "We report the yield ramp of a 5 nm FinFET logic process using a 128 Mb SRAM test vehicle. "
-         "Combining inline optical inspection on every fifth wafer with electrical test and defect Pareto analysis "
-         "reduced the defect density D0 from 0.31 to 0.09 defects per cm² in 26 weeks, and raised die yield from "
-         "41.3 percent to 78.6 percent.")
+    para(
+        p,
+        c,
+        "We report the yield ramp of a 5 nm FinFET logic process using a 128 Mb SRAM test vehicle. "
+        "Combining inline optical inspection on every fifth wafer with electrical test and defect Pareto analysis "
+        "reduced the defect density D0 from 0.31 to 0.09 defects per cm² in 26 weeks, and raised die yield from "
+        "41.3 percent to 78.6 percent.",
+    )
     left, rt = two_cols(c.y + 4)
     heading(p, left, "1  Introduction")
-    para(p, left, "Yield learning speed determines the cost of a new process node. At 5 nm, each lot takes about 80 "
-         "days to complete, so a learning cycle that waits for final test is too slow.")
-    para(p, left, "Earlier work at Fab 3 relied on weekly engineering reviews of end-of-line yield. Here we shorten "
-         "the loop by feeding inline defect maps back to lithography within 24 hours.")
-    para(p, rt, "The contributions of this paper are a sampling plan that balances inspection cost and detection "
-         "rate, a layer-by-layer defect density budget and a wafer-zone analysis of residual yield loss.")
-    para(p, rt, "Section 2 describes the test vehicle and methods, Section 3 the defect Pareto, Section 4 the yield "
-         "ramp, and Section 5 discusses the results.")
+    para(
+        p,
+        left,
+        "Yield learning speed determines the cost of a new process node. At 5 nm, each lot takes about 80 "
+        "days to complete, so a learning cycle that waits for final test is too slow.",
+    )
+    para(
+        p,
+        left,
+        "Earlier work at Fab 3 relied on weekly engineering reviews of end-of-line yield. Here we shorten "
+        "the loop by feeding inline defect maps back to lithography within 24 hours.",
+    )
+    para(
+        p,
+        rt,
+        "The contributions of this paper are a sampling plan that balances inspection cost and detection "
+        "rate, a layer-by-layer defect density budget and a wafer-zone analysis of residual yield loss.",
+    )
+    para(
+        p,
+        rt,
+        "Section 2 describes the test vehicle and methods, Section 3 the defect Pareto, Section 4 the yield "
+        "ramp, and Section 5 discusses the results.",
+    )
     # page 2
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "2  Test Structures and Methods")
-    para(p, c, "The test vehicle is a full-reticle chip with SRAM arrays, ring oscillators and via chains. Figure 1 "
-         "shows the inspection flow used for every lot in the study.")
+    para(
+        p,
+        c,
+        "The test vehicle is a full-reticle chip with SRAM arrays, ring oscillators and via chains. Figure 1 "
+        "shows the inspection flow used for every lot in the study.",
+    )
     png = process_flow_png(1008, 300)
-    y = b.figure(p, pymupdf.Rect(MARGIN, c.y + 4, PAGE_W - MARGIN, c.y + 154), "raster",
-                 "Figure 1: Inline inspection and yield analysis flow used for the test vehicle.", "below",
-                 chart=False, png=png)
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN, c.y + 4, PAGE_W - MARGIN, c.y + 154),
+        "raster",
+        "Figure 1: Inline inspection and yield analysis flow used for the test vehicle.",
+        "below",
+        chart=False,
+        png=png,
+    )
     rows = [
         ["Parameter", "Value"],
         ["Technology node", "5 nm FinFET"],
@@ -1083,20 +1708,46 @@ def build_finfet() -> DocBuilder:
     ]
     y = b.table(p, MARGIN + 130, y + 2, [150, 100], rows, "Table 1: Test vehicle characteristics.", "above")
     left, rt = two_cols(y)
-    para(p, left, "Electrical test used a 512-site probe card. Failing bits were mapped to physical locations and "
-         "overlaid on inline defect maps with a 0.5 micrometre capture radius.")
-    para(p, rt, "A defect was classified as a killer when it overlapped a failing bit in at least two consecutive "
-         "inspection layers. Classification used an image classifier retrained every two weeks.")
+    para(
+        p,
+        left,
+        "Electrical test used a 512-site probe card. Failing bits were mapped to physical locations and "
+        "overlaid on inline defect maps with a 0.5 micrometre capture radius.",
+    )
+    para(
+        p,
+        rt,
+        "A defect was classified as a killer when it overlapped a failing bit in at least two consecutive "
+        "inspection layers. Classification used an image classifier retrained every two weeks.",
+    )
     # page 3
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "3  Defect Pareto Analysis")
-    para(p, c, "Particles were the largest source of yield loss throughout the study, followed by metal bridging. "
-         "Pattern collapse was confined to the fin and gate layers.")
-    png = raster_bar_chart(pymupdf.Rect(0, 0, 440, 210), DEFECTS, DEFECT_SHARE, ylabel="Share of yield loss (%)",
-                           xlabel="Killer defect type", fmt="{:.0f}%", color=HEX[4], ymax=40)
-    y = b.figure(p, pymupdf.Rect(MARGIN + 32, c.y + 4, MARGIN + 32 + 440, c.y + 214), "raster",
-                 "Fig. 2. Pareto of killer defect types by share of total yield loss.", "below", png=png)
+    para(
+        p,
+        c,
+        "Particles were the largest source of yield loss throughout the study, followed by metal bridging. "
+        "Pattern collapse was confined to the fin and gate layers.",
+    )
+    png = raster_bar_chart(
+        pymupdf.Rect(0, 0, 440, 210),
+        DEFECTS,
+        DEFECT_SHARE,
+        ylabel="Share of yield loss (%)",
+        xlabel="Killer defect type",
+        fmt="{:.0f}%",
+        color=HEX[4],
+        ymax=40,
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 32, c.y + 4, MARGIN + 32 + 440, c.y + 214),
+        "raster",
+        "Fig. 2. Pareto of killer defect types by share of total yield loss.",
+        "below",
+        png=png,
+    )
     rows = [
         ["Layer", "Week 1", "Week 13", "Week 26"],
         ["Fin", "0.062", "0.031", "0.018"],
@@ -1106,49 +1757,97 @@ def build_finfet() -> DocBuilder:
         ["M1", "0.055", "0.025", "0.016"],
         ["Total", "0.310", "0.150", "0.090"],
     ]
-    y = b.table(p, MARGIN + 92, y, [110, 70, 70, 70], rows,
-                "Table 2 – Defect density by process layer (defects/cm²).", "below")
+    y = b.table(
+        p, MARGIN + 92, y, [110, 70, 70, 70], rows, "Table 2 – Defect density by process layer (defects/cm²).", "below"
+    )
     left, rt = two_cols(y)
-    para(p, left, "The gate layer had the highest defect density at the start of the ramp. A change of the gate "
-         "etch chamber seasoning recipe in week 5 removed most of the residue defects.")
-    para(p, rt, "Particle counts fell after the replacement of a robot end effector in the M1 cluster tool in "
-         "week 9.")
+    para(
+        p,
+        left,
+        "The gate layer had the highest defect density at the start of the ramp. A change of the gate "
+        "etch chamber seasoning recipe in week 5 removed most of the residue defects.",
+    )
+    para(p, rt, "Particle counts fell after the replacement of a robot end effector in the M1 cluster tool in week 9.")
     # page 4
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "4  Yield Ramp")
-    para(p, c, "Die yield rose steadily over the study period as the defect density budget was met layer by "
-         "layer.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 30, c.y + 4, PAGE_W - MARGIN - 30, c.y + 204), "vector",
-                 "Figure 3: Die yield of the SRAM test vehicle over the 26-week ramp.", "above",
-                 draw=lambda r: vector_line_chart(p, r, YIELD_WEEKS, [("Die yield", YIELD_RAMP)], ymin=30, ymax=90,
-                                                  ticks=[30, 40, 50, 60, 70, 80, 90], ylabel="Die yield (%)",
-                                                  xlabel="Week of ramp", fmt="{:.1f}"))
+    para(p, c, "Die yield rose steadily over the study period as the defect density budget was met layer by layer.")
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 30, c.y + 4, PAGE_W - MARGIN - 30, c.y + 204),
+        "vector",
+        "Figure 3: Die yield of the SRAM test vehicle over the 26-week ramp.",
+        "above",
+        draw=lambda r: vector_line_chart(
+            p,
+            r,
+            YIELD_WEEKS,
+            [("Die yield", YIELD_RAMP)],
+            ymin=30,
+            ymax=90,
+            ticks=[30, 40, 50, 60, 70, 80, 90],
+            ylabel="Die yield (%)",
+            xlabel="Week of ramp",
+            fmt="{:.1f}",
+        ),
+    )
     left, rt = two_cols(y)
-    para(p, left, "The largest weekly gain, 2.1 points, followed the end effector replacement. After week 22, "
-         "improvements slowed as edge-related losses dominated.")
+    para(
+        p,
+        left,
+        "The largest weekly gain, 2.1 points, followed the end effector replacement. After week 22, "
+        "improvements slowed as edge-related losses dominated.",
+    )
     para(p, rt, "Yield at week 26 still varied strongly across the wafer, as the zone breakdown in Fig. 4 shows.")
     y = max(left.y, rt.y) + 4
-    y = b.figure(p, pymupdf.Rect(MARGIN + 110, y, MARGIN + 110 + 284, y + 170), "vector",
-                 "Fig. 4. Die yield by radial wafer zone at week 26 (%).", "below",
-                 draw=lambda r: vector_bar_chart(p, r, ZONES, ZONE_YIELD, ymax=100, ticks=[0, 25, 50, 75, 100],
-                                                 ylabel="Die yield (%)", xlabel="Wafer zone",
-                                                 color=PALETTE[2]))
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 110, y, MARGIN + 110 + 284, y + 170),
+        "vector",
+        "Fig. 4. Die yield by radial wafer zone at week 26 (%).",
+        "below",
+        draw=lambda r: vector_bar_chart(
+            p,
+            r,
+            ZONES,
+            ZONE_YIELD,
+            ymax=100,
+            ticks=[0, 25, 50, 75, 100],
+            ylabel="Die yield (%)",
+            xlabel="Wafer zone",
+            color=PALETTE[2],
+        ),
+    )
     # page 5
     p = b.page()
     left, rt = two_cols(TOP)
     heading(p, left, "5  Discussion")
-    para(p, left, "Sampling one wafer in five detected 93 percent of excursions within one lot, at 38 percent of the "
-         "inspection cost of full sampling. Going to one in ten would have missed three of the excursions seen.")
-    para(p, left, "The remaining edge loss is attributed to film thickness roll-off in the final 4 mm of the wafer. "
-         "An edge-exclusion change for the CMP step is being qualified.")
+    para(
+        p,
+        left,
+        "Sampling one wafer in five detected 93 percent of excursions within one lot, at 38 percent of the "
+        "inspection cost of full sampling. Going to one in ten would have missed three of the excursions seen.",
+    )
+    para(
+        p,
+        left,
+        "The remaining edge loss is attributed to film thickness roll-off in the final 4 mm of the wafer. "
+        "An edge-exclusion change for the CMP step is being qualified.",
+    )
     heading(p, rt, "6  Conclusion")
-    para(p, rt, "Fast inline feedback halved the time needed to reach a D0 of 0.1 defects per cm² compared with the "
-         "previous node. The method will be applied to the 3 nm pilot line in 2025.")
+    para(
+        p,
+        rt,
+        "Fast inline feedback halved the time needed to reach a D0 of 0.1 defects per cm² compared with the "
+        "previous node. The method will be applied to the 3 nm pilot line in 2025.",
+    )
     heading(p, rt, "References")
-    for ref in ["[1] H. Okonkwo, 'Yield models for advanced nodes', IEEE TSM, 2021.",
-                "[2] L. Ferreyra et al., 'Sampling plans for inline inspection', ASMC, 2022.",
-                "[3] P. Lindgren, 'Killer defect classification', J. Micro/Nanopattern., 2023."]:
+    for ref in [
+        "[1] H. Okonkwo, 'Yield models for advanced nodes', IEEE TSM, 2021.",
+        "[2] L. Ferreyra et al., 'Sampling plans for inline inspection', ASMC, 2022.",
+        "[3] P. Lindgren, 'Killer defect classification', J. Micro/Nanopattern., 2023.",
+    ]:
         write_lines(p, rt, ref, 8.5, after=3)
     return b
 
@@ -1163,60 +1862,134 @@ ORIGINS = ["Brazil", "Vietnam", "Colombia", "Uganda", "Honduras", "Ethiopia"]
 EXPORTS = [10.8, 6.2, 3.1, 1.6, 1.4, 1.2]
 STOCK_ORIGINS = ["Brazil", "Honduras", "Colombia", "Peru", "Nicaragua", "Other"]
 STOCK_SHARE = [38, 21, 14, 11, 9, 7]
-STOCKS = [("Jan", 248016, 31420), ("Feb", 262754, 44910), ("Mar", 281330, 38205), ("Apr", 512870, 52760),
-          ("May", 610455, 61300), ("Jun", 778962, 47115), ("Jul", 851304, 29880), ("Aug", 836117, 24650),
-          ("Sep", 815690, 33075)]
+STOCKS = [
+    ("Jan", 248016, 31420),
+    ("Feb", 262754, 44910),
+    ("Mar", 281330, 38205),
+    ("Apr", 512870, 52760),
+    ("May", 610455, 61300),
+    ("Jun", 778962, 47115),
+    ("Jul", 851304, 29880),
+    ("Aug", 836117, 24650),
+    ("Sep", 815690, 33075),
+]
 
 
 def build_coffee() -> DocBuilder:
-    b = DocBuilder("arabica_market_note_q3_2024.pdf", "Arabica Coffee Market Note, Q3 2024",
-                   "Kestrel Commodities Research - Arabica Coffee Market Note Q3 2024", "Kestrel Commodities Research",
-                   5)
+    b = DocBuilder(
+        "arabica_market_note_q3_2024.pdf",
+        "Arabica Coffee Market Note, Q3 2024",
+        "Kestrel Commodities Research - Arabica Coffee Market Note Q3 2024",
+        "Kestrel Commodities Research",
+        5,
+    )
     # page 1
     p = b.page()
-    y = b.title_block(p, "Prices, exports, certified stocks and the 2024/25 balance. Analyst: Tobias Lindqvist.",
-                      logo_png("K", (199, 51, 56)))
+    y = b.title_block(
+        p,
+        "Prices, exports, certified stocks and the 2024/25 balance. Analyst: Tobias Lindqvist.",
+        logo_png("K", (199, 51, 56)),
+    )
     left, rt = two_cols(y)
     heading(p, left, "Key Points")
-    para(p, left, "The ICE arabica front-month contract averaged 241.7 US cents per pound in the third quarter of "
-         "2024, the highest quarterly average since 2011. Dry weather in Minas Gerais during flowering raised "
-         "concern about the 2025 Brazilian crop.")
-    para(p, left, "We forecast global production of 176.4 million 60-kg bags in 2024/25, up 3.6 percent, and "
-         "consumption of 175.9 million bags, leaving a small surplus.")
+    para(
+        p,
+        left,
+        "The ICE arabica front-month contract averaged 241.7 US cents per pound in the third quarter of "
+        "2024, the highest quarterly average since 2011. Dry weather in Minas Gerais during flowering raised "
+        "concern about the 2025 Brazilian crop.",
+    )
+    para(
+        p,
+        left,
+        "We forecast global production of 176.4 million 60-kg bags in 2024/25, up 3.6 percent, and "
+        "consumption of 175.9 million bags, leaving a small surplus.",
+    )
     heading(p, rt, "Recommendation")
-    para(p, rt, "We keep a neutral view for Q4 2024 with a target range of 225 to 255 US cents per pound. Roasters "
-         "should extend hedge cover into the first half of 2025 while the forward curve remains in backwardation.")
-    para(p, rt, "The main upside risk is a second dry spell in Brazil in October; the main downside risk is a "
-         "faster-than-expected release of certified stocks.")
+    para(
+        p,
+        rt,
+        "We keep a neutral view for Q4 2024 with a target range of 225 to 255 US cents per pound. Roasters "
+        "should extend hedge cover into the first half of 2025 while the forward curve remains in backwardation.",
+    )
+    para(
+        p,
+        rt,
+        "The main upside risk is a second dry spell in Brazil in October; the main downside risk is a "
+        "faster-than-expected release of certified stocks.",
+    )
     # page 2
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "1  Prices")
-    para(p, c, "Prices jumped in April when the Brazilian harvest started late, then climbed steadily through the "
-         "third quarter as exporters held back sales.")
-    png = raster_line_chart(pymupdf.Rect(0, 0, 504, 220), COFFEE_MONTHS, COFFEE_PRICE, ylabel="US cents/lb",
-                            xlabel="Month of 2024", fmt="{:.1f}", ylim=(160, 270), color=HEX[3])
-    y = b.figure(p, pymupdf.Rect(MARGIN, c.y + 4, PAGE_W - MARGIN, c.y + 224), "raster",
-                 "Figure 1: Monthly average of the ICE arabica front-month price, January–September 2024.", "below",
-                 png=png)
+    para(
+        p,
+        c,
+        "Prices jumped in April when the Brazilian harvest started late, then climbed steadily through the "
+        "third quarter as exporters held back sales.",
+    )
+    png = raster_line_chart(
+        pymupdf.Rect(0, 0, 504, 220),
+        COFFEE_MONTHS,
+        COFFEE_PRICE,
+        ylabel="US cents/lb",
+        xlabel="Month of 2024",
+        fmt="{:.1f}",
+        ylim=(160, 270),
+        color=HEX[3],
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN, c.y + 4, PAGE_W - MARGIN, c.y + 224),
+        "raster",
+        "Figure 1: Monthly average of the ICE arabica front-month price, January–September 2024.",
+        "below",
+        png=png,
+    )
     left, rt = two_cols(y)
-    para(p, left, "The spread between arabica and robusta narrowed to 78 US cents per pound in September, its "
-         "lowest level in four years, as robusta rallied on Vietnamese crop losses.")
-    para(p, rt, "Implied volatility on at-the-money options averaged 34 percent in the quarter, compared with 29 "
-         "percent in the second quarter.")
+    para(
+        p,
+        left,
+        "The spread between arabica and robusta narrowed to 78 US cents per pound in September, its "
+        "lowest level in four years, as robusta rallied on Vietnamese crop losses.",
+    )
+    para(
+        p,
+        rt,
+        "Implied volatility on at-the-money options averaged 34 percent in the quarter, compared with 29 "
+        "percent in the second quarter.",
+    )
     # page 3
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "2  Exports and Stocks")
     para(p, c, "Exports from the main origins stayed strong despite logistics bottlenecks at the port of Santos.")
-    y = b.figure(p, pymupdf.Rect(MARGIN + 30, c.y + 4, PAGE_W - MARGIN - 30, c.y + 194), "vector",
-                 "Fig. 2. Green coffee exports by origin in the third quarter of 2024 (million 60-kg bags).", "above",
-                 draw=lambda r: vector_bar_chart(p, r, ORIGINS, EXPORTS, ymax=12, ticks=[0, 3, 6, 9, 12],
-                                                 ylabel="Exports (million bags)", xlabel="Origin",
-                                                 color=PALETTE[3]))
-    y = b.figure(p, pymupdf.Rect(MARGIN + 90, y, PAGE_W - MARGIN - 90, y + 170), "vector",
-                 "Figure 3: Certified arabica stocks by country of origin, end of September 2024.", "below",
-                 draw=lambda r: vector_pie(p, r, STOCK_ORIGINS, STOCK_SHARE))
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 30, c.y + 4, PAGE_W - MARGIN - 30, c.y + 194),
+        "vector",
+        "Fig. 2. Green coffee exports by origin in the third quarter of 2024 (million 60-kg bags).",
+        "above",
+        draw=lambda r: vector_bar_chart(
+            p,
+            r,
+            ORIGINS,
+            EXPORTS,
+            ymax=12,
+            ticks=[0, 3, 6, 9, 12],
+            ylabel="Exports (million bags)",
+            xlabel="Origin",
+            color=PALETTE[3],
+        ),
+    )
+    y = b.figure(
+        p,
+        pymupdf.Rect(MARGIN + 90, y, PAGE_W - MARGIN - 90, y + 170),
+        "vector",
+        "Figure 3: Certified arabica stocks by country of origin, end of September 2024.",
+        "below",
+        draw=lambda r: vector_pie(p, r, STOCK_ORIGINS, STOCK_SHARE),
+    )
     left, rt = two_cols(y)
     para(p, left, "Honduran coffee now makes up a fifth of certified stocks after a large grading round in June.")
     para(p, rt, "Brazilian semi-washed coffee became deliverable in 2023 and remains the largest origin.")
@@ -1224,15 +1997,26 @@ def build_coffee() -> DocBuilder:
     p = b.page()
     c = full_col(TOP)
     heading(p, c, "3  Certified Stocks")
-    para(p, c, "Certified stocks more than tripled in the first half of the year before easing slightly in August "
-         "and September as merchants withdrew coffee for shipment to roasters.")
+    para(
+        p,
+        c,
+        "Certified stocks more than tripled in the first half of the year before easing slightly in August "
+        "and September as merchants withdrew coffee for shipment to roasters.",
+    )
     rows: list[list[str]] = [["Month (2024)", "Certified stocks (bags)", "Pending grading (bags)", "Change m/m (%)"]]
     prev = 253180
     for month, stock, pending in STOCKS:
         rows.append([month, f"{stock:,}", f"{pending:,}", f"{(stock - prev) / prev * 100:+.1f}"])
         prev = stock
-    y = b.table(p, MARGIN + 20, c.y + 4, [100, 130, 130, 104], rows,
-                "Table 1: ICE certified arabica stocks at month-end, 2024.", "above")
+    y = b.table(
+        p,
+        MARGIN + 20,
+        c.y + 4,
+        [100, 130, 130, 104],
+        rows,
+        "Table 1: ICE certified arabica stocks at month-end, 2024.",
+        "above",
+    )
     rows = [
         ["Million 60-kg bags", "2023/24", "2024/25f", "Change"],
         ["Production", "170.2", "176.4", "+6.2"],
@@ -1240,23 +2024,40 @@ def build_coffee() -> DocBuilder:
         ["Exports", "128.9", "131.7", "+2.8"],
         ["Ending stocks", "27.6", "28.1", "+0.5"],
     ]
-    y = b.table(p, MARGIN + 60, y + 6, [150, 90, 90, 80], rows,
-                "Table 2: World coffee supply and demand balance.", "below")
+    y = b.table(
+        p, MARGIN + 60, y + 6, [150, 90, 90, 80], rows, "Table 2: World coffee supply and demand balance.", "below"
+    )
     left, rt = two_cols(y)
-    para(p, left, "Ending stocks remain low relative to consumption, at about 16 percent, which keeps the market "
-         "sensitive to weather news.")
+    para(
+        p,
+        left,
+        "Ending stocks remain low relative to consumption, at about 16 percent, which keeps the market "
+        "sensitive to weather news.",
+    )
     para(p, rt, "The balance includes both arabica and robusta; arabica accounts for 56 percent of production.")
     # page 5
     p = b.page()
     left, rt = two_cols(TOP)
     heading(p, left, "4  Outlook")
-    para(p, left, "The Brazilian 2025/26 crop will be shaped by rainfall in October and November. Our base case "
-         "assumes normal rains and a crop of 68.5 million bags.")
-    para(p, left, "Demand growth is led by China and Indonesia, where cafe chains opened more than 9,000 outlets in "
-         "the first nine months of 2024.")
+    para(
+        p,
+        left,
+        "The Brazilian 2025/26 crop will be shaped by rainfall in October and November. Our base case "
+        "assumes normal rains and a crop of 68.5 million bags.",
+    )
+    para(
+        p,
+        left,
+        "Demand growth is led by China and Indonesia, where cafe chains opened more than 9,000 outlets in "
+        "the first nine months of 2024.",
+    )
     heading(p, rt, "Disclaimer")
-    para(p, rt, "This note is for information only and does not constitute investment advice. Kestrel Commodities "
-         "Research, Hamburg. Published 7 October 2024.")
+    para(
+        p,
+        rt,
+        "This note is for information only and does not constitute investment advice. Kestrel Commodities "
+        "Research, Hamburg. Published 7 October 2024.",
+    )
     return b
 
 
@@ -1273,21 +2074,46 @@ COFFEE = "arabica_market_note_q3_2024.pdf"
 # (doc, pages, evidence, question, answer)
 QUESTIONS: list[tuple[str, list[int], str, str, str]] = [
     # solar
-    (SOLAR, [2], "Chart", "How many GW of solar capacity were installed in the Plains region at the end of 2023?",
-     "8.9"),
-    (SOLAR, [2], "Chart", "Which grid region had the second-largest installed solar capacity at year-end 2023?",
-     "Pacific"),
-    (SOLAR, [3], "Chart", "How many TWh of solar electricity were generated across the five regions in July 2023?",
-     "7.1"),
+    (
+        SOLAR,
+        [2],
+        "Chart",
+        "How many GW of solar capacity were installed in the Plains region at the end of 2023?",
+        "8.9",
+    ),
+    (
+        SOLAR,
+        [2],
+        "Chart",
+        "Which grid region had the second-largest installed solar capacity at year-end 2023?",
+        "Pacific",
+    ),
+    (
+        SOLAR,
+        [3],
+        "Chart",
+        "How many TWh of solar electricity were generated across the five regions in July 2023?",
+        "7.1",
+    ),
     (SOLAR, [3], "Chart", "What was the combined solar generation in November 2023, in TWh?", "3.3"),
     (SOLAR, [4], "Table", "What is the battery storage capacity of the Redwood Gate solar project in MWh?", "1,240"),
     (SOLAR, [4], "Table", "In which year did the Owens Dry Lake solar plant come online?", "2023"),
     (SOLAR, [5], "Chart", "What was the installed cost of residential solar in 2021, in dollars per watt?", "2.69"),
     (SOLAR, [5], "Chart", "What did a utility-scale solar system cost per watt in 2022?", "1.12"),
-    (SOLAR, [5], "Figure", "What block label is painted on the sign in the aerial photo of the Sunfield Mesa array?",
-     "BLOCK C-14"),
-    (SOLAR, [6], "Table", "How many GW of solar additions does the base case forecast for the Plains region in 2025?",
-     "1.8"),
+    (
+        SOLAR,
+        [5],
+        "Figure",
+        "What block label is painted on the sign in the aerial photo of the Sunfield Mesa array?",
+        "BLOCK C-14",
+    ),
+    (
+        SOLAR,
+        [6],
+        "Table",
+        "How many GW of solar additions does the base case forecast for the Plains region in 2025?",
+        "1.8",
+    ),
     (SOLAR, [1], "Text", "What was the fleet-wide average solar capacity factor in 2023?", "21.4 percent"),
     (SOLAR, [1], "Text", "Who is the lead author of the Regional Solar Outlook 2024?", "Dr. Maren Okafor"),
     (SOLAR, [3], "Text", "What mean absolute error did day-ahead solar output forecasts reach?", "4.6 percent"),
@@ -1300,12 +2126,22 @@ QUESTIONS: list[tuple[str, list[int], str, str, str]] = [
     (TRIAL, [4], "Table", "How many placebo patients reported headache as an adverse event?", "9"),
     (TRIAL, [5], "Table", "How many patients on veltrazine 40 mg had ALT above 3x the upper limit of normal?", "3"),
     (TRIAL, [5], "Table", "How many patients in the 10 mg arm reported bronchitis?", "2"),
-    (TRIAL, [6], "Table", "What was the mean percent change in lipoprotein(a) at week 12 with 40 mg veltrazine?",
-     "-12.4"),
+    (
+        TRIAL,
+        [6],
+        "Table",
+        "What was the mean percent change in lipoprotein(a) at week 12 with 40 mg veltrazine?",
+        "-12.4",
+    ),
     (TRIAL, [1], "Text", "At how many sites was VELTRA-2 conducted?", "38"),
     (TRIAL, [5], "Text", "What is the terminal half-life of veltrazine?", "31 hours"),
-    (TRIAL, [1], "Text", "Who chaired the independent data monitoring committee of VELTRA-2?",
-     "Prof. Aurelio Santangelo"),
+    (
+        TRIAL,
+        [1],
+        "Text",
+        "Who chaired the independent data monitoring committee of VELTRA-2?",
+        "Prof. Aurelio Santangelo",
+    ),
     (TRIAL, [5], "Layout", "On which page of the VELTRA-2 summary does the adverse event table continue?", "5"),
     # transit
     (TRANSIT, [2], "Chart", "What share of Metro Valley's 2023 boardings was made on light rail?", "31%"),
@@ -1317,8 +2153,13 @@ QUESTIONS: list[tuple[str, list[int], str, str, str]] = [
     (TRANSIT, [4], "Table", "What was the on-time performance of light rail in 2023?", "92.7%"),
     (TRANSIT, [6], "Chart", "How many million boardings did Metro Valley Transit carry in October 2023?", "5.67"),
     (TRANSIT, [5], "Text", "How many riders were interviewed in the autumn 2023 fare survey?", "2,840"),
-    (TRANSIT, [5], "Text", "Which service improvement did riders request most often in the fare survey?",
-     "More frequent weekend service"),
+    (
+        TRANSIT,
+        [5],
+        "Text",
+        "Which service improvement did riders request most often in the fare survey?",
+        "More frequent weekend service",
+    ),
     (TRANSIT, [5], "Text", "What average trip length did riders report in the fare survey?", "7.8 miles"),
     (TRANSIT, [1], "Text", "What was Metro Valley Transit's farebox recovery ratio in 2023?", "23.8 percent"),
     (TRANSIT, [5], "Layout", "Which page of the 2023 ridership study is a scanned appendix memo?", "5"),
@@ -1331,25 +2172,50 @@ QUESTIONS: list[tuple[str, list[int], str, str, str]] = [
     (FINFET, [3], "Table", "What defect density did the Via0 layer reach by week 26?", "0.019 defects/cm²"),
     (FINFET, [4], "Chart", "What was the SRAM test vehicle's die yield at week 14 of the ramp?", "63.8%"),
     (FINFET, [4], "Chart", "What die yield did the edge zone of the wafer reach at week 26?", "66.3%"),
-    (FINFET, [3], "Layout", "Which section follows 'Test Structures and Methods' in the 5 nm FinFET yield paper?",
-     "Defect Pareto Analysis"),
+    (
+        FINFET,
+        [3],
+        "Layout",
+        "Which section follows 'Test Structures and Methods' in the 5 nm FinFET yield paper?",
+        "Defect Pareto Analysis",
+    ),
     (FINFET, [5], "Text", "What share of excursions did inspecting one wafer in five detect?", "93 percent"),
     # coffee
-    (COFFEE, [2], "Chart", "What was the monthly average ICE arabica front-month price in April 2024?",
-     "221.5 US cents/lb"),
+    (
+        COFFEE,
+        [2],
+        "Chart",
+        "What was the monthly average ICE arabica front-month price in April 2024?",
+        "221.5 US cents/lb",
+    ),
     (COFFEE, [2], "Chart", "What did arabica futures average in August 2024?", "239.6 US cents/lb"),
     (COFFEE, [3], "Chart", "How many million bags of green coffee did Colombia export in Q3 2024?", "3.1"),
-    (COFFEE, [3], "Chart", "What were Ethiopia's green coffee exports in the third quarter of 2024?",
-     "1.2 million bags"),
+    (
+        COFFEE,
+        [3],
+        "Chart",
+        "What were Ethiopia's green coffee exports in the third quarter of 2024?",
+        "1.2 million bags",
+    ),
     (COFFEE, [3], "Chart", "What share of ICE certified arabica stocks originated in Peru?", "11%"),
-    (COFFEE, [4], "Table", "How many bags of certified arabica stocks did ICE hold at the end of June 2024?",
-     "778,962"),
+    (
+        COFFEE,
+        [4],
+        "Table",
+        "How many bags of certified arabica stocks did ICE hold at the end of June 2024?",
+        "778,962",
+    ),
     (COFFEE, [4], "Table", "How many bags were pending grading at the end of May 2024?", "61,300"),
     (COFFEE, [4], "Table", "What is the forecast for world coffee ending stocks in 2024/25?", "28.1 million bags"),
     (COFFEE, [1], "Text", "Which analyst wrote the Q3 2024 arabica market note?", "Tobias Lindqvist"),
     (COFFEE, [2], "Text", "How wide was the arabica-robusta spread in September 2024?", "78 US cents per pound"),
-    (COFFEE, [1, 2, 3, 4, 5], "Layout", "What organisation is named in the running header of the arabica market note?",
-     "Kestrel Commodities Research"),
+    (
+        COFFEE,
+        [1, 2, 3, 4, 5],
+        "Layout",
+        "What organisation is named in the running header of the arabica market note?",
+        "Kestrel Commodities Research",
+    ),
 ]
 
 
@@ -1379,14 +2245,26 @@ def build(out_dir: Path) -> None:
     for make in (build_solar, build_trial, build_transit, build_finfet, build_coffee):
         builder = make()
         docs[builder.name] = builder.save(out_dir)
-    (out_dir / "truth.json").write_text(json.dumps({"docs": docs}, indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+    (out_dir / "truth.json").write_text(
+        json.dumps({"docs": docs}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     lines = []
     for i, (doc, pages, evidence, question, answer) in enumerate(QUESTIONS, start=1):
         if doc not in docs or not all(1 <= p <= docs[doc]["pages"] for p in pages):
             raise ValueError(f"question {i} points outside the corpus")
-        lines.append(json.dumps({"id": f"q{i}", "question": question, "doc": doc, "pages": pages, "answer": answer,
-                                 "evidence": [evidence]}, ensure_ascii=False))
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "question": question,
+                    "doc": doc,
+                    "pages": pages,
+                    "answer": answer,
+                    "evidence": [evidence],
+                },
+                ensure_ascii=False,
+            )
+        )
     (out_dir / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

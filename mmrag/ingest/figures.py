@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from mmrag.ingest.blocks import Block, Line, Rect4, union
 
 CLUSTER_GAP = 8.0  # drawings closer than this belong to one figure
-LABEL_GAP = 16.0  # axis labels and legends this close to a chart belong to it
+LABEL_GAP = 24.0  # axis labels and legends this close to a chart belong to it
+LEGEND_GAP = 40.0  # side-by-side pieces (a pie and its legend) this close are one figure
 
 
 @dataclass
@@ -102,32 +103,74 @@ def vector_regions(
     if not rects:
         return []
     clusters = [c for c in merge_rects(rects, CLUSTER_GAP) if c[2] - c[0] > 4 and c[3] - c[1] > 4]
-    out = []
-    for c in clusters:
-        c = _absorb_labels(c, lines, blocks, skip_lines)
-        if not _is_text_box(c, blocks):
-            out.append(c)
-    return merge_rects(out, 2.0)
+    grown = _absorb_labels(clusters, lines, blocks, skip_lines)
+    out = [c for c in grown if not _is_text_box(c, blocks)]
+    return _merge_facing(merge_rects(out, 2.0), LEGEND_GAP)
 
 
-def _absorb_labels(region: Rect4, lines: list[Line], blocks: list[Block], skip: set[int]) -> Rect4:
+def _distance(a: Rect4, b: Rect4) -> float:
+    dx = max(0.0, b[0] - a[2], a[0] - b[2])
+    dy = max(0.0, b[1] - a[3], a[1] - b[3])
+    return max(dx, dy)
+
+
+def _absorb_labels(regions: list[Rect4], lines: list[Line], blocks: list[Block], skip: set[int]) -> list[Rect4]:
+    """Grow each region by the label lines nearest to it (a line joins one region only)."""
+    regions = list(regions)
+    candidates = [
+        ln for ln in lines
+        if id(ln) not in skip and not blocks[ln.block].heading
+    ]
+    taken: set[int] = set()
     for _ in range(3):
-        grown = region
-        for ln in lines:
-            if id(ln) in skip or blocks[ln.block].heading or _inside(ln.bbox, grown, 0.5):
+        changed = False
+        for ln in candidates:
+            if id(ln) in taken:
                 continue
             short = len(ln.text) <= 60 and not _is_prose(blocks[ln.block])
-            if _center_in(ln.bbox, region) or (short and _near(ln.bbox, region, LABEL_GAP)):
-                grown = union([grown, ln.bbox])
-        if grown == region:
+            best, best_d = -1, LABEL_GAP if short else -1.0
+            for i, r in enumerate(regions):
+                d = 0.0 if _center_in(ln.bbox, r) else _distance(ln.bbox, r)
+                if d <= best_d and (best < 0 or d < best_d):
+                    best, best_d = i, d
+            if best >= 0:
+                regions[best] = union([regions[best], ln.bbox])
+                taken.add(id(ln))
+                changed = True
+        if not changed:
             break
-        region = grown
-    return region
+    return regions
+
+
+def _merge_facing(rects: list[Rect4], gap: float) -> list[Rect4]:
+    """Merge side-by-side regions within gap of each other that share most of their height (chart + legend)."""
+    def facing(a: Rect4, b: Rect4) -> bool:
+        if not _near(a, b, gap):
+            return False
+        ov_y = min(a[3], b[3]) - max(a[1], b[1])
+        return ov_y >= 0.5 * min(a[3] - a[1], b[3] - b[1])
+
+    out = list(rects)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(out)):
+            for j in range(i + 1, len(out)):
+                if facing(out[i], out[j]):
+                    out[i] = union([out[i], out[j]])
+                    del out[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return out
 
 
 def _is_prose(block: Block) -> bool:
-    n = sum(len(ln.text) for ln in block.lines)
-    return n > 200 or (len(block.lines) >= 3 and n / len(block.lines) > 40)
+    """Part of a paragraph, not a label or legend entry: a sentence-like line, or several lines of real text."""
+    if any(len(ln.text.split()) >= 7 for ln in block.lines):
+        return True
+    return len(block.lines) >= 2 and sum(len(ln.text) for ln in block.lines) > 90
 
 
 def _is_text_box(region: Rect4, blocks: list[Block]) -> bool:

@@ -21,8 +21,8 @@ class FoundTable:
 
     @property
     def n_rows(self) -> int:
-        """Body rows, the header not counted."""
-        return len(self.rows)
+        """All rows, the header row included."""
+        return len(self.rows) + 1
 
     def markdown(self) -> str:
         def row(cells: list[str]) -> str:

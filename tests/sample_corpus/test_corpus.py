@@ -91,7 +91,8 @@ def test_figures_and_tables_lie_on_pages(builds: tuple[Path, Path], truth: dict)
             for fig in info["figures"]:
                 kinds.add(fig["type"])
                 assert fig["caption_position"] in {"above", "below"}
-                assert fig["caption"] in doc[fig["page"] - 1].get_text().replace("\n", " ") or fig["caption"]
+                page_text = " ".join(doc[fig["page"] - 1].get_text().split())
+                assert fig["caption"] in page_text, (name, fig["caption"])
                 n_fig += 1
             for tab in info["tables"]:
                 assert len(tab["header"]) == tab["n_cols"]
@@ -148,6 +149,9 @@ def test_questions(truth: dict, questions: list[dict]) -> None:
         assert set(q["evidence"]) <= allowed
     visual = [q for q in questions if CHART_EVIDENCE & set(q["evidence"])]
     assert 2 * len(visual) >= len(questions)
-    scanned = [q for q in questions if set(q["pages"]) & set(truth["docs"][q["doc"]]["scanned_pages"])
-               and "Text" in q["evidence"]]
+    scanned = [
+        q
+        for q in questions
+        if set(q["pages"]) & set(truth["docs"][q["doc"]]["scanned_pages"]) and "Text" in q["evidence"]
+    ]
     assert len(scanned) >= 2

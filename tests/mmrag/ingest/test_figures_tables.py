@@ -119,7 +119,7 @@ def test_table_markdown_with_caption_above(tmp_path, parse, store):
     t = tables[0]
     assert t.text.splitlines()[:2] == ["| Model | Recall | Note |", "|---|---|---|"]
     assert "| alpha | 0.91 | a\\|b |" in t.text and "| beta | 0.87 |  |" in t.text
-    assert t.meta["n_rows"] == 3 and t.meta["n_cols"] == 3 and t.meta["header"] == ROWS[0]
+    assert t.meta["n_rows"] == 4 and t.meta["n_cols"] == 3 and t.meta["header"] == ROWS[0]
     assert t.caption == "Table 1 – Recall by model." and t.meta["label"] == "Table 1"
     assert Image.open(io.BytesIO(store[t.image])).format == "PNG"
     assert not [e for e in parsed.elements if e.kind == "figure"]

@@ -1,0 +1,250 @@
+"""FaissImageChannel: search mechanics, in-index filters, deletes, persistence and crash recovery, HNSW."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from mmrag.elements import Element, element_id
+from mmrag.errors import StaleVectors
+from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.faiss_image import FaissImageChannel
+from mmrag.models.image_encoder import OpenClipEncoder
+from mmrag.settings import ImageChannelSettings
+
+TINY = "mmrag-test-tiny-clip"
+TINY_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
+}
+KINDS = ["figure", "table", "page"]
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory: pytest.TempPathFactory) -> OpenClipEncoder:
+    """A tiny random open_clip model: text-image similarity is meaningless, the mechanics are not."""
+    path = tmp_path_factory.mktemp("open_clip_cfg") / f"{TINY}.json"
+    path.write_text(json.dumps(TINY_CFG))
+    open_clip.add_model_config(path)
+    torch.manual_seed(0)
+    return OpenClipEncoder.load(TINY, "random", device="cpu", batch_size=8)
+
+
+class Pixels:
+    """An in-memory pixel store: key → PNG bytes."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def put(self, image: Image.Image) -> str:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        key = f"px{len(self.data)}.png"
+        self.data[key] = buffer.getvalue()
+        return key
+
+    def __call__(self, key: str) -> bytes:
+        return self.data[key]
+
+
+def _corpus(pixels: Pixels, docs: int = 3, per_doc: int = 6) -> list[Element]:
+    rng = np.random.default_rng(1)
+    elements = []
+    for d in range(docs):
+        doc = f"doc {d}.pdf"
+        for i in range(per_doc):
+            kind = KINDS[i % 3]
+            image = Image.fromarray(rng.integers(0, 255, (48 + 4 * i, 64, 3), dtype=np.uint8))
+            bbox = (float(i), 0.0, 10.0, 10.0)
+            eid = element_id(f"sha{d}", 1 + i // 2, kind, bbox)
+            elements.append(Element(eid, doc, f"sha{d}", 1 + i // 2, kind, bbox, image=pixels.put(image)))
+        # not embedded: a text chunk, and a figure without pixels
+        for kind, box in (("text", (0.0, 0.0, 1.0, 1.0)), ("figure", (5.0, 5.0, 6.0, 6.0))):
+            elements.append(Element(element_id(f"sha{d}", 1, kind, box), doc, f"sha{d}", 1, kind, box))
+    return elements
+
+
+@pytest.fixture
+def pixels() -> Pixels:
+    return Pixels()
+
+
+@pytest.fixture
+def corpus(pixels: Pixels) -> list[Element]:
+    return _corpus(pixels)
+
+
+def _open(tmp_path: Path, encoder: OpenClipEncoder, **settings: object) -> FaissImageChannel:
+    return FaissImageChannel.open(tmp_path, ImageChannelSettings(**settings), encoder)  # type: ignore[arg-type]
+
+
+def _embedded(corpus: list[Element]) -> list[Element]:
+    return [e for e in corpus if e.image and e.kind in KINDS]
+
+
+def test_add_and_search_mechanics(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                                  pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    assert channel.add(corpus, pixels) == 18
+    hits = channel.search("a bar chart of revenue", k=5)
+    ids = {e.id for e in _embedded(corpus)}
+    assert len(hits) == 5 and all(h.element_id in ids and h.channel == "image" for h in hits)
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert len(channel.search("x", k=100)) == 18
+    assert channel.docs() == {"doc 0.pdf", "doc 1.pdf", "doc 2.pdf"}
+    info = channel.describe()
+    assert info["device"] == "cpu" and info["index_type"] == "flat" and info["vectors"] == 18
+    assert channel.fingerprint() == {"model": TINY, "pretrained": "random", "dim": 32, "kinds": sorted(KINDS)}
+
+
+def test_stored_image_is_its_own_nearest(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                                         pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    target = _embedded(corpus)[7]
+    vector = encoder.encode_images([Image.open(io.BytesIO(pixels(target.image or "")))])[0]
+    top = channel.search_vector(vector, k=3)[0]
+    assert top.element_id == target.id and top.score == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize("exact_max", [50_000, 4])  # flat, then HNSW
+def test_filters_apply_inside_the_search(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                                         pixels: Pixels, exact_max: int) -> None:
+    channel = _open(tmp_path, encoder, exact_max=exact_max)
+    channel.add(corpus, pixels)
+    by_id = {e.id: e for e in corpus}
+    cases = [
+        (SearchFilter(docs=["doc 1.pdf"]), lambda e: e.doc == "doc 1.pdf", 6),
+        (SearchFilter(kinds=["table"]), lambda e: e.kind == "table", 6),
+        (SearchFilter(pages=(2, 3)), lambda e: 2 <= e.page <= 3, 12),
+        (SearchFilter(docs=["doc 0.pdf", "doc 2.pdf"], kinds=["page", "figure"], pages=(1, 1)),
+         lambda e: e.doc != "doc 1.pdf" and e.kind in ("page", "figure") and e.page == 1, 2),
+    ]
+    for flt, keep, expected in cases:
+        hits = channel.search("a table", k=50, flt=flt)
+        assert len(hits) == expected, flt
+        assert all(keep(by_id[h.element_id]) for h in hits)
+        # a filter is not a post-filter of a short list: k=2 still gives 2 matching hits
+        assert len(channel.search("a table", k=2, flt=flt)) == 2
+    assert channel.search("x", k=5, flt=SearchFilter(docs=["nope.pdf"])) == []
+    assert channel.search("x", k=5, flt=SearchFilter(pages=(40, 50))) == []
+
+
+def test_delete_docs(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    channel.delete_docs(["doc 1.pdf", "unknown.pdf"])
+    assert channel.docs() == {"doc 0.pdf", "doc 2.pdf"}
+    hits = channel.search("x", k=100)
+    gone = {e.id for e in corpus if e.doc == "doc 1.pdf"}
+    assert len(hits) == 12 and not gone & {h.element_id for h in hits}
+    assert len(list((tmp_path / "faiss" / "docs").glob("*.npz"))) == 2
+
+
+def test_readding_a_document_replaces_its_vectors(tmp_path: Path, encoder: OpenClipEncoder,
+                                                  corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    channel.add([e for e in corpus if e.doc == "doc 0.pdf"], pixels)
+    assert channel.describe()["vectors"] == 18
+    assert len({h.element_id for h in channel.search("x", k=100)}) == 18
+
+
+def test_reopen_gives_the_same_results(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                                       pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    before = channel.search("a diagram", k=10)
+    channel.close()
+    assert (tmp_path / "faiss" / "index.faiss").is_file() and (tmp_path / "faiss" / "index.json").is_file()
+    again = _open(tmp_path, encoder)
+    assert again.search("a diagram", k=10) == before
+    assert again.docs() == channel.docs()
+
+
+def test_crash_before_flush_is_recovered_from_the_vector_files(tmp_path: Path, encoder: OpenClipEncoder,
+                                                               corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add([e for e in corpus if e.doc != "doc 2.pdf"], pixels)
+    channel.flush()
+    # after the flush: one more document added, one deleted, then a "crash" (no flush)
+    channel.add([e for e in corpus if e.doc == "doc 2.pdf"], pixels)
+    channel.delete_docs(["doc 0.pdf"])
+    expected = channel.search("a photo", k=20)
+    recovered = _open(tmp_path, encoder)
+    assert recovered.docs() == {"doc 1.pdf", "doc 2.pdf"}
+    assert recovered.search("a photo", k=20) == expected
+    recovered.flush()
+    # the index file itself lost: rebuilt from the per-document files
+    (tmp_path / "faiss" / "index.faiss").unlink()
+    assert _open(tmp_path, encoder).search("a photo", k=20) == expected
+    # a torn index file (size/checksum mismatch with the sidecar) is rebuilt too
+    (tmp_path / "faiss" / "index.faiss").write_bytes(b"garbage")
+    assert _open(tmp_path, encoder).search("a photo", k=20) == expected
+
+
+def test_hnsw_past_exact_max(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                             pixels: Pixels) -> None:
+    exact = _open(tmp_path / "exact", encoder)
+    hnsw = _open(tmp_path / "hnsw", encoder, exact_max=4)
+    exact.add(corpus, pixels)
+    hnsw.add(corpus, pixels)
+    assert hnsw.describe()["index_type"] == "hnsw" and exact.describe()["index_type"] == "flat"
+    for target in _embedded(corpus)[::5]:
+        vector = encoder.encode_images([Image.open(io.BytesIO(pixels(target.image or "")))])[0]
+        assert hnsw.search_vector(vector, k=1)[0].element_id == exact.search_vector(vector, k=1)[0].element_id
+        assert hnsw.search_vector(vector, k=1)[0].element_id == target.id
+    # a narrow filter (1 of 18 vectors) runs an exact scan of the HNSW storage; a wide one, HNSW with a selector
+    by_id = {e.id: e for e in corpus}
+    narrow = hnsw.search("x", k=5, flt=SearchFilter(docs=["doc 0.pdf"], kinds=["table"], pages=(1, 1)))
+    assert [(by_id[h.element_id].doc, by_id[h.element_id].kind, by_id[h.element_id].page) for h in narrow] == [
+        ("doc 0.pdf", "table", 1)
+    ]
+    assert narrow == exact.search("x", k=5, flt=SearchFilter(docs=["doc 0.pdf"], kinds=["table"], pages=(1, 1)))
+    wide = hnsw.search("x", k=50, flt=SearchFilter(kinds=["page", "table"]))
+    assert {h.element_id for h in wide} == {e.id for e in _embedded(corpus) if e.kind in ("page", "table")}
+    # HNSW cannot remove: deletes rebuild it from the files
+    hnsw.delete_docs(["doc 0.pdf"])
+    assert hnsw.describe()["vectors"] == 12
+    assert not {h.element_id for h in hnsw.search("x", k=50)} & {e.id for e in corpus if e.doc == "doc 0.pdf"}
+    hnsw.close()
+    assert _open(tmp_path / "hnsw", encoder, exact_max=4).describe()["index_type"] == "hnsw"
+    # falling back under the threshold goes back to exact search
+    assert _open(tmp_path / "hnsw", encoder, exact_max=100).describe()["index_type"] == "flat"
+
+
+def test_other_encoder_vectors_are_reported_stale(tmp_path: Path, encoder: OpenClipEncoder,
+                                                  corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    channel.close()
+
+    class Renamed:
+        name, dim = "other", encoder.dim
+        encode_images, encode_text = encoder.encode_images, encoder.encode_text
+
+        def fingerprint(self) -> dict[str, object]:
+            return {"model": "other", "pretrained": "x", "dim": self.dim}
+
+    with pytest.raises(StaleVectors):
+        FaissImageChannel.open(tmp_path, ImageChannelSettings(), Renamed())
+    fresh = FaissImageChannel.open(tmp_path, ImageChannelSettings(), Renamed(), reset_stale=True)
+    assert fresh.docs() == set() and fresh.search("x", k=3) == []
+
+
+def test_undecodable_pixels_skip_one_element(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element],
+                                             pixels: Pixels) -> None:
+    broken = _embedded(corpus)[0]
+    pixels.data[broken.image or ""] = b"not a png"
+    channel = _open(tmp_path, encoder)
+    assert channel.add(corpus, pixels) == 17
