@@ -97,6 +97,10 @@ def build(store: TextStore, texts: list[str], dense: np.ndarray, batch: int = 10
     return time.perf_counter() - t0
 
 
+def fmt(t: dict[str, float]) -> str:
+    return f"p50 {t['p50_ms']} ms p95 {t['p95_ms']} ms"
+
+
 def timed_queries(run: Callable[[int], object], n: int) -> dict[str, float]:
     run(0)  # warm-up
     times = []
@@ -107,19 +111,16 @@ def timed_queries(run: Callable[[int], object], n: int) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(times), 3), "p95_ms": round(percentile(times, 95), 3), "n": n}
 
 
-def bench_store(store: TextStore, size: int, n_queries: int, rng: np.random.Generator) -> dict[str, Any]:
+def bench_store(
+    store: TextStore, size: int, n_queries: int, rng: np.random.Generator, optimize: bool = False
+) -> dict[str, Any]:
     texts = synthetic_texts(size, rng)
     dense = unit_vectors(size, rng)
     result: dict[str, Any] = {"points": size, "build_s": round(build(store, texts, dense), 2)}
-    if isinstance(store, EdgeTextStore):
-        t0 = time.perf_counter()
-        store.optimize()
-        result["optimize_s"] = round(time.perf_counter() - t0, 2)
-        result["indexed_vectors"] = store.describe()["indexed_vectors"]
     bm25 = qe.Bm25()
     q_dense = unit_vectors(n_queries + 1, rng)
     q_sparse = []
-    for i in range(n_queries + 1):
+    for _ in range(n_queries + 1):
         words = texts[int(rng.integers(size))].split()
         picked = " ".join(rng.choice(words, size=min(4, len(words)), replace=False))
         v = bm25.embed_query(picked)
@@ -135,6 +136,16 @@ def bench_store(store: TextStore, size: int, n_queries: int, rng: np.random.Gene
     result["hybrid"] = timed_queries(hybrid, n_queries)
     result["hybrid_filtered"] = timed_queries(filtered, n_queries)
     assert len(store.query(q_dense[0].tolist(), q_sparse[0], 10, one_doc, PREFETCH_K)) > 0
+    if isinstance(store, EdgeTextStore):
+        # Before optimize() the shard's segments are plain (exhaustive search); optimize() builds HNSW.
+        result["segments"] = "plain"
+        if optimize:
+            t0 = time.perf_counter()
+            store.optimize()
+            result["optimize_s"] = round(time.perf_counter() - t0, 2)
+            result["indexed_vectors"] = store.describe()["indexed_vectors"]
+            result["hybrid_optimized"] = timed_queries(hybrid, n_queries)
+            result["hybrid_filtered_optimized"] = timed_queries(filtered, n_queries)
     return result
 
 
@@ -146,13 +157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--local-queries", type=int, default=30, help="timed queries per local-mode size")
     p.add_argument("--encode-texts", type=int, default=256, help="texts per encode batch-size run; 0 skips encoding")
     p.add_argument("--batch-sizes", default="16,64,128")
+    p.add_argument("--optimize-max", type=int, default=20_000,
+                   help="also time Edge after optimize() (HNSW build) up to this size; minutes at 100k on 2 cores")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     local_sizes = [int(s) for s in args.local_sizes.split(",") if s]
-    say = (lambda *_: None) if args.json else print
+    def say(line: str) -> None:  # with --json, progress goes to stderr and stdout stays one JSON object
+        print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "dense_vectors": "random unit vectors (384-d) for search; BM25 on synthetic text",
@@ -169,12 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for size in sizes:
             store = EdgeTextStore(root / f"edge{size}", DIM)
-            r = bench_store(store, size, args.queries, rng)
-            store.close()
+            r = bench_store(store, size, args.queries, rng, optimize=size <= args.optimize_max)
+            store.shard.close()  # not store.close(): that would optimize what the benchmark left plain
             report["edge"][str(size)] = r
-            say(f"Edge   {size:>7} points: build {r['build_s']} s + optimize {r['optimize_s']} s; hybrid p50 "
-                f"{r['hybrid']['p50_ms']} ms p95 {r['hybrid']['p95_ms']} ms; filtered p50 "
-                f"{r['hybrid_filtered']['p50_ms']} ms p95 {r['hybrid_filtered']['p95_ms']} ms")
+            say(f"Edge   {size:>7} points: build {r['build_s']} s; plain segments: hybrid {fmt(r['hybrid'])}, "
+                f"filtered {fmt(r['hybrid_filtered'])}")
+            if "optimize_s" in r:
+                say(f"       after optimize ({r['optimize_s']} s): hybrid {fmt(r['hybrid_optimized'])}, "
+                    f"filtered {fmt(r['hybrid_filtered_optimized'])}")
         for size in local_sizes:
             store = ServerTextStore.local(":memory:", "bench", DIM)
             r = bench_store(store, size, args.local_queries, rng)
@@ -184,8 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r["p50_ratio_local_over_edge"] = round(r["hybrid"]["p50_ms"] / max(edge["hybrid"]["p50_ms"], 1e-6), 1)
             report["local"][str(size)] = r
             ratio = f" ({r['p50_ratio_local_over_edge']}x Edge)" if edge else ""
-            say(f"local  {size:>7} points: build {r['build_s']} s; hybrid p50 {r['hybrid']['p50_ms']} ms{ratio} "
-                f"p95 {r['hybrid']['p95_ms']} ms; filtered p50 {r['hybrid_filtered']['p50_ms']} ms")
+            say(f"local  {size:>7} points: build {r['build_s']} s; hybrid {fmt(r['hybrid'])}{ratio}, "
+                f"filtered {fmt(r['hybrid_filtered'])}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -36,7 +38,7 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except MMRagError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted:[/] the index stays usable; run the same command to resume")
@@ -46,6 +48,14 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_logging(verbose: bool) -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
         handlers=[RichHandler(console=console, show_time=False, show_path=False)], force=True,
@@ -134,14 +144,15 @@ def index(
     with idx:
         channels = idx.channels
         for name, reason in idx.disabled.items():
-            console.print(f"[yellow]{name} channel disabled:[/] {reason}", highlight=False, soft_wrap=True)
+            console.print(f"[yellow]{name} channel disabled:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         bar, update = _progress()
         with bar:
             if reembed:
                 idx.reembed(progress=update)
             report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
         for f in report.failed:
-            console.print(f"[red]skipped[/] {f['path']}: {f['reason']}", highlight=False, soft_wrap=True)
+            console.print(f"[red]skipped[/] {escape(f['path'])}: {escape(f['reason'])}", highlight=False,
+                          soft_wrap=True)
         summary = {**report.to_dict(), "channels": sorted(channels), "disabled": idx.disabled,
                    **{k: v for k, v in idx.inspect().items() if k in ("documents", "pages", "elements")}}
     if as_json:
@@ -164,7 +175,7 @@ def _print_index_summary(summary: dict[str, Any]) -> None:
         f" (disabled: {', '.join(summary['disabled'])})" if summary["disabled"] else ""))
     out.print(t)
     for w in summary["warnings"][:20]:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -215,7 +226,8 @@ def search(
     for i, h in enumerate(hits, start=1):
         ch = " ".join(f"{n}#{int(c['rank'])}" for n, c in h.channels.items())
         text = h.element.searchable_text().replace("\n", " ")
-        t.add_row(str(i), h.element.doc, str(h.element.page), h.element.kind, f"{h.score:.4f}", ch, text[:100])
+        e = h.element
+        t.add_row(str(i), escape(e.doc), str(e.page), e.kind, f"{h.score:.4f}", ch, escape(text[:100]))
     out.print(t)
 
 
@@ -248,13 +260,13 @@ def ask(
     from mmrag.generators import HOW_TO_ENABLE_VLM
 
     out.print(f"[dim]generator: {answer.generator}[/]", highlight=False)
-    out.print(answer.text, highlight=False, soft_wrap=True)
+    out.print(answer.text, markup=False, highlight=False, soft_wrap=True)
     if answer.citations:
         out.print("\n[bold]citations[/]")
         for c in answer.citations:
-            out.print(f"  {c.marker} {c.doc} p.{c.page} {c.kind} {c.element_id}", highlight=False)
+            out.print(f"  {c.marker} {c.doc} p.{c.page} {c.kind} {c.element_id}", markup=False, highlight=False)
     if answer.generator.startswith("extractive"):
-        console.print(f"[dim]{HOW_TO_ENABLE_VLM}[/]", highlight=False, soft_wrap=True)
+        console.print(HOW_TO_ENABLE_VLM, style="dim", markup=False, highlight=False, soft_wrap=True)
     for p in written:
         out.print(f"image: {p}", highlight=False)
 

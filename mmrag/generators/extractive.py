@@ -79,8 +79,8 @@ class ExtractiveGenerator(Generator):
         best = sorted(candidates, key=lambda c: (-c.score, c.rank, c.position))[: self.max_sentences]
         if not best:
             return Answer(f"{LABEL} {UNSUPPORTED_ANSWER}", self.name, [], list(hits), supported=False)
-        best = [c for c in best if 2 * c.score >= best[0].score]  # drop weak matches: under half the best overlap
-        best.sort(key=lambda c: (c.rank, c.position))
+        # Keep the best passage and those nearly as good (more than two thirds of its overlap), best first.
+        best = [best[0]] + [c for c in best[1:] if 3 * c.score > 2 * best[0].score]
         text = LABEL + "\n" + "\n".join(f"- {c.text} {c.marker}" for c in best)
         citations = citations_from_text(text, ctx.markers)
         return Answer(text, self.name, citations, list(hits), supported=bool(citations))
@@ -93,7 +93,8 @@ class ExtractiveGenerator(Generator):
             marker = marker_for(e.doc, e.page)
             label = {"figure": "Figure", "table": "Table"}.get(e.kind)
             named = f'{label} "{_clip(e.caption, self.max_sentence_chars)}"' if label and e.caption else label
-            units = ([e.caption] if e.caption else []) + split_sentences(e.text)
+            body = table_rows(e.text) if e.kind == "table" else None
+            units = ([e.caption] if e.caption else []) + (body if body else split_sentences(e.text))
             for position, sentence in enumerate(units):
                 score = len(query & content_terms(sentence))
                 key = " ".join(sentence.lower().split())
@@ -109,6 +110,24 @@ class ExtractiveGenerator(Generator):
                     text = quoted
                 out.append(_Candidate(score, rank, position, text, marker))
         return out
+
+
+def table_rows(markdown: str) -> list[str] | None:
+    """Each data row of a Markdown table as 'Header: cell; …', so a row is quoted with what its cells mean."""
+    lines = [ln.strip() for ln in markdown.splitlines() if ln.strip().startswith("|")]
+    if len(lines) < 3 or not set(lines[1]) <= set("|-: "):
+        return None
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip("|").split("|")]
+
+    header = cells(lines[0])
+    rows = []
+    for line in lines[2:]:
+        values = cells(line)
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, values) if v]
+        rows.append("; ".join(pairs))
+    return rows
 
 
 def _clip(text: str, limit: int) -> str:

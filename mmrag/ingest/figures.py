@@ -23,6 +23,7 @@ class RasterImage:
     bbox: Rect4
     xref: int
     pixels: int
+    width: int = 0  # pixels across
 
 
 def _area(r: Rect4) -> float:
@@ -72,7 +73,8 @@ def page_images(image_info: list[dict], page_rect: Rect4) -> list[RasterImage]:
         box = (max(b[0], page_rect[0]), max(b[1], page_rect[1]), min(b[2], page_rect[2]), min(b[3], page_rect[3]))
         if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
             continue
-        out.append(RasterImage(box, info.get("xref", 0), int(info.get("width", 0)) * int(info.get("height", 0))))
+        w, h = int(info.get("width", 0)), int(info.get("height", 0))
+        out.append(RasterImage(box, info.get("xref", 0), w * h, w))
     return out
 
 

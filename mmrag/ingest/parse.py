@@ -20,7 +20,7 @@ from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCREngine, load_ocr
 from mmrag.ingest.order import reading_order
 from mmrag.ingest.pdf import open_pdf
 from mmrag.ingest.render import PageRenderer, without_large_images
-from mmrag.ingest.scan import is_scanned, ocr_page
+from mmrag.ingest.scan import is_scanned, ocr_dpi, ocr_page
 from mmrag.ingest.tables import FoundTable, find_tables, has_ruling
 from mmrag.settings import IngestSettings
 
@@ -115,7 +115,9 @@ class _DocumentParser:
         if scanned:
             engine = self.engine()
             if engine is not None:
-                blocks = raw_blocks = ocr_page(renderer, engine)
+                scan = max(images, key=lambda im: fig._area(im.bbox))
+                dpi = ocr_dpi(scan.width, scan.bbox[2] - scan.bbox[0])
+                blocks = raw_blocks = ocr_page(renderer, engine, dpi)
                 self.result.ocr_pages.append(pnum)
             else:
                 self.scans_without_ocr.append(pnum)

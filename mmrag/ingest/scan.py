@@ -8,7 +8,8 @@ from mmrag.ingest.blocks import Block, Line, Rect4
 from mmrag.ingest.ocr import OCREngine, OCRLine
 from mmrag.ingest.render import PageRenderer
 
-OCR_DPI = 200
+OCR_DPI = 150  # when the scan's own resolution is unknown
+MIN_OCR_DPI, MAX_OCR_DPI = 120, 200
 MIN_TEXT_CHARS = 20
 MIN_IMAGE_COVER = 0.5
 
@@ -20,6 +21,13 @@ def is_scanned(text_chars: int, image_boxes: list[Rect4], page_rect: Rect4) -> b
     page_area = (page_rect[2] - page_rect[0]) * (page_rect[3] - page_rect[1])
     biggest = max((b[2] - b[0]) * (b[3] - b[1]) for b in image_boxes)
     return biggest >= MIN_IMAGE_COVER * page_area
+
+
+def ocr_dpi(image_width_px: int, image_width_pt: float) -> int:
+    """Render scans near their own resolution: sharper gains nothing, and OCR time grows with the pixels."""
+    if image_width_px <= 0 or image_width_pt <= 0:
+        return OCR_DPI
+    return int(min(MAX_OCR_DPI, max(MIN_OCR_DPI, image_width_px / image_width_pt * 72)))
 
 
 def ocr_page(renderer: PageRenderer, engine: OCREngine, dpi: int = OCR_DPI) -> list[Block]:
