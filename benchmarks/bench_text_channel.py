@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in sizes:
             store = EdgeTextStore(root / f"edge{size}", DIM)
             r = bench_store(store, size, args.queries, rng, optimize=size <= args.optimize_max)
-            store.shard.close()  # not store.close(): that would optimize what the benchmark left plain
+            store.close()
             report["edge"][str(size)] = r
             say(f"Edge   {size:>7} points: build {r['build_s']} s; plain segments: hybrid {fmt(r['hybrid'])}, "
                 f"filtered {fmt(r['hybrid_filtered'])}")

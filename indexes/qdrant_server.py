@@ -133,6 +133,10 @@ class ServerTextStore:
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 
+    def optimize(self) -> bool:
+        """Nothing to do: a Qdrant server optimizes in the background."""
+        return False
+
     def flush(self) -> None:
         """Nothing to do: upserts and deletes wait for the server to apply them."""
 

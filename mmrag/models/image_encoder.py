@@ -49,6 +49,10 @@ class ImageEncoder(Protocol):
     name: str
     dim: int
 
+    def model_inputs(self, images: Sequence[Image.Image]) -> Any:
+        """The preprocessed, normalised batch on the device, exactly as encode_images feeds the model."""
+        return self._torch.cat([self._to_model_input(b) for b in self._prefetched_batches(images)])
+
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray: ...
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray: ...
@@ -402,6 +406,10 @@ class OpenClipEncoder:
             if self._mean is not None:
                 batch = (batch - self._mean) / self._std
         return batch
+
+    def model_inputs(self, images: Sequence[Image.Image]) -> Any:
+        """The preprocessed, normalised batch on the device, exactly as encode_images feeds the model."""
+        return self._torch.cat([self._to_model_input(b) for b in self._prefetched_batches(images)])
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Embed images (any PIL mode; lazily opened ones are decoded on worker threads)."""

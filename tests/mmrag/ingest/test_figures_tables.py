@@ -162,3 +162,21 @@ def test_ids_stable(tmp_path, parse):
     a, b = parse(path), parse(path)
     assert [e.id for e in a.elements] == [e.id for e in b.elements]
     assert len({e.id for e in a.elements}) == len(a.elements)
+
+
+def test_layout_model_path_finds_table(tmp_path, parse):
+    import pytest
+
+    from mmrag.ingest.layout import layout_available
+
+    if not layout_available():
+        pytest.skip("pymupdf.layout is not installed")
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_textbox(pymupdf.Rect(72, 60, 520, 140), BODY, fontsize=10)
+    page.insert_text((72, 170), "Table 1: Recall by model.", fontsize=9)
+    _table(page, 72, 180, ROWS)
+    path = tmp_path / "layout.pdf"
+    doc.save(path)
+    tables = [e for e in parse(path, use_layout=True).elements if e.kind == "table"]
+    assert len(tables) == 1 and tables[0].meta["label"] == "Table 1"

@@ -1,0 +1,61 @@
+"""Fixtures for the pipeline tests: the sample corpus indexed once, and a tiny random open_clip model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mmrag.pipelines.index import MMIndex, open_index
+from mmrag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample_corpus"
+TINY_CLIP = "mmrag-pipeline-tiny-clip"
+TINY_CLIP_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Register a tiny open_clip architecture; build it with pretrained='random'."""
+    import open_clip
+
+    path = tmp_path_factory.mktemp("clip") / f"{TINY_CLIP}.json"
+    path.write_text(json.dumps(TINY_CLIP_CFG))
+    open_clip.add_model_config(path)
+    return TINY_CLIP
+
+
+def tiny_clip_settings(name: str) -> Settings:
+    return Settings().updated({"image.model": name, "image.pretrained": "random", "image.device": "cpu"})
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_clip: str) -> Settings:
+    """Default settings with the image channel on the tiny random CLIP."""
+    return tiny_clip_settings(tiny_clip)
+
+
+@pytest.fixture(scope="session")
+def corpus_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    for pdf in SAMPLE.glob("*.pdf"):
+        shutil.copy(pdf, folder / pdf.name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, corpus_copy: Path, tiny_settings: Settings) -> MMIndex:
+    """The whole sample corpus indexed with both channels (text: real MiniLM; image: tiny random CLIP)."""
+    root = tmp_path_factory.mktemp("index") / "idx"
+    index = open_index(root, tiny_settings)
+    report = index.add([corpus_copy])
+    assert report.ok, report.failed
+    yield index
+    index.close()
