@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -50,10 +50,26 @@ def _time_parse(files: list[Path], settings: IngestSettings) -> tuple[float, dic
     return time.perf_counter() - t0, parsed
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence file descriptor 1 itself: some of pymupdf4llm's notes bypass sys.stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            with contextlib.redirect_stdout(devnull):
+                yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _time_pymupdf4llm(files: list[Path], use_ocr: bool) -> float:
     import pymupdf4llm
 
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints progress notes, which would spoil --json
+    with _quiet_stdout():  # it prints progress notes, which would spoil --json
         pymupdf4llm.to_markdown(str(files[0]), show_progress=False, use_ocr=use_ocr)
         t0 = time.perf_counter()
         for f in files:

@@ -80,7 +80,10 @@ def bench_encode(n: int, batch_sizes: Sequence[int], rng: np.random.Generator) -
     for t in texts[:50]:
         encoder.encode_query(t[:60])
     query_ms = (time.perf_counter() - t0) / 50 * 1000
-    return {"texts": n, "elements_per_s": by_batch, "query_encode_ms": round(query_ms, 2)}
+    import torch
+
+    return {"texts": n, "torch_threads": torch.get_num_threads(), "elements_per_s": by_batch,
+            "query_encode_ms": round(query_ms, 2)}
 
 
 def build(store: TextStore, texts: list[str], dense: np.ndarray, batch: int = 1000) -> float:
@@ -155,8 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--local-sizes", default="10000", help="qdrant-client local-mode sizes (baseline); '' for none")
     p.add_argument("--queries", type=int, default=200, help="timed queries per Edge size")
     p.add_argument("--local-queries", type=int, default=30, help="timed queries per local-mode size")
-    p.add_argument("--encode-texts", type=int, default=256, help="texts per encode batch-size run; 0 skips encoding")
+    p.add_argument("--encode-texts", type=int, default=128, help="texts per encode batch-size run; 0 skips encoding")
     p.add_argument("--batch-sizes", default="16,64,128")
+    p.add_argument("--torch-threads", type=int, default=0,
+                   help="torch.set_num_threads for encoding (0: torch's default, one per core)")
     p.add_argument("--optimize-max", type=int, default=20_000,
                    help="also time Edge after optimize() (HNSW build) up to this size; minutes at 100k on 2 cores")
     p.add_argument("--seed", type=int, default=0)
@@ -173,9 +178,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dense_vectors": "random unit vectors (384-d) for search; BM25 on synthetic text",
     }
     if args.encode_texts:
+        if args.torch_threads:
+            import torch
+
+            torch.set_num_threads(args.torch_threads)
         enc = bench_encode(args.encode_texts, [int(b) for b in args.batch_sizes.split(",")], rng)
         report["encode"] = enc
-        say(f"MiniLM encode (CPU, {enc['texts']} texts of 60-120 words):")
+        say(f"MiniLM encode (CPU, {enc['torch_threads']} torch threads, {enc['texts']} texts of 60-120 words):")
         for bs, rate in enc["elements_per_s"].items():
             say(f"  batch {bs:>4}: {rate:8.1f} elements/s")
         say(f"  one query: {enc['query_encode_ms']} ms")

@@ -81,10 +81,11 @@ def _settings(index: Path, config: Path | None, overrides: dict[str, Any]) -> Se
     return base.updated(overrides)
 
 
-def _open(index: Path, config: Path | None = None, create: bool = False, **overrides: Any):  # noqa: ANN202
+def _open(index: Path, config: Path | None = None, create: bool = False, reset_stale: bool = False,
+          **overrides: Any):  # noqa: ANN202
     from mmrag.pipelines.index import open_index
 
-    return open_index(index, _settings(index, config, overrides), create=create)
+    return open_index(index, _settings(index, config, overrides), create=create, reset_stale=reset_stale)
 
 
 def _progress() -> tuple[Progress, Callable[[str, int, int], None]]:
@@ -140,7 +141,7 @@ def index(
         "image.pretrained": image_pretrained, "image.enabled": False if no_image else None,
         "text.device": device, "image.device": device, "ingest.ocr": ocr, "captioner.model": captioner,
     }
-    idx = _open(index, config, create=True, **overrides)
+    idx = _open(index, config, create=True, reset_stale=reembed, **overrides)
     with idx:
         channels = idx.channels
         for name, reason in idx.disabled.items():

@@ -21,19 +21,24 @@ from mmrag.store import ElementStore
 log = logging.getLogger(__name__)
 
 
-def open_index(path: str | Path, settings: Settings | None = None, create: bool = True) -> MMIndex:
+def open_index(
+    path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False
+) -> MMIndex:
     """Open (or create) the index at `path`.
 
     Settings come from the argument, else from the index's manifest, else the defaults; an existing
     index keeps its stored settings unless new ones are given (then a model change is detected).
+    reset_stale: let channels drop vectors made with other models (for `reembed`) instead of refusing to open.
     """
-    return MMIndex(path, settings=settings, create=create)
+    return MMIndex(path, settings=settings, create=create, reset_stale=reset_stale)
 
 
 class MMIndex:
     """An index folder: `elements.db`, `pixels/`, `qdrant/`, `faiss/`, `manifest.json`."""
 
-    def __init__(self, path: str | Path, settings: Settings | None = None, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False
+    ) -> None:
         self.root = Path(path)
         manifest = read_manifest(self.root) if self.root.exists() else None
         if manifest is None and not create:
@@ -45,6 +50,7 @@ class MMIndex:
         self.settings = settings
         self.store = ElementStore(self.root)
         self.disabled: dict[str, str] = {}
+        self.reset_stale = reset_stale
         self._channels: dict[str, Channel] | None = None
         self._ocr: Any = None
         self._ocr_loaded = False
@@ -83,7 +89,7 @@ class MMIndex:
             self.disabled["image"] = str(exc)
             log.warning("image channel disabled: %s", exc)
             return
-        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder)
+        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale)
 
     @property
     def ocr(self) -> Any:
@@ -130,6 +136,7 @@ class MMIndex:
         return report
 
     def reembed(self, progress: Progress | None = None) -> int:
+        """Rebuild every channel's vectors from the stored elements; returns how many documents."""
         with WriterLock(self.root):
             n = reembed(self, progress)
             self._save_manifest()
@@ -147,16 +154,21 @@ class MMIndex:
         return True
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
+        """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
         current = {name: ch.fingerprint() for name, ch in self.channels.items()}
-        stale = stale_channels(self.manifest, current)
-        if not stale:
-            return
-        if not reembed_stale:
+        todo = stale_channels(self.manifest, current)
+        if self.store.documents(status="ready"):
+            stored = self.manifest.get("channels", {})
+            todo += [n for n in current if n not in todo and not stored.get(n, {}).get("fingerprint")]
+        if todo and not reembed_stale:
             raise StaleVectors(
-                f"{self.root}: the {', '.join(stale)} channel's stored vectors were made with other models or "
-                "settings; run `mmrag index --reembed --index DIR` to rebuild them"
+                f"{self.root}: the {', '.join(todo)} channel's vectors were made with other models or settings, "
+                "or are missing; run `mmrag index --reembed --index DIR` to rebuild them"
             )
-        reembed(self, progress)
+        if todo:
+            reembed(self, progress, channels=todo)
+        # Record the fingerprints before adding anything, so a killed run leaves a truthful manifest.
+        self._save_manifest()
 
     def _save_manifest(self) -> None:
         channels = {}

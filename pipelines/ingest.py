@@ -136,15 +136,16 @@ def index_documents(
     return report
 
 
-def reembed(index: MMIndex, progress: Progress | None = None) -> int:
-    """Re-create every channel's vectors from the stored elements (after a model or settings change)."""
+def reembed(index: MMIndex, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:
+    """Re-create channels' vectors from the stored elements (after a model or settings change); no re-parsing."""
     store = index.store
     docs = [d["doc"] for d in store.documents(status=READY)]
-    for channel in index.channels.values():
+    targets = [ch for name, ch in index.channels.items() if channels is None or name in channels]
+    for channel in targets:
         channel.delete_docs(set(channel.docs()))
     for i, doc in enumerate(docs):
         elements = list(store.elements(doc=doc))
-        for channel in index.channels.values():
+        for channel in targets:
             channel.add(elements, store.read_pixels)
             channel.flush()
         if progress:
