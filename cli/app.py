@@ -123,6 +123,7 @@ def index(
     config: ConfigOpt = None,
     reembed: Annotated[bool, typer.Option(help="Rebuild vectors after a model or settings change.")] = False,
     prune: Annotated[bool, typer.Option(help="Remove indexed documents not among PATHS.")] = False,
+    optimize: Annotated[bool, typer.Option(help="Build Qdrant Edge's HNSW (past ~20k elements).")] = False,
     qdrant_url: Annotated[str | None, typer.Option(help="Qdrant server URL (API key from QDRANT_API_KEY).")] = None,
     text_model: Annotated[str | None, typer.Option(help="sentence-transformers model name or path.")] = None,
     image_model: Annotated[str | None, typer.Option(help="open_clip model name, e.g. ViT-B-32.")] = None,
@@ -151,6 +152,8 @@ def index(
             if reembed:
                 idx.reembed(progress=update)
             report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
+            if optimize:
+                idx.optimize()
         for f in report.failed:
             console.print(f"[red]skipped[/] {escape(f['path'])}: {escape(f['reason'])}", highlight=False,
                           soft_wrap=True)

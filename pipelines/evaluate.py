@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
 EVAL_CHANNELS = ("text", "image", "fused")
+DIAGNOSTIC_CHANNELS = ("text:dense", "text:lexical")  # one side of the text channel's hybrid query
 
 
 def evaluate(
@@ -25,9 +26,11 @@ def evaluate(
     from mmrag.eval.evaluator import RetrievalEvaluator
     from mmrag.eval.questions import load_questions
 
-    unknown = set(channels) - set(EVAL_CHANNELS)
+    unknown = set(channels) - set(EVAL_CHANNELS) - set(DIAGNOSTIC_CHANNELS)
     if unknown:
-        raise MMRagError(f"unknown channels {sorted(unknown)}: use {', '.join(EVAL_CHANNELS)}")
+        raise MMRagError(
+            f"unknown channels {sorted(unknown)}: use {', '.join(EVAL_CHANNELS + DIAGNOSTIC_CHANNELS)}"
+        )
     questions = load_questions(questions_path)
     evaluator = RetrievalEvaluator(questions, ks=ks, channels=channels, scope=scope)
     available = index.channels
@@ -39,8 +42,11 @@ def evaluate(
     def ask(question: str, flt: SearchFilter | None) -> Answer:
         return index.ask(question, docs=flt.docs if flt else None)
 
-    disabled = [c for c in channels if c != "fused" and c not in available]
-    return evaluator.run(search, disabled_channels=disabled, ask=ask if answers else None, progress=progress)
+    disabled = [c for c in channels if c != "fused" and c.partition(":")[0] not in available]
+    result = evaluator.run(search, disabled_channels=disabled, ask=ask if answers else None, progress=progress)
+    for name in disabled:
+        result.disabled[name] = index.disabled.get(name.partition(":")[0], "not built")
+    return result
 
 
 def evaluate_command(

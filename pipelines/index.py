@@ -142,6 +142,14 @@ class MMIndex:
             self._save_manifest()
         return n
 
+    def optimize(self) -> None:
+        """Let channels build their search structures (Qdrant Edge has no background optimiser)."""
+        with WriterLock(self.root):
+            for channel in self.channels.values():
+                optimize = getattr(channel, "optimize", None)
+                if optimize is not None:
+                    optimize()
+
     def remove(self, doc: str) -> bool:
         """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
         if self.store.document(doc) is None:

@@ -12,15 +12,18 @@ from mmrag.indexes.base import SearchFilter
 if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
-CHANNEL_CHOICES = ("text", "image", "all", "fused")
+CHANNEL_CHOICES = ("text", "image", "all", "fused", "text:dense", "text:lexical")
 
 
 def retrieve_channel(index: MMIndex, name: str, query: str, flt: SearchFilter | None, k: int) -> list[ChannelHit]:
-    """One channel's ranking, limited to elements of documents that are fully indexed."""
+    """One channel's ranking; "text:dense" / "text:lexical" run one side of the text channel (diagnostics)."""
+    name, _, mode = name.partition(":")
     channel = index.channels.get(name)
     if channel is None:
         reason = index.disabled.get(name, "unknown channel")
         raise MMRagError(f"the {name} channel is not available: {reason}")
+    if mode:
+        return channel.search(query, k, flt, mode=mode)  # type: ignore[call-arg]
     return channel.search(query, k, flt)
 
 
