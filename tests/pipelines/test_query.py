@@ -1,0 +1,77 @@
+"""The query path on the sample corpus: fusion, quotas, answers with citations, LangChain, a tiny VLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mmrag.generators.transformers_vlm import TransformersVLMGenerator
+from mmrag.langchain import MMRagRetriever
+from mmrag.pipelines.index import MMIndex
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
+QUESTIONS = [json.loads(line) for line in (SAMPLE / "questions.jsonl").read_text().splitlines()]
+
+
+def question(qid: str) -> dict:
+    return next(q for q in QUESTIONS if q["id"] == qid)
+
+
+def test_fused_hits_keep_each_channels_evidence_and_collapse_pages(sample_index: MMIndex) -> None:
+    hits = sample_index.search("installed solar capacity by grid region", k=10)
+    pages = [(h.element.doc, h.element.page) for h in hits]
+    assert len(pages) == len(set(pages)), "one hit per page"
+    assert any(set(h.channels) == {"text", "image"} for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for h in hits:
+        assert h.pixels_path and Path(h.pixels_path).exists()
+
+
+def test_kind_quota_reaches_figures_and_tables(sample_index: MMIndex) -> None:
+    hits = sample_index.search("summary of the report conclusions and outlook", k=6)
+    kinds = {h.element.kind for h in hits}
+    assert {"figure", "table"} <= kinds
+
+
+def test_filters_hold_for_fused_search(sample_index: MMIndex) -> None:
+    hits = sample_index.search("chart", docs=["finfet_yield_paper.pdf"], kinds=["figure"], k=5)
+    assert hits and all(h.element.doc == "finfet_yield_paper.pdf" and h.element.kind == "figure" for h in hits)
+
+
+def test_extractive_answer_cites_the_table_row(sample_index: MMIndex) -> None:
+    q = question("q5")
+    answer = sample_index.ask(q["question"], docs=[q["doc"]])
+    assert answer.generator == "extractive" and answer.supported
+    assert q["answer"] in answer.text.splitlines()[1]
+    assert any(c.page in q["pages"] and c.kind == "table" for c in answer.citations)
+    context_ids = {h.element.id for h in answer.hits}
+    assert {c.element_id for c in answer.citations} <= context_ids
+
+
+def test_unsupported_question_says_so(sample_index: MMIndex) -> None:
+    answer = sample_index.ask("zzqx vorpal snickersnee?")
+    assert not answer.supported and "do not contain" in answer.text
+
+
+def test_langchain_retriever_returns_documents_with_pixels(sample_index: MMIndex) -> None:
+    docs = MMRagRetriever(index=sample_index, k=3).invoke("adverse events by treatment arm")
+    assert len(docs) == 3
+    meta = docs[0].metadata
+    assert {"doc", "page", "kind", "bbox", "element_id", "image_path"} <= set(meta)
+    assert Path(meta["image_path"]).exists() and docs[0].page_content
+
+
+def test_tiny_vlm_gets_pixels_and_fenced_context(sample_index: MMIndex) -> None:
+    from mmrag.generators.random_qwen2vl import build_random_qwen2vl
+
+    model, processor = build_random_qwen2vl("tiny")
+    generator = TransformersVLMGenerator(model, processor, model_name="tiny-qwen2-vl", max_images=2,
+                                         max_new_tokens=4, max_context_chars=1500)
+    q = question("q1")
+    hits = sample_index.search(q["question"], docs=[q["doc"]], k=4)
+    inputs = generator.build_inputs(q["question"], hits)
+    assert len(inputs.images) == 2 and "pixel_values" in inputs.tensors
+    assert "<document source=" in inputs.prompt and q["question"] in inputs.prompt
+    answer = generator.generate(q["question"], hits)
+    assert answer.generator.startswith("transformers")
+    assert {c.element_id for c in answer.citations} <= {h.element.id for h in hits}
