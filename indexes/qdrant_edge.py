@@ -10,7 +10,16 @@ import qdrant_edge as qe
 
 from mmrag.errors import IndexLocked, StaleVectors
 from mmrag.indexes.base import SearchFilter
-from mmrag.indexes.qdrant_store import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, LEXICAL, RRF_K, SparseTerms, TextPoint
+from mmrag.indexes.qdrant_store import (
+    DENSE,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    LEXICAL,
+    RRF_K,
+    SparseTerms,
+    TextPoint,
+    payload_filter,
+)
 
 _FACET_LIMIT = 1_000_000
 
@@ -145,15 +154,5 @@ class EdgeTextStore:
 
 
 def edge_filter(flt: SearchFilter | None) -> qe.Filter | None:
-    """A SearchFilter as a Qdrant Edge payload filter (docs any-of, kinds any-of, inclusive page range)."""
-    if flt is None:
-        return None
-    must: list[Any] = []
-    if flt.docs is not None:
-        must.append(qe.FieldCondition(key="doc", match=qe.MatchAny(any=list(flt.docs))))
-    if flt.kinds is not None:
-        must.append(qe.FieldCondition(key="kind", match=qe.MatchAny(any=list(flt.kinds))))
-    if flt.pages is not None:
-        lo, hi = flt.pages
-        must.append(qe.FieldCondition(key="page", range=qe.RangeFloat(gte=lo, lte=hi)))
-    return qe.Filter(must=must) if must else None
+    """A SearchFilter as a Qdrant Edge payload filter."""
+    return payload_filter(flt, qe, qe.RangeFloat)

@@ -16,7 +16,16 @@ from qdrant_client import QdrantClient, models
 
 from mmrag.errors import StaleVectors
 from mmrag.indexes.base import SearchFilter
-from mmrag.indexes.qdrant_store import DENSE, INTEGER_FIELDS, KEYWORD_FIELDS, LEXICAL, RRF_K, SparseTerms, TextPoint
+from mmrag.indexes.qdrant_store import (
+    DENSE,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    LEXICAL,
+    RRF_K,
+    SparseTerms,
+    TextPoint,
+    payload_filter,
+)
 
 _FACET_LIMIT = 1_000_000
 
@@ -148,15 +157,5 @@ class ServerTextStore:
 
 
 def server_filter(flt: SearchFilter | None) -> models.Filter | None:
-    """A SearchFilter as a qdrant-client payload filter (docs any-of, kinds any-of, inclusive page range)."""
-    if flt is None:
-        return None
-    must: list[Any] = []
-    if flt.docs is not None:
-        must.append(models.FieldCondition(key="doc", match=models.MatchAny(any=list(flt.docs))))
-    if flt.kinds is not None:
-        must.append(models.FieldCondition(key="kind", match=models.MatchAny(any=list(flt.kinds))))
-    if flt.pages is not None:
-        lo, hi = flt.pages
-        must.append(models.FieldCondition(key="page", range=models.Range(gte=lo, lte=hi)))
-    return models.Filter(must=must) if must else None
+    """A SearchFilter as a qdrant-client payload filter."""
+    return payload_filter(flt, models, models.Range)

@@ -67,3 +67,22 @@ class TextStore(Protocol):
     def close(self) -> None: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+def payload_filter(flt: SearchFilter | None, api: Any, range_type: Any) -> Any:
+    """A SearchFilter as a Qdrant payload filter (docs any-of, kinds any-of, inclusive page range).
+
+    api: the module whose Filter/FieldCondition/MatchAny to use (qdrant_edge or qdrant_client.models);
+    range_type: its range class (qdrant_edge.RangeFloat, models.Range).
+    """
+    if flt is None:
+        return None
+    must: list[Any] = []
+    if flt.docs is not None:
+        must.append(api.FieldCondition(key="doc", match=api.MatchAny(any=list(flt.docs))))
+    if flt.kinds is not None:
+        must.append(api.FieldCondition(key="kind", match=api.MatchAny(any=list(flt.kinds))))
+    if flt.pages is not None:
+        lo, hi = flt.pages
+        must.append(api.FieldCondition(key="page", range=range_type(gte=lo, lte=hi)))
+    return api.Filter(must=must) if must else None

@@ -13,8 +13,8 @@ from PIL import Image
 
 from mmrag.elements import Answer, Hit
 from mmrag.errors import GeneratorError
-from mmrag.generators.base import Generator
-from mmrag.generators.context import SYSTEM_PROMPT, Context, build_context, is_supported
+from mmrag.generators.base import VisionGenerator, context_budget
+from mmrag.generators.context import SYSTEM_PROMPT, Context, is_supported
 from mmrag.settings import GeneratorSettings
 
 
@@ -25,7 +25,7 @@ def png_data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-class OpenAICompatibleGenerator(Generator):
+class OpenAICompatibleGenerator(VisionGenerator):
     """Posts the fenced context and the hits' images to `{base_url}/chat/completions`."""
 
     def __init__(
@@ -63,18 +63,7 @@ class OpenAICompatibleGenerator(Generator):
             url,
             settings.model,
             os.environ.get(settings.api_key_env) or None,
-            max_images=settings.max_images,
-            max_context_chars=settings.max_context_chars,
-            max_new_tokens=settings.max_new_tokens,
-            image_max_side=settings.image_max_side,
-        )
-
-    def build_context(self, hits: Sequence[Hit]) -> Context:
-        return build_context(
-            hits,
-            max_context_chars=self.max_context_chars,
-            max_images=self.max_images,
-            image_max_side=self.image_max_side,
+            **context_budget(settings),
         )
 
     def build_payload(self, question: str, ctx: Context) -> dict[str, Any]:

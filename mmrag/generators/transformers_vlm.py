@@ -11,8 +11,8 @@ from PIL import Image
 
 from mmrag.elements import Answer, Hit
 from mmrag.errors import GeneratorError, ModelUnavailable
-from mmrag.generators.base import Generator
-from mmrag.generators.context import SYSTEM_PROMPT, Context, build_context, is_supported
+from mmrag.generators.base import VisionGenerator, context_budget
+from mmrag.generators.context import SYSTEM_PROMPT, Context, is_supported
 from mmrag.models.resolve import resolve_device, resolve_model_path
 from mmrag.settings import GeneratorSettings
 
@@ -67,7 +67,7 @@ class VLMInputs:
     tensors: Any
 
 
-class TransformersVLMGenerator(Generator):
+class TransformersVLMGenerator(VisionGenerator):
     """Answers with a transformers vision-language model (Qwen2-VL, Idefics, LLaVA, …) over text and pixels."""
 
     def __init__(
@@ -109,18 +109,7 @@ class TransformersVLMGenerator(Generator):
         return cls.load(
             settings.model,
             settings.device,
-            max_images=settings.max_images,
-            max_context_chars=settings.max_context_chars,
-            max_new_tokens=settings.max_new_tokens,
-            image_max_side=settings.image_max_side,
-        )
-
-    def build_context(self, hits: Sequence[Hit]) -> Context:
-        return build_context(
-            hits,
-            max_context_chars=self.max_context_chars,
-            max_images=self.max_images,
-            image_max_side=self.image_max_side,
+            **context_budget(settings),
         )
 
     def build_inputs(self, question: str, hits: Sequence[Hit]) -> VLMInputs:

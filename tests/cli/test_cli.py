@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pymupdf
 import pytest
+from factories import zero_page_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_corpus"
@@ -32,20 +33,6 @@ def write_pdf(path: Path, lines: list[str]) -> Path:
             page.insert_text((72, 72 + 18 * i), line)
         doc.save(path)
     return path
-
-
-def zero_page_pdf() -> bytes:
-    objs = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
 
 
 @pytest.fixture(scope="module")

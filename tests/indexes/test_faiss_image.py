@@ -10,6 +10,8 @@ import numpy as np
 import open_clip
 import pytest
 import torch
+from factories import TINY_CLIP as TINY
+from factories import TINY_CLIP_CFG as TINY_CFG
 from PIL import Image
 
 from mmrag.elements import Element, element_id
@@ -19,12 +21,6 @@ from mmrag.indexes.faiss_image import FaissImageChannel
 from mmrag.models.image_encoder import OpenClipEncoder
 from mmrag.settings import ImageChannelSettings
 
-TINY = "mmrag-test-tiny-clip"
-TINY_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
-}
 KINDS = ["figure", "table", "page"]
 
 

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
+from factories import register_tiny_clip
 
 from mmrag.pipelines.index import MMIndex, open_index
 from mmrag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_corpus"
-TINY_CLIP = "mmrag-pipeline-tiny-clip"
-TINY_CLIP_CFG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 4, "layers": 2},
-}
-
-
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Register a tiny open_clip architecture; build it with pretrained='random'."""
-    import open_clip
-
-    path = tmp_path_factory.mktemp("clip") / f"{TINY_CLIP}.json"
-    path.write_text(json.dumps(TINY_CLIP_CFG))
-    open_clip.add_model_config(path)
-    return TINY_CLIP
+    return register_tiny_clip(tmp_path_factory.mktemp("clip"))
 
 
 def tiny_clip_settings(name: str) -> Settings:

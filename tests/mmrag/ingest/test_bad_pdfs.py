@@ -5,6 +5,7 @@ import os
 
 import pymupdf
 import pytest
+from factories import zero_page_pdf
 from PIL import Image
 
 from mmrag.errors import BadPDF, CorruptPDF, EmptyPDF, EncryptedPDF
@@ -43,18 +44,8 @@ def test_corrupt(tmp_path, parse, name, data):
 
 
 def test_zero_pages(tmp_path, parse):
-    objs = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
     path = tmp_path / "zero.pdf"
-    path.write_bytes(bytes(out))
+    path.write_bytes(zero_page_pdf())
     with pytest.raises(EmptyPDF, match="zero.pdf"):
         parse(path)
 
