@@ -137,3 +137,46 @@ def test_changed_file_replaces_its_elements(tmp_path: Path, corpus_copy: Path) -
     assert "aurora" in texts and "zephyr" not in texts
     assert index.search("zephyr turbine", channel="text", k=5)[0].element.text.find("aurora") >= 0
     index.close()
+
+
+def test_model_change_is_detected_and_reembed_fixes_it(tmp_path: Path, corpus_copy: Path,
+                                                       tiny_settings: Settings) -> None:
+    import pytest
+
+    from mmrag.errors import StaleVectors
+
+    pdf = corpus_copy / "finfet_yield_paper.pdf"
+    index = open_index(tmp_path / "idx", tiny_settings)
+    index.add([pdf])
+    n_before = index.channels["image"].describe()["vectors"]
+    index.close()
+    figures_only = tiny_settings.updated({"image.kinds": ["figure"]})
+    with pytest.raises(StaleVectors, match="reembed"):
+        open_index(tmp_path / "idx", figures_only).add([pdf])
+    index = open_index(tmp_path / "idx", figures_only, reset_stale=True)
+    assert index.reembed() == 1
+    n_figures = index.store.counts()["figure"]
+    assert index.channels["image"].describe()["vectors"] == n_figures < n_before
+    assert index.add([pdf]).unchanged == ["finfet_yield_paper.pdf"]  # nothing stale any more
+    hits = index.search("wafer yield", channel="image", k=50)
+    assert hits and {h.element.kind for h in hits} == {"figure"}
+    index.close()
+
+
+def test_captioner_describes_figures_once_per_pixels(tmp_path: Path, corpus_copy: Path) -> None:
+    from mmrag.generators.random_qwen2vl import build_random_qwen2vl
+
+    model, processor = build_random_qwen2vl("tiny")
+    model.save_pretrained(tmp_path / "vlm")
+    processor.save_pretrained(tmp_path / "vlm")
+    settings = Settings().updated({"image.enabled": False, "captioner.model": str(tmp_path / "vlm"),
+                                   "captioner.max_new_tokens": 3, "captioner.device": "cpu"})
+    index = open_index(tmp_path / "idx", settings)
+    index.add([corpus_copy / "finfet_yield_paper.pdf"])
+    figures = list(index.store.elements(kinds=["figure"]))
+    cached = index.store.db.execute("SELECT COUNT(*) FROM cache").fetchone()[0]
+    assert figures and cached == len({f.image for f in figures})
+    for f in figures:
+        if f.meta.get("generated_caption"):
+            assert "[generated description]" in f.text
+    index.close()
