@@ -81,6 +81,7 @@ class Hit:
     channels: dict[str, dict[str, float]] = field(default_factory=dict)
     related: list[str] = field(default_factory=list)
     pixels_path: str | None = None
+    context: list[Element] = field(default_factory=list)  # other ranked elements of the same page, best first
 
     def to_dict(self) -> dict[str, Any]:
         e = self.element

@@ -12,6 +12,7 @@ from mmrag.indexes.base import SearchFilter
 if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
+MAX_CONTEXT_ELEMENTS = 3  # elements of a collapsed page that travel with its hit to the generator
 CHANNEL_CHOICES = ("text", "image", "all", "fused", "text:dense", "text:lexical")
 
 
@@ -104,4 +105,5 @@ def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], singl
         pixels = index.pixel_path(page) if page else None
     score = unit.channels[single].score if single else unit.score
     related = [m for m in unit.members if m != element.id]
-    return Hit(element=element, score=score, channels=channels, related=related, pixels_path=pixels)
+    context = [elements[m] for m in related if elements[m].kind != "page"][:MAX_CONTEXT_ELEMENTS]
+    return Hit(element=element, score=score, channels=channels, related=related, pixels_path=pixels, context=context)

@@ -43,6 +43,12 @@ def _f1(pred_tokens: list[str], ref_tokens: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def contains_answer(prediction: str, references: str | Iterable[str]) -> float:
+    """1.0 when a normalised reference appears inside the normalised prediction (fits extractive answers)."""
+    pred = f" {normalize_answer(prediction)} "
+    return float(any(f" {normalize_answer(r)} " in pred for r in _refs(references) if normalize_answer(r)))
+
+
 def token_f1(prediction: str, references: str | Iterable[str]) -> float:
     """Harmonic mean of token precision and recall after normalisation (bag of tokens)."""
     pred = normalize_answer(prediction).split()

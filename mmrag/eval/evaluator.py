@@ -162,6 +162,7 @@ class EvalResult:
             "depends_on_generator": True,
             "n": len(scored),
             "exact_match": _mean(a["exact_match"] for a in scored),
+            "contains_answer": _mean(a.get("contains_answer") for a in scored),
             "token_f1": _mean(a["token_f1"] for a in scored),
             "anls": _mean(a["anls"] for a in scored),
             "citation_accuracy": _mean(a["citation_accuracy"] for a in rows),
@@ -314,6 +315,7 @@ def _score_answer(q: Question, answer: Answer) -> dict[str, Any]:
     }
     if q.answers and q.answerable:
         out["exact_match"] = am.exact_match(answer.text, q.answers)
+        out["contains_answer"] = am.contains_answer(answer.text, q.answers)
         out["token_f1"] = round(am.token_f1(answer.text, q.answers), 6)
         out["anls"] = round(am.anls(answer.text, q.answers), 6)
     return out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mmrag.elements import Citation, Hit
+from mmrag.elements import Citation, Element, Hit
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +107,17 @@ class Context:
         return citations_from_text(answer_text, self.markers)
 
 
-def _hit_text(hit: Hit) -> str:
-    e = hit.element
+def _element_text(e: Element) -> str:
     if e.kind in ("figure", "table") and e.caption:
         label = "Figure" if e.kind == "figure" else "Table"
         body = e.text if e.text and e.text != e.caption else ""
         return f"{label}: {e.caption}" + (f"\n{body}" if body else "")
     return e.searchable_text()
+
+
+def _hit_text(hit: Hit) -> str:
+    """The hit's element, then the other elements of its page that a channel ranked."""
+    return "\n\n".join(_element_text(e) for e in [hit.element, *hit.context])
 
 
 def load_image(path: str | Path, max_side: int) -> Image.Image | None:

@@ -89,26 +89,28 @@ class ExtractiveGenerator(Generator):
         out: list[_Candidate] = []
         seen: set[str] = set()
         for rank, hit in enumerate(hits):
-            e = hit.element
-            marker = marker_for(e.doc, e.page)
-            label = {"figure": "Figure", "table": "Table"}.get(e.kind)
-            named = f'{label} "{_clip(e.caption, self.max_sentence_chars)}"' if label and e.caption else label
-            body = table_rows(e.text) if e.kind == "table" else None
-            units = ([e.caption] if e.caption else []) + (body if body else split_sentences(e.text))
-            for position, sentence in enumerate(units):
-                score = len(query & content_terms(sentence))
-                key = " ".join(sentence.lower().split())
-                if score == 0 or key in seen:
-                    continue
-                seen.add(key)
-                quoted = _clip(sentence, self.max_sentence_chars)
-                if named and position == 0 and sentence == e.caption:
-                    text = f"{named}"
-                elif named:
-                    text = f"{named}: {quoted}"
-                else:
-                    text = quoted
-                out.append(_Candidate(score, rank, position, text, marker))
+            marker = marker_for(hit.element.doc, hit.element.page)
+            position = 0
+            for e in [hit.element, *hit.context]:
+                label = {"figure": "Figure", "table": "Table"}.get(e.kind)
+                named = f'{label} "{_clip(e.caption, self.max_sentence_chars)}"' if label and e.caption else label
+                body = table_rows(e.text) if e.kind == "table" else None
+                units = ([e.caption] if e.caption else []) + (body if body else split_sentences(e.text))
+                for i, sentence in enumerate(units):
+                    position += 1
+                    score = len(query & content_terms(sentence))
+                    key = " ".join(sentence.lower().split())
+                    if score == 0 or key in seen:
+                        continue
+                    seen.add(key)
+                    quoted = _clip(sentence, self.max_sentence_chars)
+                    if named and i == 0 and sentence == e.caption:
+                        text = f"{named}"
+                    elif named:
+                        text = f"{named}: {quoted}"
+                    else:
+                        text = quoted
+                    out.append(_Candidate(score, rank, position, text, marker))
         return out
 
 

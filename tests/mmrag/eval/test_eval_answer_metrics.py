@@ -47,3 +47,12 @@ def test_citation_accuracy() -> None:
     assert citation_accuracy([], {("a.pdf", 1)}) is None
     with pytest.raises(ValueError):
         exact_match("x", [])
+
+
+def test_contains_answer_matches_whole_tokens_only() -> None:
+    from mmrag.eval.answer_metrics import contains_answer
+
+    assert contains_answer("Project: Redwood Gate; Storage (MWh): 1,240; Online: 2021", "1,240") == 1.0
+    assert contains_answer("the total was 12400 units", "1,240") == 0.0
+    assert contains_answer("Led by the Pacific region.", ["Southwest", "pacific"]) == 1.0
+    assert contains_answer("anything", "") == 0.0
