@@ -327,7 +327,7 @@ def eval_(
         if as_json:
             out.print_json(json.dumps(data))
         else:
-            out.print(text, highlight=False)
+            out.print(text, markup=False, highlight=False)
         return
     if questions is None:
         raise MMRagError("give a questions file (JSONL or BEIR folder), or --compare RUN_A RUN_B")
@@ -339,7 +339,7 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(result))
     else:
-        out.print(text, highlight=False)
+        out.print(text, markup=False, highlight=False)
         if report:
             out.print(f"report: {report / 'report.md'}")
 
