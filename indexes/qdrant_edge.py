@@ -88,7 +88,6 @@ class EdgeTextStore:
         k: int,
         flt: SearchFilter | None,
         prefetch_k: int,
-        lexical_weight: float = 1.0,
     ) -> list[tuple[str, float]]:
         qfilter = edge_filter(flt)
         searches = []
@@ -104,7 +103,7 @@ class EdgeTextStore:
             limit = max(k, prefetch_k)
             request = qe.QueryRequest(
                 limit=k,
-                query=qe.Fusion.Rrf(k=RRF_K, weights=None if lexical_weight == 1.0 else [1.0, lexical_weight]),
+                query=qe.Fusion.Rrf(k=RRF_K),
                 prefetches=[qe.Prefetch(limit=limit, query=q, filter=qfilter) for q in searches],
                 with_payload=["element_id"],
             )

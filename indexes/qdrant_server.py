@@ -100,7 +100,6 @@ class ServerTextStore:
         k: int,
         flt: SearchFilter | None,
         prefetch_k: int,
-        lexical_weight: float = 1.0,
     ) -> list[tuple[str, float]]:
         qfilter = server_filter(flt)
         searches: list[tuple[Any, str]] = []
@@ -121,9 +120,7 @@ class ServerTextStore:
             response = self.client.query_points(
                 self.collection,
                 prefetch=[models.Prefetch(query=v, using=u, filter=qfilter, limit=limit) for v, u in searches],
-                query=models.RrfQuery(
-                    rrf=models.Rrf(k=RRF_K, weights=None if lexical_weight == 1.0 else [1.0, lexical_weight])
-                ),
+                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
                 limit=k,
                 with_payload=["element_id"],
             )

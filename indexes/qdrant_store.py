@@ -48,7 +48,6 @@ class TextStore(Protocol):
         k: int,
         flt: SearchFilter | None,
         prefetch_k: int,
-        lexical_weight: float = 1.0,
     ) -> list[tuple[str, float]]:
         """(element_id, score) best first: RRF of both prefetches when both vectors are given, else one search."""
         ...

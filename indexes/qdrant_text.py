@@ -136,8 +136,7 @@ class QdrantTextChannel(Channel):
         dense = self.encoder.encode_query(query).tolist() if mode in ("hybrid", "dense") else None
         sparse = self._query_terms(query) if mode in ("hybrid", "lexical") else None
         # Equal fused scores come back in any order; break ties by id so repeated searches agree.
-        ranked = sorted(self.store.query(dense, sparse, k, flt, self.prefetch_k,
-                                          lexical_weight=self.settings.lexical_weight), key=lambda r: (-r[1], r[0]))
+        ranked = sorted(self.store.query(dense, sparse, k, flt, self.prefetch_k), key=lambda r: (-r[1], r[0]))
         channel = self.name if mode == "hybrid" else f"{self.name}:{mode}"
         return [ChannelHit(eid, score, rank, channel) for rank, (eid, score) in enumerate(ranked, start=1)]
 

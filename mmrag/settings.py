@@ -30,7 +30,6 @@ class TextChannelSettings:
     batch_size: int = 64
     device: str = "auto"
     lexical: bool = True
-    lexical_weight: float = 1.0  # weight of the BM25 side in the hybrid query's RRF (dense side: 1.0)
     qdrant_url: str | None = None
     collection: str = "mmrag_text"
 
