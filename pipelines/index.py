@@ -87,7 +87,7 @@ class MMIndex:
             encoder = OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
         except ModelUnavailable as exc:
             self.disabled["image"] = str(exc)
-            log.warning("image channel disabled: %s", exc)
+            log.info("image channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
             return
         self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale)
 

@@ -16,14 +16,14 @@ BASE_URL_ENV = ("MMRAG_OPENAI_BASE_URL", "OPENAI_BASE_URL")
 BACKENDS = ("auto", "transformers", "openai", "extractive")
 
 HOW_TO_ENABLE_VLM = """\
-No generative model is configured, so answers are extracted passages. To get written answers, either
-  - serve a vision model with an OpenAI-compatible API (vLLM, Ollama, LM Studio, …) and set
-    generator.base_url (or MMRAG_OPENAI_BASE_URL) and generator.model, e.g.
-      ollama pull llama3.2-vision && export MMRAG_OPENAI_BASE_URL=http://localhost:11434/v1
-      and generator.model = "llama3.2-vision"
-  - or set generator.model to a local transformers VLM (a directory, or a hub id already in the HF cache), e.g.
+No generative model is configured, so answers are extracted passages. For written answers, either
+  - serve a vision model with an OpenAI-compatible API (vLLM, Ollama, llama.cpp, …), e.g.
+      ollama pull llama3.2-vision
+      mmrag ask "…" --base-url http://localhost:11434/v1 --model llama3.2-vision
+    (or set generator.base_url / MMRAG_OPENAI_BASE_URL and generator.model in settings)
+  - or point at a local transformers VLM (a directory, or a hub id already in the HF cache), e.g.
       huggingface-cli download Qwen/Qwen2-VL-2B-Instruct
-      and generator.model = "Qwen/Qwen2-VL-2B-Instruct" (a GPU is advised)."""
+      mmrag ask "…" --model Qwen/Qwen2-VL-2B-Instruct   (a GPU is advised)"""
 
 __all__ = ["BACKENDS", "HOW_TO_ENABLE_VLM", "ExtractiveGenerator", "Generator", "create_generator", "openai_base_url"]
 
