@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mmrag.elements import Answer, Hit
+from mmrag.elements import Answer, Element, Hit
 from mmrag.generators.base import Generator
 from mmrag.generators.context import UNSUPPORTED_ANSWER, build_context, citations_from_text, marker_for
 
@@ -94,11 +94,11 @@ class ExtractiveGenerator(Generator):
             for e in [hit.element, *hit.context]:
                 label = {"figure": "Figure", "table": "Table"}.get(e.kind)
                 named = f'{label} "{_clip(e.caption, self.max_sentence_chars)}"' if label and e.caption else label
-                body = table_rows(e.text) if e.kind == "table" else None
-                units = ([e.caption] if e.caption else []) + (body if body else split_sentences(e.text))
-                for i, sentence in enumerate(units):
+                # A row or a chart's labels mean something only with their caption: they inherit its words.
+                inherited = content_terms(e.caption) if label and e.caption else set()
+                for i, sentence in enumerate(self._units(e)):
                     position += 1
-                    score = len(query & content_terms(sentence))
+                    score = len(query & (content_terms(sentence) | inherited))
                     key = " ".join(sentence.lower().split())
                     if score == 0 or key in seen:
                         continue
@@ -112,6 +112,18 @@ class ExtractiveGenerator(Generator):
                         text = quoted
                     out.append(_Candidate(score, rank, position, text, marker))
         return out
+
+
+    @staticmethod
+    def _units(e: Element) -> list[str]:
+        """What can be quoted: the caption, then table rows, a figure's text as one line, or sentences."""
+        if e.kind == "table":
+            body = table_rows(e.text) or split_sentences(e.text)
+        elif e.kind == "figure":
+            body = [" ".join(e.text.split())] if e.text.strip() else []
+        else:
+            body = split_sentences(e.text)
+        return ([e.caption] if e.caption else []) + body
 
 
 def table_rows(markdown: str) -> list[str] | None:
