@@ -81,6 +81,8 @@ class ExtractiveGenerator(Generator):
             return Answer(f"{LABEL} {UNSUPPORTED_ANSWER}", self.name, [], list(hits), supported=False)
         # Keep the best passage and those nearly as good (more than two thirds of its overlap), best first.
         best = [best[0]] + [c for c in best[1:] if 3 * c.score > 2 * best[0].score]
+        # A bare caption adds nothing next to a quote of the same figure or table, which names it.
+        best = [c for c in best if not any(o is not c and o.text.startswith(c.text) for o in best)]
         text = LABEL + "\n" + "\n".join(f"- {c.text} {c.marker}" for c in best)
         citations = citations_from_text(text, ctx.markers)
         return Answer(text, self.name, citations, list(hits), supported=bool(citations))

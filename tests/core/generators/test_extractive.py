@@ -14,7 +14,9 @@ def test_picks_the_passage_that_shares_the_most_terms(corpus_hits):
 
 def test_figures_and_tables_are_named_by_caption(corpus_hits):
     ans = ExtractiveGenerator().generate("installed wind capacity table", corpus_hits)
-    assert '- Table "Table 1: Installed wind capacity" [wind.pdf p.2]' in ans.text
+    # the table is named by its caption, and quoted by the row that shares the caption's words
+    assert '- Table "Table 1: Installed wind capacity": year: 2022; capacity: 900 GW [wind.pdf p.2]' in ans.text
+    assert ans.text.count("Table 1: Installed wind capacity") == 1  # no bare caption beside its own row
     assert [c.kind for c in ans.citations] == ["table"]
 
 
