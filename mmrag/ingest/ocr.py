@@ -45,7 +45,9 @@ class RapidOCREngine:
     def __init__(self) -> None:
         from rapidocr_onnxruntime import RapidOCR
 
-        self._engine = RapidOCR()
+        # Its default scales every image up to a 736-px short side: small figure crops then cost 2x and
+        # read worse ("BLOCKC-14" for "BLOCK C-14"). Capping the long side keeps crops as rendered.
+        self._engine = RapidOCR(det_limit_side_len=1280, det_limit_type="max")
 
     def read(self, image: Image.Image) -> list[OCRLine]:
         import numpy as np
