@@ -33,25 +33,26 @@ def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter |
     if channel not in CHANNEL_CHOICES:
         raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
     cfg = index.settings.query
-    names = list(index.channels) if channel in ("all", "fused") else [channel]
+    fused_mode = channel in ("all", "fused")  # collapse and quotas apply even when only one channel is enabled
+    names = list(index.channels) if fused_mode else [channel]
     depth = max(cfg.per_channel_k, k)
     rankings = {name: retrieve_channel(index, name, query, flt, depth) for name in names}
     elements = index.store.get({h.element_id for hits in rankings.values() for h in hits})
     # Drop hits of documents not (yet) ready and re-rank, so a half-written document is never seen.
     rankings = {name: _rerank_visible(hits, elements) for name, hits in rankings.items()}
-    if len(names) > 1 and cfg.kind_quota:
+    if fused_mode and cfg.kind_quota:
         _add_quota_candidates(index, query, flt, rankings, elements)
-    collapse = cfg.collapse and len(names) > 1
+    collapse = cfg.collapse and fused_mode
 
     def unit_key(h: ChannelHit) -> object:
         e = elements[h.element_id]
         return (e.doc, e.page) if collapse else e.id
 
-    fused = fuse(rankings, method=cfg.fusion if len(names) > 1 else "rrf", weights=cfg.weights, rrf_k=cfg.rrf_k,
+    fused = fuse(rankings, method=cfg.fusion if fused_mode else "rrf", weights=cfg.weights, rrf_k=cfg.rrf_k,
                  key=unit_key)
-    if len(names) > 1 and cfg.kind_quota:
+    if fused_mode and cfg.kind_quota:
         fused = apply_kind_quota(fused, k, cfg.kind_quota, lambda u: {elements[m].kind for m in u.members})
-    hits = [_to_hit(index, u, elements, single=None if len(names) > 1 else names[0]) for u in fused]
+    hits = [_to_hit(index, u, elements, single=None if fused_mode else names[0]) for u in fused]
     if index.reranker is not None:
         hits = index.reranker.rerank(query, hits[: max(k, cfg.per_channel_k)], top_k=k)
     return hits[:k]
