@@ -158,3 +158,55 @@ def test_sigkill_mid_run_then_resume_gives_a_complete_index(tmp_path: Path) -> N
         ra = json.loads(mmrag("search", query, "--index", str(idx), "--json").stdout)["hits"]
         rb = json.loads(mmrag("search", query, "--index", str(clean), "--json").stdout)["hits"]
         assert [h["element_id"] for h in ra] == [h["element_id"] for h in rb]
+
+
+def test_ask_through_an_openai_compatible_server(tmp_path: Path) -> None:
+    import base64
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    requests: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append(body)
+            reply = {"choices": [{"message": {"role": "assistant",
+                                              "content": "Redwood Gate stores 1,240 MWh [solar.pdf p.4] [x.pdf p.9]"}}]}
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        shutil.copy(SAMPLE / "solar_outlook_2024.pdf", tmp_path / "solar.pdf")
+        idx = tmp_path / "idx"
+        assert mmrag("index", str(tmp_path / "solar.pdf"), "--index", str(idx)).returncode == 0
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        run = mmrag("ask", "Battery storage of the Redwood Gate project?", "--index", str(idx),
+                    "--base-url", url, "--model", "vlm-under-test", "--json")
+        assert run.returncode == 0, run.stderr
+    finally:
+        server.shutdown()
+    answer = json.loads(run.stdout)
+    assert answer["generator"].startswith("openai:vlm-under-test")
+    assert [(c["doc"], c["page"]) for c in answer["citations"]][:1] == [("solar.pdf", 4)]
+    assert all(c["doc"] == "solar.pdf" and c["page"] == 4 for c in answer["citations"])  # x.pdf p.9 dropped
+    (request,) = requests
+    assert request["model"] == "vlm-under-test"
+    parts = [p for m in request["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert images and all(u.startswith("data:image/png;base64,") for u in images)
+    assert base64.b64decode(images[0].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    text = " ".join(p["text"] for p in parts if p["type"] == "text")
+    assert '<document source="[solar.pdf p.4]"' in text
+    # the override is for this question only: the index's stored settings are unchanged
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert manifest["settings"]["generator"]["base_url"] is None
