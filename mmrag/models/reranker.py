@@ -25,6 +25,10 @@ class CrossEncoderReranker:
 
         path = resolve_model_path(name, "reranker")
         model = CrossEncoder(path, device=resolve_device(device), max_length=max_length)
+        # Long passages must be cut to what the model's position embeddings can hold, whatever was asked.
+        positions = getattr(model.model.config, "max_position_embeddings", None)
+        if positions and model.max_length > positions:
+            model.max_length = positions
         return cls(model, name, batch_size)
 
     def scores(self, query: str, hits: Sequence[Hit]) -> list[float]:

@@ -75,3 +75,18 @@ def test_tiny_vlm_gets_pixels_and_fenced_context(sample_index: MMIndex) -> None:
     answer = generator.generate(q["question"], hits)
     assert answer.generator.startswith("transformers")
     assert {c.element_id for c in answer.citations} <= {h.element.id for h in hits}
+
+
+def test_reranker_stage_reorders_fused_hits(sample_index: MMIndex, tmp_path: Path) -> None:
+    from factories import tiny_cross_encoder
+
+    words = "solar capacity region installed battery storage project table figure".split()
+    sample_index.settings.query.reranker = tiny_cross_encoder(tmp_path, words)
+    try:
+        hits = sample_index.search("installed solar capacity by region", k=5)
+    finally:
+        sample_index.settings.query.reranker = None
+        sample_index._reranker = None
+    assert len(hits) == 5 and all("rerank" in h.channels for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert sorted(h.channels["rerank"]["rank"] for h in hits) == [1, 2, 3, 4, 5]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import tiny_cross_encoder as build_tiny_cross_encoder
 
 from mmrag.elements import Element, Hit
 from mmrag.errors import ModelUnavailable
@@ -13,18 +14,7 @@ WORDS = "solar panel efficiency rose wind turbine capacity grid storage battery 
 @pytest.fixture(scope="module")
 def tiny_cross_encoder(tmp_path_factory) -> str:
     """A randomly initialised one-layer BERT cross-encoder with a WordPiece vocab, saved to a directory."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    path = tmp_path_factory.mktemp("tiny-ce")
-    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizer(vocab_file=str(path / "vocab.txt"))
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128, num_labels=1)  # fmt: skip
-    BertForSequenceClassification(cfg).eval().save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-ce"), WORDS)
 
 
 def _hits(texts: list[str]) -> list[Hit]:
