@@ -202,13 +202,17 @@ class ElementStore:
         ).fetchone()
         return row[0] if row else None
 
-    def counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT e.kind, COUNT(*) FROM elements e JOIN documents d ON d.doc=e.doc"
-            " WHERE d.status=? GROUP BY e.kind",
-            (READY,),
-        )
-        return {k: n for k, n in rows}
+    def counts(self, doc: str | None = None, ready_only: bool = True) -> dict[str, int]:
+        """Elements by kind: of every ready document, or of one document."""
+        sql = "SELECT e.kind, COUNT(*) FROM elements e JOIN documents d ON d.doc=e.doc WHERE 1=1"
+        args: list[Any] = []
+        if ready_only:
+            sql += " AND d.status=?"
+            args.append(READY)
+        if doc is not None:
+            sql += " AND e.doc=?"
+            args.append(doc)
+        return {k: n for k, n in self.db.execute(sql + " GROUP BY e.kind", args)}
 
     # a small key-value cache (e.g. generated captions keyed by pixel hash) --------------------
     def cache_get(self, key: str) -> str | None:

@@ -248,14 +248,10 @@ class MMIndex:
             "channels": channels,
             "docs": [
                 {"doc": d["doc"], "pages": d["pages"], "status": d["status"], "sha256": d["sha256"],
-                 "elements": self._doc_counts(d["doc"])}
+                 "elements": self.store.counts(doc=d["doc"], ready_only=False)}
                 for d in docs
             ],
         }
-
-    def _doc_counts(self, doc: str) -> dict[str, int]:
-        rows = self.store.db.execute("SELECT kind, COUNT(*) FROM elements WHERE doc=? GROUP BY kind", (doc,))
-        return {k: n for k, n in rows}
 
     def close(self) -> None:
         if self._channels:

@@ -52,9 +52,12 @@ def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter |
                  key=unit_key)
     if fused_mode and cfg.kind_quota:
         fused = apply_kind_quota(fused, k, cfg.kind_quota, lambda u: {elements[m].kind for m in u.members})
-    hits = [_to_hit(index, u, elements, single=None if fused_mode else names[0]) for u in fused]
-    if index.reranker is not None:
-        hits = index.reranker.rerank(query, hits[: max(k, cfg.per_channel_k)], top_k=k)
+    reranker = index.reranker
+    # Only the units that are returned (or reranked) become Hits: each may look up its page's pixels.
+    keep = max(k, cfg.per_channel_k) if reranker is not None else k
+    hits = [_to_hit(index, u, elements, single=None if fused_mode else names[0]) for u in fused[:keep]]
+    if reranker is not None:
+        hits = reranker.rerank(query, hits, top_k=k)
     return hits[:k]
 
 
