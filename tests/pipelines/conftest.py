@@ -41,7 +41,10 @@ def corpus_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sample_index(tmp_path_factory: pytest.TempPathFactory, corpus_copy: Path, tiny_settings: Settings) -> MMIndex:
     """The whole sample corpus indexed with both channels (text: real MiniLM; image: tiny random CLIP)."""
     root = tmp_path_factory.mktemp("index") / "idx"
+    import torch
+
     index = open_index(root, tiny_settings)
+    torch.manual_seed(0)  # the random CLIP is built on first use: the same weights, hence rankings, every run
     report = index.add([corpus_copy])
     assert report.ok, report.failed
     yield index
