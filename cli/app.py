@@ -218,12 +218,17 @@ def search(
 ) -> None:
     """Retrieve ranked elements with their channel scores."""
     _setup_logging(False)
+    from mmrag.pipelines.query import recognised_references
+
     with _open(index) as idx:
         hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=_parse_list(kind),
                           pages=_parse_pages(pages), k=k)
+        refs = recognised_references(idx, query) if channel in ("all", "fused") else []
     if as_json:
-        out.print_json(json.dumps({"hits": [h.to_dict() for h in hits]}))
+        out.print_json(json.dumps({"references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
         return
+    if refs:
+        out.print("references: " + ", ".join(f"{r.kind} {r.value} ({r.text!r})" for r in refs), markup=False)
     t = Table(title=f"search: {query}")
     for col in ("#", "doc", "page", "kind", "score", "channels", "text"):
         t.add_column(col, overflow="fold")
@@ -316,9 +321,13 @@ def eval_(
     report: Annotated[Path | None, typer.Option(help="Write a Markdown report with plots here.")] = None,
     answers: Annotated[bool, typer.Option(help="Also score answers with the configured generator.")] = False,
     compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Compare two report folders.")] = None,
+    tune: Annotated[bool, typer.Option(help="Search the fusion/rerank settings on these questions and store the "
+                                            "best in the index (checked on a held-back part first).")] = False,
+    holdout: Annotated[float, typer.Option(help="With --tune: share of questions held back for checking.")] = 0.3,
+    write: Annotated[bool, typer.Option(help="With --tune: store the chosen settings in the index.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure retrieval quality per channel and fused, by evidence type."""
+    """Measure retrieval quality per channel and fused, by evidence type (or tune the query settings)."""
     _setup_logging(False)
     from mmrag.pipelines.evaluate import compare_command, evaluate_command
 
@@ -331,6 +340,20 @@ def eval_(
         return
     if questions is None:
         raise MMRagError("give a questions file (JSONL or BEIR folder), or --compare RUN_A RUN_B")
+    if tune:
+        from mmrag.pipelines.tune import format_tune
+        from mmrag.pipelines.tune import tune as run_tune
+
+        if not 0.0 <= holdout < 1.0:
+            raise MMRagError(f"--holdout {holdout}: use a share in [0, 1)")
+        bar, update = _progress()
+        with _open(index) as idx, bar:
+            data = run_tune(idx, questions, scope=scope, holdout=holdout, write=write, progress=update).to_json()
+        if as_json:
+            out.print_json(json.dumps(data))
+        else:
+            out.print(format_tune(data), markup=False, highlight=False)
+        return
     ks = [int(x) for x in k.split(",")]
     bar, update = _progress()
     with _open(index) as idx, bar:

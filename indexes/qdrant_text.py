@@ -8,25 +8,38 @@ pages; a `kinds` filter leaves them out). Elements without text are skipped.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
 
 from mmrag.elements import ChannelHit, Element
+from mmrag.fusion import fuse
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
-from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
-from mmrag.models.text_encoder import SentenceTransformerEncoder, TextEncoder
+from mmrag.indexes.qdrant_store import RRF_K, SparseTerms, TextPoint, TextStore
+from mmrag.models.text_encoder import TextEncoder, load_text_encoder
 from mmrag.settings import TextChannelSettings
 
 MODES = ("hybrid", "dense", "lexical")
+SIDES = ("dense", "lexical")
+
+
+@dataclass
+class TextQuery:
+    """A query's text with its dense vector and BM25 terms (None for a side that is off)."""
+
+    text: str
+    dense: list[float] | None
+    sparse: SparseTerms | None
 
 
 class QdrantTextChannel(Channel):
     """Embeds each element's `searchable_text()` twice (dense vector, BM25 terms) and ranks with both.
 
-    `search` runs one Qdrant query: a dense and a lexical prefetch, each under the same payload filter,
-    fused with reciprocal rank fusion by the engine. `mode="dense"` / `"lexical"` run one side alone.
+    Each side is one Qdrant query under the same payload filter (`search_sides`, one query encoding for both);
+    the sides are fused late in our code, so their weights are ours to set. `mode="dense"` / `"lexical"` run
+    one side alone.
     """
 
     name = "text"
@@ -62,7 +75,7 @@ class QdrantTextChannel(Channel):
         """
         settings = settings or TextChannelSettings()
         if encoder is None:
-            encoder = SentenceTransformerEncoder(settings.model, device=settings.device, batch_size=settings.batch_size)
+            encoder = load_text_encoder(settings.model, device=settings.device, batch_size=settings.batch_size)
         store: TextStore
         if client is not None or location is not None or settings.qdrant_url:
             from mmrag.indexes.qdrant_server import ServerTextStore
@@ -122,10 +135,35 @@ class QdrantTextChannel(Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
+    def encode_query(self, query: str, modes: Sequence[str] = SIDES) -> TextQuery:
+        """The query's vectors for the sides asked for, computed once and reusable across searches."""
+        dense = self.encoder.encode_query(query).tolist() if "dense" in modes and query.strip() else None
+        sparse = self._query_terms(query) if "lexical" in modes and query.strip() else None
+        return TextQuery(query, dense, sparse)
+
+    def search_sides(self, q: TextQuery, k: int, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
+        """Each side's own ranking: {"text:dense": [...], "text:lexical": [...]} (sides with no vector left out).
+
+        Late fusion of the sides happens in our code (`mmrag.fusion`), with weights the user can tune.
+        """
+        out: dict[str, list[ChannelHit]] = {}
+        if k <= 0:
+            return out
+        for side, dense, sparse in (("dense", q.dense, None), ("lexical", None, q.sparse)):
+            if dense is None and (sparse is None or not sparse.indices):
+                continue
+            # Equal scores come back in any order; break ties by id so repeated searches agree.
+            ranked = sorted(self.store.query(dense, sparse, k, flt, k), key=lambda r: (-r[1], r[0]))
+            name = f"{self.name}:{side}"
+            out[name] = [ChannelHit(eid, score, rank, name) for rank, (eid, score) in enumerate(ranked, start=1)]
+        return out
+
     def search(self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = "hybrid") -> list[ChannelHit]:
         """The k best elements for a query, best first; mode "dense" / "lexical" runs one side alone.
 
-        Hits of the single-side modes carry channel "text:dense" / "text:lexical" (diagnostics, evals).
+        "hybrid" fuses both sides with equal-weight RRF over `prefetch_k` candidates each (the query pipeline
+        fuses the sides itself, with the query settings' weights). Hits of the single-side modes carry
+        channel "text:dense" / "text:lexical" (diagnostics, evals).
         """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
@@ -133,12 +171,12 @@ class QdrantTextChannel(Channel):
             raise ValueError("the lexical side is off (text.lexical = false)")
         if not query.strip() or k <= 0:
             return []
-        dense = self.encoder.encode_query(query).tolist() if mode in ("hybrid", "dense") else None
-        sparse = self._query_terms(query) if mode in ("hybrid", "lexical") else None
-        # Equal fused scores come back in any order; break ties by id so repeated searches agree.
-        ranked = sorted(self.store.query(dense, sparse, k, flt, self.prefetch_k), key=lambda r: (-r[1], r[0]))
-        channel = self.name if mode == "hybrid" else f"{self.name}:{mode}"
-        return [ChannelHit(eid, score, rank, channel) for rank, (eid, score) in enumerate(ranked, start=1)]
+        sides = self.search_sides(self.encode_query(query, SIDES if mode == "hybrid" else (mode,)),
+                                  k if mode != "hybrid" else max(k, self.prefetch_k), flt)
+        if mode != "hybrid":
+            return sides.get(f"{self.name}:{mode}", [])
+        fused = fuse(sides, method="rrf", rrf_k=RRF_K)[:k]
+        return [ChannelHit(str(u.key), u.score, rank, self.name) for rank, u in enumerate(fused, start=1)]
 
     def search_dense(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
         return self.search(query, k, flt, mode="dense")

@@ -24,11 +24,14 @@ def fuse(
     weights: Mapping[str, float] | None = None,
     rrf_k: int = 60,
     key: Callable[[ChannelHit], Hashable] | None = None,
+    evidence_decay: float = 0.0,
 ) -> list[FusedItem]:
     """Fuse channel rankings into one list, best first.
 
-    key groups hits into one unit (default: the element id); within a unit each channel counts once,
-    with its best-ranked hit, so a page found by both channels keeps the evidence of each.
+    key groups hits into one unit (default: the element id); within a unit each channel's best-ranked hit
+    counts fully, so a page found by both channels keeps the evidence of each. evidence_decay > 0 lets a unit's
+    further hits in the same channel add to its score too (the j-th next one weighted by evidence_decay**j):
+    a page whose several chunks, captions or tables match outranks a page with one lucky chunk.
     method: "rrf" (sum of w / (rrf_k + rank)) or "weighted" (sum of w * min-max normalised score).
     """
     if method not in ("rrf", "weighted"):
@@ -36,6 +39,7 @@ def fuse(
     weights = weights or {}
     key = key or (lambda h: h.element_id)
     units: dict[Hashable, FusedItem] = {}
+    seen: dict[tuple[Hashable, str], int] = {}  # (unit, channel) -> hits of that channel already counted
     for channel, hits in rankings.items():
         w = float(weights.get(channel, 1.0))
         if not hits or w == 0:
@@ -47,13 +51,17 @@ def fuse(
             unit = units.setdefault(k, FusedItem(key=k, score=0.0))
             if h.element_id not in unit.members:
                 unit.members.append(h.element_id)
-            if channel in unit.channels:
+            counted = seen.get((k, channel), 0)
+            seen[(k, channel)] = counted + 1
+            if counted == 0:
+                unit.channels[channel] = h
+            elif not evidence_decay:
                 continue
-            unit.channels[channel] = h
+            share = w * (evidence_decay**counted)
             if method == "rrf":
-                unit.score += w / (rrf_k + h.rank)
+                unit.score += share / (rrf_k + h.rank)
             else:
-                unit.score += w * ((h.score - lo) / (hi - lo) if hi > lo else 1.0)
+                unit.score += share * ((h.score - lo) / (hi - lo) if hi > lo else 1.0)
     return sorted(units.values(), key=lambda u: (-u.score, _best_rank(u)))
 
 

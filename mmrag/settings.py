@@ -56,12 +56,18 @@ class CaptionerSettings:
 @dataclass
 class QuerySettings:
     k: int = 10
-    per_channel_k: int = 50
+    per_channel_k: int = 50  # depth of each channel's (and each text side's) ranking before fusion
     fusion: str = "rrf"  # rrf | weighted
     rrf_k: int = 60
-    weights: dict[str, float] = field(default_factory=lambda: {"text": 1.0, "image": 1.0})
+    # Late-fusion weights: the text channel's two sides and the image channel ("text" sets both sides).
+    weights: dict[str, float] = field(default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "image": 1.0})
+    page_evidence: float = 0.0  # a page's further hits in a channel add to its score, decayed by this per hit
     kind_quota: dict[str, int] = field(default_factory=lambda: {"figure": 2, "table": 2})
-    reranker: str | None = None  # a sentence-transformers cross-encoder
+    references: bool = True  # act on "page 14", "slide 5", "Figure 3", "Table 2", "the last page" in a query
+    reranker: str | None = None  # a cross-encoder (HF id or folder), e.g. cross-encoder/ms-marco-MiniLM-L-12-v2
+    rerank_depth: int = 20  # how many fused units the cross-encoder scores
+    rerank_max_chars: int = 1500  # text per unit given to the cross-encoder: its best passages, cut here
+    rerank_weight: float = 1.0  # RRF weight of the cross-encoder's order against the first stage's (weight 1)
     collapse: bool = True
 
 

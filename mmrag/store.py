@@ -202,6 +202,34 @@ class ElementStore:
         ).fetchone()
         return row[0] if row else None
 
+    def referenced_elements(self, docs: Iterable[str], kind: str, value: str) -> list[str]:
+        """Ids of what a reference names in these ready documents (see `mmrag.references`), page order.
+
+        kind "page": the page element whose physical number or printed label (meta.label) is `value`;
+        "first" / "last": each document's first / last page; "figure" / "table": elements whose caption label
+        is "Figure <value>" / "Table <value>".
+        """
+        docs = list(docs)
+        if not docs:
+            return []
+        marks = ",".join("?" * len(docs))
+        base = f"SELECT e.id FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
+        args: list[Any] = [READY, *docs]
+        if kind == "page":
+            number = int(value) if value.isdigit() else -1
+            sql = base + " AND e.kind='page' AND (e.page=? OR json_extract(e.meta, '$.label')=?)"
+            args += [number, value]
+        elif kind in ("first", "last"):
+            pick = "MIN" if kind == "first" else "MAX"
+            sql = base + f" AND e.kind='page' AND e.page=(SELECT {pick}(page) FROM elements p WHERE p.doc=e.doc)"
+        elif kind in ("figure", "table"):
+            label = ("Table " if kind == "table" else "Figure ") + value
+            sql = base + " AND lower(json_extract(e.meta, '$.label'))=lower(?)"
+            args.append(label)
+        else:
+            raise ValueError(f"unknown reference kind {kind!r}")
+        return [row[0] for row in self.db.execute(sql + " ORDER BY e.doc, e.page, e.ord", args)]
+
     def counts(self, doc: str | None = None, ready_only: bool = True) -> dict[str, int]:
         """Elements by kind: of every ready document, or of one document."""
         sql = "SELECT e.kind, COUNT(*) FROM elements e JOIN documents d ON d.doc=e.doc WHERE 1=1"

@@ -6,6 +6,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,16 @@ class MMIndex:
         self.store.delete_document(doc)
         self.store.garbage_collect_pixels()
         return True
+
+    def update_settings(self, **sections: Any) -> None:
+        """Replace whole settings sections (e.g. `query=QuerySettings(...)`) and store them in the manifest.
+
+        Only sections that do not change stored vectors belong here (query, generator); model changes go
+        through `mmrag index --reembed`.
+        """
+        with WriterLock(self.root):
+            self.settings = replace(self.settings, **sections)
+            self._save_manifest()
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""

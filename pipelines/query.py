@@ -1,113 +1,233 @@
-"""The query path: each channel retrieves on its own, hits are hydrated, fused late and collapsed."""
+"""The query path: each channel retrieves on its own, hits are hydrated, fused late, collapsed and reranked.
+
+The text channel is searched as its two sides (`text:dense`, `text:lexical`, one query encoding for both) and
+fused with the other channels in `mmrag.fusion`, so every weight is ours to set (and `mmrag eval --tune` to
+choose). A query that names its evidence ("page 14", "Figure 3", "the last page") adds a `reference` ranking.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from mmrag.elements import ChannelHit, Element, Hit
 from mmrag.errors import MMRagError
 from mmrag.fusion import FusedItem, apply_kind_quota, fuse
 from mmrag.indexes.base import SearchFilter
+from mmrag.references import Reference, find_references
+from mmrag.settings import QuerySettings
 
 if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
 MAX_CONTEXT_ELEMENTS = 3  # elements of a collapsed page that travel with its hit to the generator
 CHANNEL_CHOICES = ("text", "image", "all", "fused", "text:dense", "text:lexical")
+REFERENCE = "reference"  # the ranking of elements a query names ("page 14", "Table 2")
+REFERENCE_WEIGHT = 4.0  # a named page or figure outweighs any one channel's rank 1
+QUOTA_CANDIDATES = 10
 
 
-def retrieve_channel(index: MMIndex, name: str, query: str, flt: SearchFilter | None, k: int) -> list[ChannelHit]:
-    """One channel's ranking; "text:dense" / "text:lexical" run one side of the text channel (diagnostics)."""
-    name, _, mode = name.partition(":")
-    channel = index.channels.get(name)
-    if channel is None:
-        reason = index.disabled.get(name, "unknown channel")
-        raise MMRagError(f"the {name} channel is not available: {reason}")
-    if mode:
-        return channel.search(query, k, flt, mode=mode)  # type: ignore[call-arg]
-    return channel.search(query, k, flt)
+@dataclass
+class Retrieval:
+    """What the channels returned for one query, hydrated, before any query-time setting is applied.
+
+    `quota` holds extra figure/table candidates per ranking and `reference` the elements the query names;
+    `rank_units` decides, by the settings it is given, whether they take part.
+    """
+
+    rankings: dict[str, list[ChannelHit]]
+    elements: dict[str, Element]
+    text_query: Any = None  # the text channel's encoded query, reused for quota candidates
+    quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
+    references: list[Reference] = field(default_factory=list)
+    reference: list[ChannelHit] = field(default_factory=list)
 
 
-def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10) -> list[Hit]:
-    """Ranked hits: a single channel, or all enabled channels fused with the query settings."""
-    if channel not in CHANNEL_CHOICES:
-        raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
-    cfg = index.settings.query
-    fused_mode = channel in ("all", "fused")  # collapse and quotas apply even when only one channel is enabled
-    names = list(index.channels) if fused_mode else [channel]
-    depth = max(cfg.per_channel_k, k)
-    rankings = {name: retrieve_channel(index, name, query, flt, depth) for name in names}
-    elements = index.store.get({h.element_id for hits in rankings.values() for h in hits})
-    # Drop hits of documents not (yet) ready and re-rank, so a half-written document is never seen.
-    rankings = {name: _rerank_visible(hits, elements) for name, hits in rankings.items()}
+def channel_weight(weights: Mapping[str, float], name: str) -> float:
+    """A ranking's fusion weight: its own key ("text:dense"), else its channel's ("text"), else 1."""
+    if name in weights:
+        return float(weights[name])
+    return float(weights.get(name.partition(":")[0], 1.0))
+
+
+def retrieve(
+    index: MMIndex, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
+    quota_kinds: list[str] | None = None, references: bool = False,
+) -> Retrieval:
+    """Each named channel's ranking, hydrated; "text" comes back as its two sides, from one query encoding.
+
+    quota_kinds: also fetch the text channel's best elements of these kinds (for kind quotas);
+    references: also look up what the query names ("page 14", "Table 2"). Hits of documents that are not
+    ready are dropped (a half-written document is never seen).
+    """
+    rankings: dict[str, list[ChannelHit]] = {}
+    text_query = None
+    for name in names:
+        base, _, mode = name.partition(":")
+        channel = index.channels.get(base)
+        if channel is None:
+            reason = index.disabled.get(base, "unknown channel")
+            raise MMRagError(f"the {base} channel is not available: {reason}")
+        if base == "text":
+            sides = (mode,) if mode else tuple(s for s in ("dense", "lexical") if s != "lexical" or channel.bm25)
+            text_query = channel.encode_query(query, sides)
+            rankings.update(channel.search_sides(text_query, k, flt))
+        else:
+            rankings[name] = channel.search(query, k, flt)
+    quota: dict[str, list[ChannelHit]] = {}
+    wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
+    if text_query is not None and wanted:
+        sub = SearchFilter(docs=flt.docs if flt else None, kinds=wanted, pages=flt.pages if flt else None)
+        quota = index.channels["text"].search_sides(text_query, QUOTA_CANDIDATES, sub)
+    ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
+    elements = index.store.get(ids)
+    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, text_query,
+                  {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
+    if references:
+        _find_referenced(index, query, r, flt)
+    return r
+
+
+def rank_units(
+    r: Retrieval, cfg: QuerySettings, *, fused_mode: bool = True, reranker: Any = None, query: str = "",
+) -> list[FusedItem]:
+    """The fused ranking of one retrieval under query settings `cfg`, best first (units: pages when collapsing).
+
+    Kind quotas are applied to the top `cfg.k`; the caller cuts to its own k.
+    """
+    elements = r.elements
+    rankings = {name: list(hits) for name, hits in r.rankings.items()}
     if fused_mode and cfg.kind_quota:
-        _add_quota_candidates(index, query, flt, rankings, elements)
+        for name, extra in r.quota.items():
+            ranked = rankings.setdefault(name, [])
+            have = {h.element_id for h in ranked}
+            ranked += [ChannelHit(h.element_id, h.score, len(ranked) + i, name)
+                       for i, h in enumerate((h for h in extra if h.element_id not in have), start=1)]
+    if fused_mode and cfg.references and r.reference:
+        rankings[REFERENCE] = r.reference
     collapse = cfg.collapse and fused_mode
 
     def unit_key(h: ChannelHit) -> object:
         e = elements[h.element_id]
         return (e.doc, e.page) if collapse else e.id
 
-    fused = fuse(rankings, method=cfg.fusion if fused_mode else "rrf", weights=cfg.weights, rrf_k=cfg.rrf_k,
-                 key=unit_key)
+    weights = {name: channel_weight(cfg.weights, name) for name in rankings}
+    weights[REFERENCE] = REFERENCE_WEIGHT
+    fused = fuse(rankings, method=cfg.fusion if fused_mode else "rrf", weights=weights, rrf_k=cfg.rrf_k,
+                 key=unit_key, evidence_decay=cfg.page_evidence if collapse else 0.0)
+    if reranker is not None and fused:
+        fused = _rerank(reranker, query, fused, elements, cfg)
     if fused_mode and cfg.kind_quota:
-        fused = apply_kind_quota(fused, k, cfg.kind_quota, lambda u: {elements[m].kind for m in u.members})
-    reranker = index.reranker
-    # Only the units that are returned (or reranked) become Hits: each may look up its page's pixels.
-    keep = max(k, cfg.per_channel_k) if reranker is not None else k
-    hits = [_to_hit(index, u, elements, single=None if fused_mode else names[0]) for u in fused[:keep]]
-    if reranker is not None:
-        hits = reranker.rerank(query, hits, top_k=k)
-    return hits[:k]
+        fused = apply_kind_quota(fused, cfg.k, cfg.kind_quota, lambda u: {elements[m].kind for m in u.members})
+    return fused
 
 
-def _rerank_visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:
+def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10) -> list[Hit]:
+    """Ranked hits: a single channel (or text side), or all enabled channels fused with the query settings."""
+    if channel not in CHANNEL_CHOICES:
+        raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
+    cfg = replace(index.settings.query, k=k)
+    fused_mode = channel in ("all", "fused")  # collapse, quotas, references and rerank apply to the fused ranking
+    names = list(index.channels) if fused_mode else [channel]
+    r = retrieve(index, query, names, flt, max(cfg.per_channel_k, k),
+                 quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references)
+    reranker = index.reranker if fused_mode else None
+    fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=query)
+    # Only the units that are returned become Hits: each may look up its page's pixels.
+    single = None if fused_mode or channel == "text" else channel
+    return [_to_hit(index, u, r.elements, single) for u in fused[:k]]
+
+
+def recognised_references(index: MMIndex, query: str) -> list[Reference]:
+    """The evidence references a query names, as `search` would act on them."""
+    return find_references(query) if index.settings.query.references else []
+
+
+def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:
     visible = [h for h in hits if h.element_id in elements]
     return [ChannelHit(h.element_id, h.score, rank, h.channel) for rank, h in enumerate(visible, start=1)]
 
 
-def _add_quota_candidates(
-    index: MMIndex, query: str, flt: SearchFilter | None, rankings: dict[str, list[ChannelHit]],
-    elements: dict[str, Element],
-) -> None:
-    """Append figure/table candidates from the text channel, so quotas can reach them when prose dominates."""
-    if "text" not in rankings:
+def _find_referenced(index: MMIndex, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
+    """The elements the query names, in `r.reference`: its pages (physical or printed label), figures, tables."""
+    refs = find_references(query)
+    if not refs:
         return
-    wanted = [kind for kind in index.settings.query.kind_quota if not flt or not flt.kinds or kind in flt.kinds]
-    if not wanted:
-        return
-    sub = SearchFilter(docs=flt.docs if flt else None, kinds=wanted, pages=flt.pages if flt else None)
-    extra = index.channels["text"].search(query, 10, sub)
-    have = {h.element_id for h in rankings["text"]}
-    new_ids = [h.element_id for h in extra if h.element_id not in have]
-    elements.update(index.store.get(new_ids))
-    ranked = rankings["text"]
-    for h in extra:
-        if h.element_id in elements and h.element_id not in have:
-            ranked.append(ChannelHit(h.element_id, h.score, len(ranked) + 1, "text"))
-            have.add(h.element_id)
+    docs = flt.docs if flt and flt.docs else sorted({e.doc for e in r.elements.values()})
+    found: list[str] = []
+    for ref in refs:
+        ids = index.store.referenced_elements(docs, ref.kind, ref.value)
+        if ids:
+            r.references.append(ref)
+            found += [i for i in ids if i not in found]
+    r.elements.update(index.store.get([i for i in found if i not in r.elements]))
+    found = [i for i in found if i in r.elements]
+    r.reference = [ChannelHit(eid, 1.0, rank, REFERENCE) for rank, eid in enumerate(found, start=1)]
+
+
+def _rerank(
+    reranker: Any, query: str, fused: list[FusedItem], elements: dict[str, Element], cfg: Any
+) -> list[FusedItem]:
+    """Score the top units with the cross-encoder and fuse its order with the first stage's (RRF).
+
+    Each unit is given as its best passages (its members in rank order, pages' full text last), cut to
+    `rerank_max_chars`; units past `rerank_depth` keep their order below the reranked ones.
+    """
+    depth = min(cfg.rerank_depth, len(fused))
+    head, tail = fused[:depth], fused[depth:]
+    passages = [_unit_passage(u, elements, cfg.rerank_max_chars) for u in head]
+    scores = reranker.score_pairs(query, passages)
+    order = sorted(range(depth), key=lambda i: -scores[i])
+    rerank_rank = {i: rank for rank, i in enumerate(order, start=1)}
+    combined = []
+    for i, unit in enumerate(head):
+        unit.score = 1.0 / (cfg.rrf_k + i + 1) + cfg.rerank_weight / (cfg.rrf_k + rerank_rank[i])
+        unit.channels["rerank"] = ChannelHit(unit.members[0], float(scores[i]), rerank_rank[i], "rerank")
+        combined.append(unit)
+    combined.sort(key=lambda u: -u.score)
+    return combined + tail
+
+
+def _unit_passage(unit: FusedItem, elements: dict[str, Element], max_chars: int) -> str:
+    members = [elements[m] for m in unit.members]
+    members.sort(key=lambda e: e.kind == "page")  # whole-page text only after the unit's own passages
+    text = ""
+    for e in members:
+        part = e.searchable_text().strip()
+        if part and part not in text:
+            text = f"{text}\n{part}" if text else part
+        if len(text) >= max_chars:
+            break
+    return text[:max_chars]
 
 
 def _representative(unit: FusedItem, elements: dict[str, Element]) -> Element:
     """The element that stands for a unit: a figure or table a channel ranked beats prose on its page."""
     members = [elements[m] for m in unit.members]
-    best_by_channel = [elements[h.element_id] for h in sorted(unit.channels.values(), key=lambda h: h.rank)]
+    ranked = [h for name, h in unit.channels.items() if name != "rerank"]
+    best_by_channel = [elements[h.element_id] for h in sorted(ranked, key=lambda h: h.rank)]
     for e in best_by_channel + members:
         if e.kind in ("figure", "table"):
             return e
-    return best_by_channel[0]
+    return (best_by_channel or members)[0]
 
 
 def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], single: str | None) -> Hit:
     element = _representative(unit, elements)
-    channels = {
-        name: {"rank": h.rank, "score": h.score, "element_id": h.element_id} for name, h in unit.channels.items()
-    }
+    channels: dict[str, dict[str, Any]] = {}
+    for name, h in sorted(unit.channels.items(), key=lambda item: item[1].rank):
+        base, _, side = name.partition(":")
+        entry = channels.setdefault(base, {"rank": h.rank, "score": h.score, "element_id": h.element_id})
+        if side:  # the text channel's sides: the channel's entry is its best side, each side's rank kept too
+            entry[f"{side}_rank"] = h.rank
     pixels = index.pixel_path(element)
-    if pixels is None:
-        page = index.page_element(element.doc, element.page)
+    if pixels is None:  # prose: the page's render, from the unit itself when its page element was ranked
+        page = next((elements[m] for m in unit.members if elements[m].kind == "page" and elements[m].page
+                     == element.page and elements[m].doc == element.doc), None)
+        page = page or index.page_element(element.doc, element.page)
         pixels = index.pixel_path(page) if page else None
-    score = unit.channels[single].score if single else unit.score
+    score = unit.channels[single].score if single in unit.channels else unit.score
     related = [m for m in unit.members if m != element.id]
     context = [elements[m] for m in related if elements[m].kind != "page"][:MAX_CONTEXT_ELEMENTS]
     return Hit(element=element, score=score, channels=channels, related=related, pixels_path=pixels, context=context)

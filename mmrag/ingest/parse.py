@@ -155,7 +155,8 @@ class _DocumentParser:
         # page element
         all_text = "\n".join(b.text for b in reading_order(list(raw_blocks), rect[2] - rect[0]))
         self.element(pnum, "page", rect, text=all_text, image=self.put_pixels(renderer.png(s.page_dpi), "png"),
-                     meta={"scanned": scanned, "width": rect[2] - rect[0], "height": rect[3] - rect[1]})
+                     meta={"scanned": scanned, "width": rect[2] - rect[0], "height": rect[3] - rect[1],
+                           "label": _page_label(page)})
 
         for i, f in enumerate(figures):
             self._figure(pnum, renderer, f, linked.get(i), lines)
@@ -223,6 +224,14 @@ class _DocumentParser:
         el = self.element(pnum, "table", t.bbox, text=t.markdown(), caption=cap.text if cap else "",
                           image=self.put_pixels(renderer.png(s.figure_dpi, t.bbox), "png"), meta=meta)
         self.last_table = (pnum, el.id, t.header)
+
+
+def _page_label(page: pymupdf.Page) -> str | None:
+    """The page's printed label ("iv", "A-3") when the PDF defines page labels; None otherwise."""
+    try:
+        return page.get_label() or None
+    except Exception:  # malformed /PageLabels trees: the physical number still works
+        return None
 
 
 def _overlaps_any(box: Rect4, others: list[Rect4]) -> bool:

