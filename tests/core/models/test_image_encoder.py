@@ -162,3 +162,40 @@ def test_cuda_encoding_matches_cpu(tiny_model: str) -> None:
     images = _images()
     np.testing.assert_allclose(gpu.encode_images(images), ref.encode_images(images), atol=2e-2)
     np.testing.assert_allclose(gpu.encode_text(["a chart"]), ref.encode_text(["a chart"]), atol=2e-2)
+
+
+def test_hf_hub_id_resolves_from_hf_cache_without_network(tiny_encoder: OpenClipEncoder,
+                                                          offline_empty_cache: Path) -> None:
+    """An `hf-hub:` model (config + weights in one repo) that a previous download left in the cache loads offline."""
+    repo = offline_empty_cache / "hub" / "models--mmrag-test--tiny-hub-clip"
+    snapshot = repo / "snapshots" / "def456"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("def456")
+    (snapshot / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG, "preprocess_cfg": {}}))
+    torch.save(tiny_encoder.model.state_dict(), snapshot / "open_clip_pytorch_model.bin")
+    loaded = OpenClipEncoder.load("hf-hub:mmrag-test/tiny-hub-clip", "ignored", device="cpu")
+    assert loaded.fingerprint() == {"model": "hf-hub:mmrag-test/tiny-hub-clip",
+                                    "pretrained": "hf-hub:mmrag-test/tiny-hub-clip", "dim": 32}
+    np.testing.assert_allclose(loaded.encode_text(["x"]), tiny_encoder.encode_text(["x"]), atol=1e-5)
+
+
+def test_url_hosted_tag_is_not_fetched_offline(tiny_model: str, offline_empty_cache: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_clip fetches URL-hosted tags with urllib, which ignores HF_HUB_OFFLINE: we must stop it first."""
+    import urllib.request
+
+    from open_clip import pretrained as registry
+
+    attempts: list[object] = []
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    url = "https://example.invalid/mmrag-tiny-not-cached-0123.pt"
+    monkeypatch.setitem(registry._PRETRAINED, tiny_model, {"web": {"url": url, "hf_hub": ""}})
+    with pytest.raises(ModelUnavailable) as info:
+        OpenClipEncoder.load(tiny_model, "web", device="cpu")
+    assert "create_model_and_transforms" in info.value.remedy and attempts == []
