@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from mmrag.elements import ChannelHit, Element
-from mmrag.indexes.base import Channel, PixelReader, SearchFilter
+from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
 from mmrag.indexes.faiss_index import FLAT, HNSW, GpuSwitch, VectorIndex, kind_for, load_index, new_index
 from mmrag.indexes.faiss_vectors import ImageVectorStore
 from mmrag.models.image_encoder import ImageEncoder
@@ -188,8 +188,10 @@ class FaissImageChannel(Channel):
     def docs(self) -> set[str]:
         return self.vectors.docs()
 
-    def search(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
+    def search(self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = DEFAULT_MODE
+               ) -> list[ChannelHit]:
         """The k elements whose pixels best match the query text, best first."""
+        self._check_mode(mode)
         if k <= 0 or not self.vectors.count():
             return []
         vector = self.encoder.encode_text([query])[0]

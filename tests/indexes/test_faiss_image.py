@@ -244,3 +244,12 @@ def test_undecodable_pixels_skip_one_element(tmp_path: Path, encoder: OpenClipEn
     pixels.data[broken.image or ""] = b"not a png"
     channel = _open(tmp_path, encoder)
     assert channel.add(corpus, pixels) == 17
+
+
+def test_declares_its_modes(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    assert channel.modes == ("default",) and channel.optimize() is False
+    assert channel.search("x", k=3, mode="default") == channel.search("x", k=3)
+    with pytest.raises(ValueError, match="unknown mode"):
+        channel.search("x", k=3, mode="dense")
