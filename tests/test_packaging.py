@@ -19,3 +19,8 @@ def test_declared_minimum_python_is_the_one_ruff_targets_and_ci_runs() -> None:
     # settings.py reads TOML with the standard library's tomllib (3.11+): the minimum cannot be lower
     assert minimum >= (3, 11)
     assert sys.version_info[:2] >= minimum
+
+
+def test_the_package_ships_its_type_hints() -> None:
+    assert (ROOT / "mmrag" / "py.typed").is_file()
+    assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["mmrag"]
