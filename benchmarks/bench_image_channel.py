@@ -3,6 +3,8 @@
     python benchmarks/bench_image_channel.py                 # CPU default: a few minutes on 2 cores
     python benchmarks/bench_image_channel.py --device cuda --images 2048 --json out.json
 
+Needs mmrag installed (`pip install -e .`): indexes/ imports as mmrag.indexes only through it.
+
 Encoding uses a ViT-B-32 with random weights (same compute as the real one; no download needed).
 Search goes through FaissImageChannel.search_vector on synthetic normalised 512-d vectors drawn around
 cluster centres (uniform random vectors have no neighbourhood structure, so no ANN index can find their
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,16 +25,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from mmrag.indexes import faiss_index  # noqa: E402
-from mmrag.indexes.base import SearchFilter  # noqa: E402
-from mmrag.indexes.faiss_image import FaissImageChannel  # noqa: E402
-from mmrag.models.image_encoder import OpenClipEncoder  # noqa: E402
-from mmrag.models.resolve import resolve_device  # noqa: E402
-from mmrag.settings import ImageChannelSettings  # noqa: E402
+from mmrag.indexes import faiss_index
+from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.faiss_image import FaissImageChannel
+from mmrag.models.image_encoder import OpenClipEncoder
+from mmrag.models.resolve import resolve_device
+from mmrag.settings import ImageChannelSettings
 
 
 def _sync(device: str) -> None:
