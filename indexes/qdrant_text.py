@@ -43,6 +43,7 @@ class QdrantTextChannel(Channel):
     """
 
     name = "text"
+    modes = MODES
 
     def __init__(
         self,
