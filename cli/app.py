@@ -218,12 +218,12 @@ def search(
 ) -> None:
     """Retrieve ranked elements with their channel scores."""
     _setup_logging(False)
-    from mmrag.pipelines.query import recognised_references
+    from mmrag.pipelines.query import FUSED, recognised_references
 
     with _open(index) as idx:
         hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=_parse_list(kind),
                           pages=_parse_pages(pages), k=k)
-        refs = recognised_references(idx, query) if channel in ("all", "fused") else []
+        refs = recognised_references(idx, query) if channel in FUSED else []
     if as_json:
         out.print_json(json.dumps({"references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
         return

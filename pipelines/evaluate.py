@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.elements import Answer, Hit
 from mmrag.errors import MMRagError
-from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
 
 if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
-EVAL_CHANNELS = ("text", "image", "fused")
-DIAGNOSTIC_CHANNELS = ("text:dense", "text:lexical")  # one side of the text channel's hybrid query
+EVAL_CHANNELS = (*list_channels(), "fused")
+# one mode of a channel, e.g. one side of the text channel's hybrid query: "text:dense", "text:lexical"
+DIAGNOSTIC_CHANNELS = tuple(run for name in list_channels() for run in channel_kind(name).runs()[1:])
 
 
 def evaluate(

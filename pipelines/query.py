@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mmrag.elements import ChannelHit, Element, Hit
 from mmrag.errors import MMRagError
 from mmrag.fusion import FusedItem, apply_kind_quota, fuse
-from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
 from mmrag.references import Reference, find_references
 from mmrag.settings import QuerySettings
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from mmrag.pipelines.index import MMIndex
 
 MAX_CONTEXT_ELEMENTS = 3  # elements of a collapsed page that travel with its hit to the generator
-CHANNEL_CHOICES = ("text", "image", "all", "fused", "text:dense", "text:lexical")
+FUSED = ("all", "fused")  # names of the fused ranking
+CHANNEL_CHOICES = (*FUSED, *(run for name in list_channels() for run in channel_kind(name).runs()))
 REFERENCE = "reference"  # the ranking of elements a query names ("page 14", "Table 2")
 REFERENCE_WEIGHT = 4.0  # a named page or figure outweighs any one channel's rank 1
 QUOTA_CANDIDATES = 10
@@ -128,7 +129,7 @@ def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter |
     if channel not in CHANNEL_CHOICES:
         raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
     cfg = replace(index.settings.query, k=k)
-    fused_mode = channel in ("all", "fused")  # collapse, quotas, references and rerank apply to the fused ranking
+    fused_mode = channel in FUSED  # collapse, quotas, references and rerank apply to the fused ranking
     names = list(index.channels) if fused_mode else [channel]
     r = retrieve(index, query, names, flt, max(cfg.per_channel_k, k),
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references)
