@@ -202,6 +202,8 @@ def inspect(index: IndexOpt = Path("idx"), as_json: JsonOpt = False) -> None:
     for name, ch in info["channels"].items():
         detail = ch.get("reason") or ", ".join(f"{k}={v}" for k, v in ch.items() if k not in ("status", "fingerprint"))
         out.print(f"[bold]{name}[/]: {ch.get('status', 'not built')} {detail}", highlight=False, soft_wrap=True)
+    models = ", ".join(f"{role}={name}" for role, name in info.get("models", {}).items() if name)
+    out.print(f"[bold]models[/]: {escape(models)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

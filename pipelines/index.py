@@ -257,11 +257,23 @@ class MMIndex:
             "pages": sum(d["pages"] for d in docs if d["status"] == "ready"),
             "elements": by_kind,
             "channels": channels,
+            "models": self.models(),
             "docs": [
                 {"doc": d["doc"], "pages": d["pages"], "status": d["status"], "sha256": d["sha256"],
                  "elements": self.store.counts(doc=d["doc"], ready_only=False)}
                 for d in docs
             ],
+        }
+
+    def models(self) -> dict[str, str | None]:
+        """The model each role uses, by name, as configured (no model is loaded to say it)."""
+        s = self.settings
+        return {
+            "text": s.text.model,
+            "image": f"{s.image.model}/{s.image.pretrained}" if s.image.enabled else None,
+            "reranker": s.query.reranker,
+            "captioner": s.captioner.model,
+            "generator": s.generator.model or s.generator.base_url,
         }
 
     def close(self) -> None:

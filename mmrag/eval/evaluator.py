@@ -103,6 +103,17 @@ class EvalResult:
     unanswerable: list[QuestionRecord]
     seconds: float
     asked: bool = False
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # seconds per search, per channel
+
+    def latency_ms(self) -> dict[str, dict[str, float]]:
+        """p50 / p95 milliseconds of one search, per channel (the first search of each channel, which loads
+        its models, is left out when there are others)."""
+        out = {}
+        for ch, values in self.latencies.items():
+            vals = sorted(values[1:] if len(values) > 1 else values)
+            out[ch] = {"p50": round(1000 * vals[len(vals) // 2], 1),
+                       "p95": round(1000 * vals[min(len(vals) - 1, int(0.95 * len(vals)))], 1)}
+        return out
 
     def keys(self) -> list[str]:
         return metric_names(self.ks, "page") + metric_names(self.ks, "element")
@@ -189,6 +200,7 @@ class EvalResult:
             "text_caption_hits": self.caption_hits(),
             "disabled_channels": list(self.disabled),
             "seconds": round(self.seconds, 3),
+            "latency_ms": self.latency_ms(),
         }
         answer = self.answer_summary()
         if answer is not None:
@@ -253,6 +265,7 @@ class RetrievalEvaluator:
         disabled = {ch: "disabled by caller" for ch in disabled_channels}
         records: list[QuestionRecord] = []
         unanswerable: list[QuestionRecord] = []
+        latencies: dict[str, list[float]] = {}
         total = len(self.questions)
         for i, q in enumerate(self.questions, start=1):
             flt = self.search_filter(q)
@@ -262,7 +275,9 @@ class RetrievalEvaluator:
                     if ch in disabled:
                         continue
                     try:
+                        t0 = time.perf_counter()
                         hits = search(q.question, ch, flt, self.depth)
+                        latencies.setdefault(ch, []).append(time.perf_counter() - t0)
                     except ModelUnavailable as exc:
                         disabled[ch] = str(exc)
                         for done in records:
@@ -286,6 +301,7 @@ class RetrievalEvaluator:
             unanswerable=unanswerable,
             seconds=time.perf_counter() - start,
             asked=ask is not None,
+            latencies={ch: v for ch, v in latencies.items() if ch not in disabled},
         )
 
     def _score(self, rec: QuestionRecord, channel: str, hits: list[Hit]) -> None:

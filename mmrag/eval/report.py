@@ -180,10 +180,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     """Plain-text summary of `EvalResult.to_json()` for the terminal: one row per channel, page-level metrics."""
     lines = [f"scope {summary['scope']}: {summary['n']} questions scored, {summary['unanswerable']} unanswerable apart"]
     keys = [k for k in metric_names(summary["ks"], "page") if not k.startswith("page_recall")]
+    latency = summary.get("latency_ms", {})
     if summary["metrics"]:
-        lines.append(f"{'channel':<8}" + "".join(f"{k:>13}" for k in keys))
+        width = max(8, *(len(ch) + 1 for ch in summary["metrics"]))
+        lines.append(f"{'channel':<{width}}" + "".join(f"{k:>13}" for k in keys) + f"{'p50 ms':>9}")
         for ch, metrics in summary["metrics"].items():
-            lines.append(f"{ch:<8}" + "".join(f"{_fmt(metrics.get(k)):>13}" for k in keys))
+            p50 = latency.get(ch, {}).get("p50")
+            lines.append(f"{ch:<{width}}" + "".join(f"{_fmt(metrics.get(k)):>13}" for k in keys)
+                         + f"{'' if p50 is None else p50:>9}")
     if summary["disabled_channels"]:
         lines.append(f"disabled (not scored): {', '.join(summary['disabled_channels'])}")
     ans = summary.get("answer")
