@@ -12,7 +12,7 @@ from typing import Any
 
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
-from mmrag.indexes.base import Channel, SearchFilter
+from mmrag.indexes.base import Channel, SearchFilter, list_channels
 from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, reembed
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
@@ -147,9 +147,7 @@ class MMIndex:
         """Let channels build their search structures (Qdrant Edge has no background optimiser)."""
         with WriterLock(self.root):
             for channel in self.channels.values():
-                optimize = getattr(channel, "optimize", None)
-                if optimize is not None:
-                    optimize()
+                channel.optimize()
 
     def remove(self, doc: str) -> bool:
         """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
@@ -245,7 +243,7 @@ class MMIndex:
         docs = self.store.documents()
         stored = self.manifest.get("channels", {})
         channels: dict[str, Any] = {}
-        for name in ("text", "image"):
+        for name in list_channels():
             info = stored.get(name, {})
             if name in self.disabled:
                 info = {"status": "disabled", "reason": self.disabled[name]}

@@ -67,9 +67,9 @@ def load_open_clip(model: str, pretrained: str | None, device: str) -> OpenClipP
                     source.model_name, pretrained=source.pretrained, device=device, cache_dir=cache_dir
                 )
         except Exception as exc:  # open_clip raises RuntimeError/OSError/ValueError for missing pieces
-            raise ModelUnavailable(
-                model, ROLE, f"{_remedy(model, str(pretrained))} (open_clip: {_first_line(exc)})"
-            ) from exc
+            # Offline, open_clip only says it could not download: the remedy says all there is to say.
+            detail = f" (open_clip: {_first_line(exc)})" if online or source.local else ""
+            raise ModelUnavailable(model, ROLE, _remedy(model, str(pretrained)) + detail) from exc
     return OpenClipParts(net, preprocess, tokenizer, source.label)
 
 
