@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 
 # The search space, as data: each key a QuerySettings field ("weights.<ranking>" for a fusion weight).
 SEARCH_SPACE: dict[str, list[Any]] = {
-    "weights.text:dense": [0.0, 0.5, 1.0],
-    "weights.text:lexical": [0.5, 1.0, 1.5, 2.0],
+    "fusion": ["rrf", "weighted"],
+    "weights.text:dense": [0.5, 1.0, 1.5],
+    "weights.text:lexical": [0.25, 0.5, 1.0, 1.5],
     "weights.image": [0.5, 1.0],
-    "rrf_k": [10, 30, 60],
+    "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],
     "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
     "rerank_weight": [0.5, 1.0, 2.0],
@@ -149,7 +150,7 @@ def tune(
     before = {"tune": measure(base, tune_ids), "held": measure(base, held_ids) if held_qs else {}}
     best_values: dict[str, Any] = {}
     best_score = objective(before["tune"])
-    combos = list(itertools.product(*space.values()))
+    combos = [c for c in itertools.product(*space.values()) if not _redundant(dict(zip(space, c)), space)]
     for i, combo in enumerate(combos, start=1):
         values = dict(zip(space.keys(), combo))
         score = objective(measure(apply(base, values), tune_ids))
@@ -168,6 +169,11 @@ def tune(
         index.update_settings(query=chosen_cfg)
         result.written = True
     return result
+
+
+def _redundant(values: dict[str, Any], space: dict[str, list[Any]]) -> bool:
+    """rrf_k only matters to rrf: of the weighted candidates keep those with the first rrf_k."""
+    return values.get("fusion") == "weighted" and "rrf_k" in space and values["rrf_k"] != space["rrf_k"][0]
 
 
 def _page_of(r: Retrieval, unit: Any) -> tuple[str, int]:

@@ -44,3 +44,27 @@ def test_reopen_keeps_rows(tmp_path: Path) -> None:
     again = ElementStore(tmp_path)
     assert again.document("a.pdf")["info"] == {"ocr_pages": [1]}
     assert len(list(again.elements(doc="a.pdf"))) == 1
+
+
+def test_referenced_elements_by_page_label_and_caption(tmp_path) -> None:
+    from mmrag.elements import Element
+    from mmrag.store import ElementStore
+
+    store = ElementStore(tmp_path)
+    els = [
+        Element("p1", "a.pdf", "sha", 1, "page", (0, 0, 1, 1), text="cover", meta={"label": "i"}),
+        Element("p2", "a.pdf", "sha", 2, "page", (0, 0, 1, 1), text="body", meta={"label": "1"}),
+        Element("p3", "a.pdf", "sha", 3, "page", (0, 0, 1, 1), text="end", meta={"label": "2"}),
+        Element("f1", "a.pdf", "sha", 3, "figure", (0, 0, 1, 1), caption="Figure 3: x", meta={"label": "Figure 3"}),
+        Element("t1", "a.pdf", "sha", 2, "table", (0, 0, 1, 1), caption="Table 2 y", meta={"label": "Table 2"}),
+    ]
+    store.begin_document("a.pdf", "a.pdf", "sha", 3, els)
+    assert store.referenced_elements(["a.pdf"], "figure", "3") == []  # the document is not ready yet
+    store.finish_document("a.pdf")
+    assert store.referenced_elements(["a.pdf"], "page", "2") == ["p2", "p3"]  # physical 2, printed label "2"
+    assert store.referenced_elements(["a.pdf"], "page", "i") == ["p1"]
+    assert store.referenced_elements(["a.pdf"], "figure", "3") == ["f1"]
+    assert store.referenced_elements(["a.pdf"], "table", "2") == ["t1"]
+    assert store.referenced_elements(["a.pdf"], "first", "1") == ["p1"]
+    assert store.referenced_elements(["a.pdf"], "last", "-1") == ["p3"]
+    assert store.referenced_elements(["b.pdf"], "page", "1") == []

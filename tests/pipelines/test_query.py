@@ -90,3 +90,44 @@ def test_reranker_stage_reorders_fused_hits(sample_index: MMIndex, tmp_path: Pat
     assert len(hits) == 5 and all("rerank" in h.channels for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert sorted(h.channels["rerank"]["rank"] for h in hits) == [1, 2, 3, 4, 5]
+
+
+def test_a_named_page_or_figure_comes_first(sample_index: MMIndex) -> None:
+    doc = ["solar_outlook_2024.pdf"]
+    hits = sample_index.search("What does the chart on page 3 show?", docs=doc, k=5)
+    assert (hits[0].element.doc, hits[0].element.page) == ("solar_outlook_2024.pdf", 3)
+    assert "reference" in hits[0].channels
+    hits = sample_index.search("What does Figure 1 plot?", docs=doc, k=5)
+    assert hits[0].element.page == 2 and hits[0].element.kind == "figure"
+    assert hits[0].element.meta.get("label") == "Figure 1"
+    last = sample_index.search("What is on the last page?", docs=doc, k=5)
+    assert last[0].element.page == 6
+
+
+def test_references_are_ignored_when_switched_off(sample_index: MMIndex) -> None:
+    from dataclasses import replace
+
+    settings = sample_index.settings
+    sample_index.settings = replace(settings, query=replace(settings.query, references=False))
+    try:
+        hits = sample_index.search("What does the chart on page 3 show?", docs=["solar_outlook_2024.pdf"], k=5)
+        assert all("reference" not in h.channels for h in hits)
+    finally:
+        sample_index.settings = settings
+
+
+def test_text_sides_come_from_one_query_encoding(sample_index: MMIndex) -> None:
+    encoder = sample_index.channels["text"].encoder
+    calls = []
+    original = encoder.encode_query
+
+    def counting(text: str):
+        calls.append(text)
+        return original(text)
+
+    encoder.encode_query = counting
+    try:
+        sample_index.search("battery storage capacity of the solar project", k=5)
+    finally:
+        del encoder.encode_query
+    assert len(calls) == 1, "the fused query (sides and quota candidates) encodes the query once"
