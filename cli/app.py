@@ -1,4 +1,4 @@
-"""The `mmrag` command line: index, inspect, search, ask, remove, eval."""
+"""The `mmrag` command line: index, inspect, search, ask, remove, check, eval."""
 
 from __future__ import annotations
 
@@ -331,6 +331,35 @@ def remove(
         for d in missing:
             console.print(f"[yellow]not in the index:[/] {d}")
     raise typer.Exit(0 if not missing else 1)
+
+
+@app.command()
+@cli_errors
+def check(
+    index: IndexOpt = Path("idx"),
+    repair: Annotated[bool, typer.Option(help="Re-embed missing vectors, drop orphans, restore pixel files.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify an index: manifest, store, each channel's vectors against the store, pixel files (exit 1 on errors)."""
+    _setup_logging(False)
+    from mmrag.pipelines.check import check_index
+    from mmrag.pipelines.lock import WriterLock
+
+    if repair:
+        with _open(index, reset_stale=True) as idx, WriterLock(idx.root):
+            report = check_index(idx, repair=True)
+    else:
+        with _open(index, read_only=True) as idx:  # works beside a running writer
+            report = check_index(idx)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        for f in report.findings:
+            style = "green" if f.repaired else ("red" if f.level == "error" else "yellow")
+            out.print(f"[{style}]{escape(f.line())}[/]", highlight=False, soft_wrap=True)
+        out.print(f"{report.index}: " + ("ok" if report.ok else "problems found; `mmrag check --repair` fixes "
+                                                              "what it can"), highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command(name="eval")
