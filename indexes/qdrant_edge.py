@@ -130,8 +130,8 @@ class EdgeTextStore:
             if p.sparse is not None:
                 vector[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
             batch.append(qe.Point(id=p.id, vector=vector, payload=p.payload))
-        kill_point("embed")
         self._update(qe.UpdateOperation.upsert_points(batch))
+        kill_point("embed")
 
     def query(
         self,

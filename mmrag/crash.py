@@ -2,7 +2,7 @@
 
 Set `MMRAG_TEST_KILL_AT=<point>` (or `<point>@N`: the N-th time the point is reached) before starting mmrag.
 Points: `parse` (a pixel file is about to be written while a document is parsed), `store` (a document's rows
-were committed as `indexing`, no vector written yet), `embed` (a batch of text vectors is about to be written),
+were committed as `indexing`, no vector written yet), `embed` (a batch of text vectors was just written),
 `optimize` (the text shard is about to be optimised), `remove` (a document's vectors are being deleted).
 Unset, `kill_point` is one comparison against None.
 """

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import IndexLocked
 from mmrag.pipelines.lock import WriterLock
-from mmrag.pipelines.manifest import SCHEMA_VERSION, stale_channels
+from mmrag.pipelines.manifest import SCHEMA_VERSION, read_manifest, stale_channels
 from mmrag.store import INDEXING, READY, sha256_file
 
 if TYPE_CHECKING:
@@ -110,7 +110,12 @@ def _find(index: MMIndex, writer_running: bool) -> list[Finding]:
 
 def _check_manifest(index: MMIndex) -> list[Finding]:
     out = []
-    m = index.manifest
+    try:
+        m = read_manifest(index.root)
+    except ValueError as exc:
+        return [Finding(ERROR, "manifest", f"manifest.json is not valid JSON: {exc}")]
+    if m is None:
+        return [Finding(ERROR, "manifest", "manifest.json is missing")]
     if m.get("schema") != SCHEMA_VERSION:
         out.append(Finding(ERROR, "manifest", f"schema version {m.get('schema')!r}, this mmrag reads {SCHEMA_VERSION}"))
     if "settings" not in m:
@@ -134,6 +139,12 @@ def _check_store(index: MMIndex, writer_running: bool) -> list[Finding]:
     result = index.store.db.execute("PRAGMA quick_check").fetchone()[0]
     if result != "ok":
         out.append(Finding(ERROR, "store", f"SQLite integrity: {result}"))
+    mixed = index.store.db.execute(
+        "SELECT DISTINCT d.doc FROM documents d JOIN elements e ON e.doc = d.doc WHERE e.doc_sha256 != d.sha256"
+    ).fetchall()
+    for (doc,) in mixed:
+        out.append(Finding(ERROR, "store", "elements were parsed from another version of the file than the one "
+                                          "recorded; re-index it", doc=doc))
     for d in index.store.documents(status=INDEXING):
         if writer_running:
             out.append(Finding(NOTICE, "store", "being written by the running writer", doc=d["doc"]))
