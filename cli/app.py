@@ -343,10 +343,9 @@ def check(
     """Verify an index: manifest, store, each channel's vectors against the store, pixel files (exit 1 on errors)."""
     _setup_logging(False)
     from mmrag.pipelines.check import check_index
-    from mmrag.pipelines.lock import WriterLock
 
     if repair:
-        with _open(index, reset_stale=True) as idx, WriterLock(idx.root):
+        with _open(index, reset_stale=True) as idx:
             report = check_index(idx, repair=True)
     else:
         with _open(index, read_only=True) as idx:  # works beside a running writer

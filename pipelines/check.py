@@ -75,22 +75,25 @@ def writer_active(root: Path) -> bool:
 
 
 def check_index(index: MMIndex, repair: bool = False) -> CheckReport:
-    """Verify the index; with repair (the caller holds the writer lock), fix what can be fixed, then verify again.
+    """Verify the index; with repair (under the writer lock), fix what can be fixed, then verify again.
 
     After a repair each first finding says whether it is gone (`repaired`); problems the repair could not fix
     stay errors, and any new ones are appended.
     """
-    active = not repair and writer_active(index.root)
-    findings = _find(index, active)
-    if not repair or not findings:
-        return CheckReport(str(index.root), findings, active)
-    _repair(index, findings)
-    remaining = _find(index, False)
+    if not repair:
+        active = writer_active(index.root)
+        return CheckReport(str(index.root), _find(index, active), active)
+    with WriterLock(index.root):  # before the channels load: a running writer holds the text shard
+        findings = _find(index, False)
+        if not findings:
+            return CheckReport(str(index.root), findings, False)
+        _repair(index, findings)
+        remaining = _find(index, False)
     left = {_key(f) for f in remaining}
     for f in findings:
         f.repaired = _key(f) not in left
     before = {_key(f) for f in findings}
-    return CheckReport(str(index.root), findings + [f for f in remaining if _key(f) not in before], active)
+    return CheckReport(str(index.root), findings + [f for f in remaining if _key(f) not in before], False)
 
 
 def _key(f: Finding) -> tuple[str, str | None, str | None, str]:
