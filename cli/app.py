@@ -1,4 +1,4 @@
-"""The `mmrag` command line: index, inspect, search, ask, remove, eval."""
+"""The `mmrag` command line: index, inspect, search, ask, remove, check, eval."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mmrag.elements import KINDS
 from mmrag.errors import MMRagError
 from mmrag.settings import Settings
 
@@ -73,7 +74,10 @@ def _settings(index: Path, config: Path | None, overrides: dict[str, Any]) -> Se
     else:
         manifest = read_manifest(index) if index.exists() else None
         if manifest and "settings" in manifest:
-            base = Settings.from_dict(manifest["settings"])
+            try:
+                base = Settings.from_dict(manifest["settings"])
+            except MMRagError as exc:
+                raise MMRagError(f"{index / 'manifest.json'}: {exc}") from None
         elif not any(v is not None for v in overrides.values()):
             return None
         else:
@@ -82,10 +86,11 @@ def _settings(index: Path, config: Path | None, overrides: dict[str, Any]) -> Se
 
 
 def _open(index: Path, config: Path | None = None, create: bool = False, reset_stale: bool = False,
-          **overrides: Any):  # noqa: ANN202
+          read_only: bool = False, **overrides: Any):  # noqa: ANN202
     from mmrag.pipelines.index import open_index
 
-    return open_index(index, _settings(index, config, overrides), create=create, reset_stale=reset_stale)
+    return open_index(index, _settings(index, config, overrides), create=create, reset_stale=reset_stale,
+                      read_only=read_only)
 
 
 def _progress() -> tuple[Progress, Callable[[str, int, int], None]]:
@@ -103,6 +108,25 @@ def _progress() -> tuple[Progress, Callable[[str, int, int], None]]:
 
 def _parse_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _parse_choices(flag: str, value: str | None, allowed: tuple[str, ...]) -> list[str] | None:
+    """A comma-separated flag value whose every item must be one of `allowed`."""
+    items = _parse_list(value)
+    for item in items or []:
+        if item not in allowed:
+            raise MMRagError(f"{flag} {item!r}: use one of {', '.join(allowed)}")
+    return items
+
+
+def _parse_ints(flag: str, value: str) -> list[int]:
+    try:
+        ks = [int(x) for x in value.split(",") if x.strip()]
+    except ValueError:
+        raise MMRagError(f"{flag} {value!r}: use positive integers separated by commas, e.g. 1,5,10") from None
+    if not ks or min(ks) < 1:
+        raise MMRagError(f"{flag} {value!r}: use positive integers separated by commas, e.g. 1,5,10")
+    return ks
 
 
 def _parse_pages(value: str | None) -> tuple[int, int] | None:
@@ -186,7 +210,7 @@ def _print_index_summary(summary: dict[str, Any]) -> None:
 @cli_errors
 def inspect(index: IndexOpt = Path("idx"), as_json: JsonOpt = False) -> None:
     """Show documents, pages, elements by kind and channel status."""
-    with _open(index) as idx:
+    with _open(index, read_only=True) as idx:
         info = idx.inspect()
     if as_json:
         out.print_json(json.dumps(info))
@@ -220,10 +244,12 @@ def search(
 ) -> None:
     """Retrieve ranked elements with their channel scores."""
     _setup_logging(False)
-    from mmrag.pipelines.query import FUSED, recognised_references
+    from mmrag.pipelines.query import CHANNEL_CHOICES, FUSED, recognised_references
 
-    with _open(index) as idx:
-        hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=_parse_list(kind),
+    _parse_choices("--channel", channel, CHANNEL_CHOICES)
+    kinds = _parse_choices("--kind", kind, KINDS)
+    with _open(index, read_only=True) as idx:
+        hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=kinds,
                           pages=_parse_pages(pages), k=k)
         refs = recognised_references(idx, query) if channel in FUSED else []
     if as_json:
@@ -259,7 +285,7 @@ def ask(
     """Answer a question from the index, with citations."""
     _setup_logging(False)
     overrides = {"generator.backend": generator, "generator.model": model, "generator.base_url": base_url}
-    with _open(index, **overrides) as idx:
+    with _open(index, read_only=True, **overrides) as idx:
         answer = idx.ask(question, docs=_parse_list(doc), k=k)
         written = _write_cited_images(idx, answer, images_dir) if show_images else []
     data = answer.to_dict()
@@ -312,6 +338,34 @@ def remove(
     raise typer.Exit(0 if not missing else 1)
 
 
+@app.command()
+@cli_errors
+def check(
+    index: IndexOpt = Path("idx"),
+    repair: Annotated[bool, typer.Option(help="Re-embed missing vectors, drop orphans, restore pixel files.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify an index: manifest, store, each channel's vectors against the store, pixel files (exit 1 on errors)."""
+    _setup_logging(False)
+    from mmrag.pipelines.check import check_index
+
+    if repair:
+        with _open(index, reset_stale=True) as idx:
+            report = check_index(idx, repair=True)
+    else:
+        with _open(index, read_only=True) as idx:  # works beside a running writer
+            report = check_index(idx)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        for f in report.findings:
+            style = "green" if f.repaired else ("red" if f.level == "error" else "yellow")
+            out.print(f"[{style}]{escape(f.line())}[/]", highlight=False, soft_wrap=True)
+        out.print(f"{report.index}: " + ("ok" if report.ok else "problems found; `mmrag check --repair` fixes "
+                                                              "what it can"), highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 @app.command(name="eval")
 @cli_errors
 def eval_(
@@ -342,6 +396,10 @@ def eval_(
         return
     if questions is None:
         raise MMRagError("give a questions file (JSONL or BEIR folder), or --compare RUN_A RUN_B")
+    from mmrag.eval.evaluator import SCOPES
+    from mmrag.pipelines.evaluate import DIAGNOSTIC_CHANNELS, EVAL_CHANNELS
+
+    _parse_choices("--scope", scope, SCOPES)
     if tune:
         from mmrag.pipelines.tune import format_tune
         from mmrag.pipelines.tune import tune as run_tune
@@ -356,9 +414,10 @@ def eval_(
         else:
             out.print(format_tune(data), markup=False, highlight=False)
         return
-    ks = [int(x) for x in k.split(",")]
+    _parse_choices("--channels", channels, EVAL_CHANNELS + DIAGNOSTIC_CHANNELS)
+    ks = _parse_ints("--k", k)
     bar, update = _progress()
-    with _open(index) as idx, bar:
+    with _open(index, read_only=True) as idx, bar:
         result, text = evaluate_command(idx, questions, scope=scope, ks=ks, channels=_parse_list(channels) or [],
                                         report=report, answers=answers, progress=update)
     if as_json:

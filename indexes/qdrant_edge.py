@@ -1,13 +1,28 @@
-"""The text channel's embedded backend: a Qdrant Edge shard (the Qdrant engine in-process) in one folder."""
+"""The text channel's embedded backend: a Qdrant Edge shard (the Qdrant engine in-process) in one folder.
+
+A shard can be open in one process only (its WAL is locked). Readers beside a writer therefore open a private
+copy: under a shared flock on `<index>/qdrant.lock` they copy the shard folder (sparse files stay sparse) into a
+temporary folder and load that, replaying the copied WAL. The writer holds the same flock exclusively only while
+it changes the shard's files (each update, flush, optimise, open and close), so a copy is always taken between
+two complete operations: the reader sees every update the writer had finished, documents not yet `ready` in the
+element store are filtered out by the query path.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import qdrant_edge as qe
 
+from mmrag.crash import kill_point
 from mmrag.errors import IndexLocked, StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.qdrant_store import (
@@ -29,31 +44,63 @@ class EdgeTextStore:
 
     An existing shard is loaded (its config checked against the requested dimension), a missing one created.
     Updates go to the shard's WAL at once; `flush()` persists segments; `optimize()` builds HNSW indexes.
+    read_only: open a private copy of the shard as it is now (see the module docstring), so that a writer
+    may hold the shard meanwhile; changes to the copy are thrown away on close.
     """
 
     backend = "edge"
 
-    def __init__(self, path: str | Path, dim: int) -> None:
+    def __init__(self, path: str | Path, dim: int, read_only: bool = False) -> None:
         self.path = Path(path)
         self.dim = dim
+        self.read_only = read_only
+        self._lock_path = self.path.parent / f"{self.path.name}.lock"
+        self._copy: Path | None = None
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
             sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
-        if (self.path / "edge_config.json").exists():
-            self.shard = self._load(config)
-        else:
-            self.shard = qe.EdgeShard.create(str(self.path), config)
-        self._ensure_payload_indexes()
+        if read_only:
+            self._copy = Path(tempfile.mkdtemp(prefix="mmrag-qdrant-reader-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._copy, True)
+            shard_dir = self._copy / "shard"
+            with self._io(exclusive=False):
+                exists = (self.path / "edge_config.json").exists()
+                if exists:
+                    copy_tree_sparse(self.path, shard_dir)
+            self.shard = self._load(config, shard_dir) if exists else qe.EdgeShard.create(str(shard_dir), config)
+            self._ensure_payload_indexes()
+            return
+        with self._io():
+            if (self.path / "edge_config.json").exists():
+                self.shard = self._load(config, self.path)
+            else:
+                self.shard = qe.EdgeShard.create(str(self.path), config)
+            self._ensure_payload_indexes()
 
-    def _load(self, config: qe.EdgeConfig) -> qe.EdgeShard:
+    @contextlib.contextmanager
+    def _io(self, exclusive: bool = True) -> Iterator[None]:
+        """Hold `<index>/qdrant.lock`: exclusively while changing the shard's files, shared while copying them."""
+        if self.read_only and exclusive:  # a reader changes only its private copy
+            yield
+            return
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            return qe.EdgeShard.load(str(self.path), config)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _load(self, config: qe.EdgeConfig, path: Path) -> qe.EdgeShard:
+        try:
+            return qe.EdgeShard.load(str(path), config)
         except Exception as exc:  # qdrant_edge raises plain Exception with the engine's message
             message = str(exc)
             if "WouldBlock" in message or "lock" in message.lower():
                 raise IndexLocked(
-                    f"{self.path}: the Qdrant Edge shard is open in another process; close it and retry"
+                    f"{self.path}: the Qdrant Edge shard is open in another process; to search while another "
+                    "process writes, open the index read-only (the CLI's search, ask, eval and inspect do)"
                 ) from exc
             if "incompatible" in message.lower():
                 raise StaleVectors(
@@ -70,6 +117,10 @@ class EdgeTextStore:
             if field not in present:
                 self.shard.update(qe.UpdateOperation.create_field_index(field, schema))
 
+    def _update(self, operation: Any) -> None:
+        with self._io():
+            self.shard.update(operation)
+
     def upsert(self, points: Sequence[TextPoint]) -> None:
         if not points:
             return
@@ -79,7 +130,8 @@ class EdgeTextStore:
             if p.sparse is not None:
                 vector[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
             batch.append(qe.Point(id=p.id, vector=vector, payload=p.payload))
-        self.shard.update(qe.UpdateOperation.upsert_points(batch))
+        self._update(qe.UpdateOperation.upsert_points(batch))
+        kill_point("embed")
 
     def query(
         self,
@@ -114,7 +166,7 @@ class EdgeTextStore:
         if not docs:
             return
         condition = qe.FieldCondition(key="doc", match=qe.MatchAny(any=docs))
-        self.shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[condition])))
+        self._update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[condition])))
 
     def docs(self) -> set[str]:
         # An exact facet still lists values whose points were all deleted, with count 0.
@@ -130,17 +182,36 @@ class EdgeTextStore:
         Edge runs no background optimizer: until this is called, searches scan plain segments (at 100k points
         about 5x slower than HNSW, but building HNSW for 100k points takes minutes on two cores).
         """
-        return bool(self.shard.optimize())
+        kill_point("optimize")
+        with self._io():
+            return bool(self.shard.optimize())
 
     def flush(self) -> None:
-        self.shard.flush()
+        with self._io():
+            self.shard.flush()
 
     def close(self) -> None:
         if self.shard is None:
             return
-        self.shard.flush()
-        self.shard.close()
+        with self._io():
+            if not self.read_only:
+                self.shard.flush()
+            self.shard.close()
         self.shard = None  # type: ignore[assignment]
+        if self._copy is not None:
+            self._cleanup()
+
+    def point_elements(self) -> dict[str, str]:
+        """Element id -> document of every point (for `mmrag check`)."""
+        found: dict[str, str] = {}
+        offset = None
+        while True:
+            request = qe.ScrollRequest(limit=4096, offset=offset, with_payload=["element_id", "doc"], with_vector=False)
+            records, offset = self.shard.scroll(request)
+            for r in records:
+                found[str(r.payload.get("element_id"))] = str(r.payload.get("doc"))
+            if offset is None:
+                return found
 
     def describe(self) -> dict[str, Any]:
         info = self.shard.info()
@@ -156,3 +227,39 @@ class EdgeTextStore:
 def edge_filter(flt: SearchFilter | None) -> qe.Filter | None:
     """A SearchFilter as a Qdrant Edge payload filter."""
     return payload_filter(flt, qe, qe.RangeFloat)
+
+
+def copy_tree_sparse(src: Path, dst: Path) -> None:
+    """Copy a folder; holes in sparse files (the WAL preallocates 32 MiB segments) are not written out."""
+    for folder, _, files in os.walk(src):
+        target = dst / Path(folder).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            _copy_file_sparse(Path(folder) / name, target / name)
+
+
+def _copy_file_sparse(src: Path, dst: Path) -> None:
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        size = os.fstat(fin.fileno()).st_size
+        seek_data = getattr(os, "SEEK_DATA", None)
+        if seek_data is None:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            return
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fin.fileno(), pos, seek_data)
+            except OSError:  # ENXIO: only a hole remains
+                break
+            end = os.lseek(fin.fileno(), start, os.SEEK_HOLE)
+            fin.seek(start)
+            fout.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = fin.read(min(remaining, 1 << 22))
+                if not chunk:
+                    break
+                fout.write(chunk)
+                remaining -= len(chunk)
+            pos = end
+        fout.truncate(size)

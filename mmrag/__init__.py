@@ -16,8 +16,13 @@ __version__ = "0.1.0"
 __all__ = ["Answer", "Citation", "Element", "Hit", "Settings", "__version__", "open_index"]
 
 
-def open_index(path: str, settings: Settings | None = None, create: bool = True):  # noqa: ANN201
-    """Open (or create) an index folder; returns an `MMIndex` with `.add`, `.search`, `.ask`, `.remove`."""
+def open_index(  # noqa: ANN201
+    path: str, settings: Settings | None = None, create: bool = True, read_only: bool = False
+):
+    """Open (or create) an index folder; returns an `MMIndex` with `.add`, `.search`, `.ask`, `.remove`.
+
+    read_only: search beside a running writer (another process indexing), seeing what it had finished.
+    """
     from mmrag.pipelines.index import open_index as _open
 
-    return _open(path, settings=settings, create=create)
+    return _open(path, settings=settings, create=create, read_only=read_only)

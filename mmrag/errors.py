@@ -38,12 +38,23 @@ class ModelUnavailable(MMRagError):
         super().__init__(f"{role} model '{name}' is not available: {remedy}")
 
 
+class SettingsError(MMRagError, KeyError):
+    """A settings file, override or flag names an unknown key or a value outside the allowed ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class IndexLocked(MMRagError):
     """Another process holds the index's writer lock."""
 
 
 class IndexNotFound(MMRagError):
     """No index at the given path."""
+
+
+class IndexDamaged(MMRagError):
+    """`mmrag check` found problems it was not asked to (or could not) repair."""
 
 
 class StaleVectors(MMRagError):

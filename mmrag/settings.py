@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+from mmrag.errors import SettingsError
+
+ELEMENT_KINDS = ("text", "figure", "table", "page")
+CHANNELS = ("text", "image")
+# What a fusion weight may name: a channel, one side of the text channel, or a ranking the query adds.
+WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical")
+# The allowed values of the enum-like settings, checked whenever settings are built.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "ingest.ocr": ("auto", "rapidocr", "tesseract", "none"),
+    "image.use_gpu": ("auto", "never", "always"),
+    "query.fusion": ("rrf", "weighted"),
+    "generator.backend": ("auto", "transformers", "openai", "extractive"),
+}
+DEVICE_FIELDS = ("text.device", "image.device", "captioner.device", "generator.device")
+_DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu|npu)(:\d+)?)$")
 
 
 @dataclass
@@ -101,11 +118,54 @@ class Settings:
 
     @classmethod
     def load(cls, path: str | Path) -> Settings:
-        """Read settings from a .json or .toml file; missing keys keep their defaults."""
+        """Read settings from a .json or .toml file; missing keys keep their defaults.
+
+        Raises SettingsError (naming the file) when it cannot be read, parsed or holds an unknown key or value.
+        """
         p = Path(path)
-        text = p.read_text()
-        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-        return cls.from_dict(data)
+        try:
+            text = p.read_text()
+        except OSError as exc:
+            raise SettingsError(f"{p}: cannot read settings file: {exc.strerror or exc}") from None
+        try:
+            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (tomllib.TOMLDecodeError, ValueError) as exc:
+            kind = "TOML" if p.suffix == ".toml" else "JSON"
+            raise SettingsError(f"{p}: not valid {kind}: {exc}") from None
+        if not isinstance(data, dict):
+            raise SettingsError(f"{p}: settings must be a table of sections ([ingest], [query], ...)")
+        try:
+            return cls.from_dict(data)
+        except SettingsError as exc:
+            raise SettingsError(f"{p}: {exc}") from None
+
+    def validate(self) -> Settings:
+        """Check types and enum-like values; raises SettingsError naming the key, the value and the allowed ones."""
+        for section in fields(self):
+            for f in fields(getattr(self, section.name)):
+                key = f"{section.name}.{f.name}"
+                _check_value(key, getattr(getattr(self, section.name), f.name), _default_of(f))
+        for key, allowed in CHOICES.items():
+            _check_choice(key, self._get(key), allowed)
+        for key in DEVICE_FIELDS:
+            value = self._get(key)
+            if not _DEVICE.match(str(value)):
+                raise SettingsError(f"{key} = {value!r}: use auto, cpu, mps or cuda (cuda:N)")
+        for kind in self.image.kinds:
+            _check_choice("image.kinds", kind, ELEMENT_KINDS[1:])
+        for name in self.query.weights:
+            _check_choice("query.weights", name, WEIGHT_KEYS, what="ranking")
+        for kind in self.query.kind_quota:
+            _check_choice("query.kind_quota", kind, ELEMENT_KINDS, what="kind")
+        for key in ("ingest.page_dpi", "ingest.figure_dpi", "ingest.max_pages", "ingest.max_image_pixels",
+                    "ingest.chunk_chars", "query.k", "query.per_channel_k", "text.batch_size", "image.batch_size"):
+            if self._get(key) < 1:
+                raise SettingsError(f"{key} = {self._get(key)!r}: must be a positive integer")
+        return self
+
+    def _get(self, key: str) -> Any:
+        section, _, name = key.partition(".")
+        return getattr(getattr(self, section), name)
 
     def updated(self, overrides: dict[str, Any]) -> Settings:
         """A copy with dotted-key overrides applied, e.g. {"image.device": "cuda"}; None values are ignored."""
@@ -115,22 +175,54 @@ class Settings:
                 continue
             section, _, name = key.partition(".")
             if section not in data or name not in data[section]:
-                raise KeyError(f"unknown setting {key!r}")
+                known = ", ".join(f"{section}.{n}" for n in data[section]) if section in data else ", ".join(data)
+                raise SettingsError(f"unknown setting {key!r}; known: {known}")
             data[section][name] = value
         return Settings.from_dict(data)
 
 
-def _build(cls: type, data: dict[str, Any]) -> Any:
+def _default_of(f: Any) -> Any:
+    return f.default_factory() if callable(f.default_factory) else f.default
+
+
+def _check_choice(key: str, value: Any, allowed: tuple[str, ...], what: str = "value") -> None:
+    if value not in allowed:
+        raise SettingsError(f"{key}: unknown {what} {value!r}; use one of {', '.join(allowed)}")
+
+
+def _check_value(key: str, value: Any, default: Any) -> None:
+    """The value has the type of the field's default (ints pass for floats; None only where None is the default)."""
+    if default is None:  # optional: a name, a path, a URL or a number
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise SettingsError(f"{key} = {value!r}: expected a string, a number or nothing")
+        return
+    expected: tuple[type, ...]
+    if isinstance(default, bool):
+        expected = (bool,)
+    elif isinstance(default, float):
+        expected = (int, float)
+    else:
+        expected = (type(default),)
+    if not isinstance(value, expected) or (isinstance(value, bool) and not isinstance(default, bool)):
+        raise SettingsError(f"{key} = {value!r}: expected {type(default).__name__}")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     kwargs = {}
     for f in fields(cls):
         if f.name not in data:
             continue
         value = data[f.name]
-        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-        if is_dataclass(default) and isinstance(value, dict):
-            value = _build(type(default), value)
+        default = _default_of(f)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise SettingsError(f"[{prefix}{f.name}] must be a table of settings, not {value!r}")
+            value = _build(type(default), value, f"{prefix}{f.name}.")
         kwargs[f.name] = value
-    unknown = set(data) - {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - {f.name for f in fields(cls)})
     if unknown:
-        raise KeyError(f"unknown settings in {cls.__name__}: {sorted(unknown)}")
-    return cls(**kwargs)
+        known = ", ".join(f.name for f in fields(cls))
+        where = f" in [{prefix[:-1]}]" if prefix else ""
+        raise SettingsError(f"unknown setting {prefix + unknown[0]!r}{where}; known: {known}")
+    built = cls(**kwargs)
+    return built.validate() if cls is Settings else built

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mmrag.crash import kill_point
 from mmrag.elements import Element
 
 SCHEMA = """
@@ -44,6 +46,8 @@ CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 READY = "ready"
 INDEXING = "indexing"
+_PIXEL_KEY = re.compile(r"^[0-9a-f]{64}\.[A-Za-z0-9]{1,8}$")
+_PIXEL_EXT = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -85,14 +89,33 @@ class ElementStore:
     # pixels -------------------------------------------------------------------------------
     def put_pixels(self, data: bytes, ext: str = "png") -> str:
         """Store image bytes once; the key is their sha256 plus extension."""
+        if not _PIXEL_EXT.match(ext):
+            raise ValueError(f"pixel extension {ext!r}: use letters and digits only")
         key = f"{hashlib.sha256(data).hexdigest()}.{ext}"
         path = self.pixel_path(key)
         if not path.exists():
+            kill_point("parse")
             atomic_write_bytes(path, data)
         return key
 
     def pixel_path(self, key: str) -> Path:
+        """The file of a pixel key; a key that is not `<sha256>.<ext>` is refused, so no key leaves `pixels/`."""
+        if not _PIXEL_KEY.match(key):
+            raise ValueError(f"not a pixel key: {key!r}")
         return self.pixels_dir / key[:2] / key
+
+    def pixel_keys(self) -> set[str]:
+        """Every pixel key with a file under `pixels/`."""
+        if not self.pixels_dir.exists():
+            return set()
+        return {p.name for p in self.pixels_dir.glob("*/*") if _PIXEL_KEY.match(p.name)}
+
+    def referenced_pixels(self) -> dict[str, list[str]]:
+        """Pixel key -> ids of the elements that use it."""
+        refs: dict[str, list[str]] = {}
+        for key, eid in self.db.execute("SELECT image, id FROM elements WHERE image IS NOT NULL"):
+            refs.setdefault(key, []).append(eid)
+        return refs
 
     def read_pixels(self, key: str) -> bytes:
         return self.pixel_path(key).read_bytes()
@@ -104,7 +127,7 @@ class ElementStore:
         if not self.pixels_dir.exists():
             return 0
         for path in self.pixels_dir.glob("*/*"):
-            if path.name not in used:
+            if path.name not in used and (_PIXEL_KEY.match(path.name) or path.name.startswith(".tmp-")):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -141,6 +164,23 @@ class ElementStore:
                     for i, e in enumerate(elements)
                 ],
             )
+        kill_point("store")
+
+    def mark_indexing(self, doc: str) -> None:
+        """Mark a document as being written (hidden from searches; purged by the next run if this one dies)."""
+        self.db.execute("UPDATE documents SET status=?, updated=? WHERE doc=?", (INDEXING, time.time(), doc))
+
+    def element_ids(self, doc: str | None = None, kinds: Iterable[str] | None = None) -> dict[str, str]:
+        """Element id -> document, of every element (any status), optionally of one document and some kinds."""
+        sql, args = "SELECT id, doc FROM elements WHERE 1=1", []
+        if doc is not None:
+            sql += " AND doc=?"
+            args.append(doc)
+        if kinds is not None:
+            kinds = list(kinds)
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        return dict(self.db.execute(sql, args).fetchall())
 
     def finish_document(self, doc: str, info: dict[str, Any] | None = None) -> None:
         self.db.execute(

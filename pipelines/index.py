@@ -10,8 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from mmrag.crash import kill_point
 from mmrag.elements import Answer, Element, Hit
-from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
+from mmrag.errors import IndexNotFound, MMRagError, ModelUnavailable, SettingsError, StaleVectors
 from mmrag.indexes.base import Channel, SearchFilter, list_channels
 from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, reembed
 from mmrag.pipelines.lock import WriterLock
@@ -23,31 +24,40 @@ log = logging.getLogger(__name__)
 
 
 def open_index(
-    path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False
+    path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False,
+    read_only: bool = False,
 ) -> MMIndex:
     """Open (or create) the index at `path`.
 
     Settings come from the argument, else from the index's manifest, else the defaults; an existing
     index keeps its stored settings unless new ones are given (then a model change is detected).
     reset_stale: let channels drop vectors made with other models (for `reembed`) instead of refusing to open.
+    read_only: search, ask and inspect only, beside a writer (another process running `mmrag index`); sees the
+    index as it was when a channel was first used (documents finished by then).
     """
-    return MMIndex(path, settings=settings, create=create, reset_stale=reset_stale)
+    return MMIndex(path, settings=settings, create=create and not read_only, reset_stale=reset_stale,
+                   read_only=read_only)
 
 
 class MMIndex:
     """An index folder: `elements.db`, `pixels/`, `qdrant/`, `faiss/`, `manifest.json`."""
 
     def __init__(
-        self, path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False
+        self, path: str | Path, settings: Settings | None = None, create: bool = True, reset_stale: bool = False,
+        read_only: bool = False,
     ) -> None:
         self.root = Path(path)
+        self.read_only = read_only
         manifest = read_manifest(self.root) if self.root.exists() else None
         if manifest is None and not create:
             raise IndexNotFound(f"{self.root}: no mmrag index here (create one with `mmrag index PDFS --index DIR`)")
         self.root.mkdir(parents=True, exist_ok=True)
         self.manifest: dict[str, Any] = manifest or {"created": time.time(), "channels": {}}
         if settings is None:
-            settings = Settings.from_dict(self.manifest["settings"]) if "settings" in self.manifest else Settings()
+            try:
+                settings = Settings.from_dict(self.manifest["settings"]) if "settings" in self.manifest else Settings()
+            except SettingsError as exc:
+                raise SettingsError(f"{self.root / 'manifest.json'}: {exc}") from None
         self.settings = settings
         self.store = ElementStore(self.root)
         self.disabled: dict[str, str] = {}
@@ -73,7 +83,16 @@ class MMIndex:
         from mmrag.indexes.qdrant_text import QdrantTextChannel
 
         assert self._channels is not None
-        self._channels["text"] = QdrantTextChannel.open(self.root, self.settings.text)
+        cfg = self.settings.text
+        if self.read_only and not cfg.qdrant_url:  # a private copy of the shard, so a writer may hold it
+            from mmrag.indexes.qdrant_edge import EdgeTextStore
+            from mmrag.models.text_encoder import SentenceTransformerEncoder
+
+            encoder = SentenceTransformerEncoder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
+            store = EdgeTextStore(self.root / "qdrant", encoder.dim, read_only=True)
+            self._channels["text"] = QdrantTextChannel(store, encoder, cfg)
+            return
+        self._channels["text"] = QdrantTextChannel.open(self.root, cfg)
 
     def _load_image_channel(self) -> None:
         assert self._channels is not None
@@ -129,15 +148,19 @@ class MMIndex:
         prune: bool = False,
     ) -> IndexReport:
         """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced."""
+        self._writable()
         files = discover_pdfs(paths)
         with WriterLock(self.root):
             self._check_fingerprints(reembed_stale, progress)
             report = index_documents(self, files, progress=progress, prune=prune)
+            if report.resumed or report.removed:
+                self.store.garbage_collect_pixels()  # crops of purged documents
             self._save_manifest()
         return report
 
     def reembed(self, progress: Progress | None = None) -> int:
         """Rebuild every channel's vectors from the stored elements; returns how many documents."""
+        self._writable()
         with WriterLock(self.root):
             n = reembed(self, progress)
             self._save_manifest()
@@ -145,19 +168,28 @@ class MMIndex:
 
     def optimize(self) -> None:
         """Let channels build their search structures (Qdrant Edge has no background optimiser)."""
+        self._writable()
         with WriterLock(self.root):
             for channel in self.channels.values():
                 channel.optimize()
 
     def remove(self, doc: str) -> bool:
-        """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
-        if self.store.document(doc) is None:
-            return False
-        for channel in self.channels.values():
-            channel.delete_docs([doc])
-            channel.flush()
-        self.store.delete_document(doc)
-        self.store.garbage_collect_pixels()
+        """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files.
+
+        Takes the writer lock (IndexLocked when another process writes). The document is marked `indexing`
+        first, so a kill half way leaves it for the next run to purge, never half present.
+        """
+        self._writable()
+        with WriterLock(self.root):
+            if self.store.document(doc) is None:
+                return False
+            self.store.mark_indexing(doc)
+            for channel in self.channels.values():
+                channel.delete_docs([doc])
+                channel.flush()
+                kill_point("remove")
+            self.store.delete_document(doc)
+            self.store.garbage_collect_pixels()
         return True
 
     def update_settings(self, **sections: Any) -> None:
@@ -166,9 +198,14 @@ class MMIndex:
         Only sections that do not change stored vectors belong here (query, generator); model changes go
         through `mmrag index --reembed`.
         """
+        self._writable()
         with WriterLock(self.root):
             self.settings = replace(self.settings, **sections)
             self._save_manifest()
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise MMRagError(f"{self.root}: opened read-only; open it without read_only to change it")
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
@@ -276,7 +313,9 @@ class MMIndex:
 
     def close(self) -> None:
         if self._channels:
-            for ch in self._channels.values():
+            for name, ch in self._channels.items():
+                if self.read_only and name != "text":  # closing flushes: a reader writes nothing
+                    continue
                 ch.close()
         self.store.close()
 

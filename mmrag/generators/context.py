@@ -35,8 +35,12 @@ _REFUSALS = (
 
 
 def marker_for(doc: str, page: int) -> str:
-    """The citation marker of a (doc, page): `[doc p.N]`; brackets in the file name become parentheses."""
-    safe = " ".join(doc.replace("[", "(").replace("]", ")").split())
+    """The citation marker of a (doc, page): `[doc p.N]`; brackets in the file name become parentheses.
+
+    A file name is chosen by whoever made the file, and markers are shown outside the fences (image labels):
+    angle brackets become ‹ › so a name cannot spell a tag or a chat-template token such as `<|im_end|>`.
+    """
+    safe = " ".join(doc.replace("[", "(").replace("]", ")").replace("<", "‹").replace(">", "›").split())
     return f"[{safe} p.{page}]"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pymupdf
 
 from mmrag.elements import Element, element_id
+from mmrag.errors import BadPDF
 from mmrag.ingest import figures as fig
 from mmrag.ingest.blocks import TEXT_FLAGS, Block, Line, Rect4, body_font_size, extract_blocks, mark_headings
 from mmrag.ingest.captions import Caption, find_captions, link_captions
@@ -97,7 +98,12 @@ class _DocumentParser:
         page = self.pdf[pno]
         pnum = pno + 1
         rect: Rect4 = tuple(page.rect)
-        images = fig.page_images(page.get_image_info(xrefs=True), rect)
+        try:
+            image_info = page.get_image_info(xrefs=True)
+        except Exception as exc:  # MuPDF refuses some images outright ("Overly large image"): keep the page
+            image_info = []
+            self.result.warnings.append(f"page {pnum}: embedded images skipped: {exc}")
+        images = fig.page_images(image_info, rect)
         huge = [im for im in images if im.pixels > s.max_image_pixels]
         render_page = page
         if huge:
@@ -290,4 +296,6 @@ def parse_pdf(
             result.warnings.append(f"pages {parser.scans_without_ocr} look scanned but no OCR engine ran")
     finally:
         pdf.close()
+    if not result.elements:  # every page failed (each page that parses has at least its page element)
+        raise BadPDF(path, f"no page could be parsed ({result.warnings[-1] if result.warnings else 'unknown'})")
     return result
