@@ -153,7 +153,7 @@ def index(
                 idx.reembed(progress=update)
             report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
             if optimize:
-                idx.optimize()
+                idx.optimize(progress=update)
         for f in report.failed:
             console.print(f"[red]skipped[/] {escape(f['path'])}: {escape(f['reason'])}", highlight=False,
                           soft_wrap=True)

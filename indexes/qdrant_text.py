@@ -57,26 +57,29 @@ class QdrantTextChannel(Channel):
         """The text channel of an index.
 
         Backend: `client` (a ready QdrantClient) or `location` (qdrant-client local mode, ":memory:" or a
-        folder) or `settings.qdrant_url` → a server collection named `settings.collection`; otherwise a
-        Qdrant Edge shard in `<index_dir>/qdrant`. The encoder defaults to `settings.model`.
+        folder) or `settings.qdrant_url` → a server collection named `settings.collection` (when empty, one
+        derived from the index folder is chosen and written into `settings`, so the manifest keeps it);
+        otherwise a Qdrant Edge shard in `<index_dir>/qdrant`. The encoder defaults to `settings.model`.
         """
         settings = settings or TextChannelSettings()
         if encoder is None:
             encoder = SentenceTransformerEncoder(settings.model, device=settings.device, batch_size=settings.batch_size)
         store: TextStore
         if client is not None or location is not None or settings.qdrant_url:
-            from mmrag.indexes.qdrant_server import ServerTextStore
+            from mmrag.indexes.qdrant_server import ServerTextStore, collection_name
 
+            if not settings.collection:
+                settings.collection = collection_name(index_dir)
             if client is not None:
-                store = ServerTextStore(client, settings.collection, encoder.dim, where="client")
+                store = ServerTextStore(client, settings.collection, encoder.dim, where="client", settings=settings)
             elif location is not None:
-                store = ServerTextStore.local(location, settings.collection, encoder.dim)
+                store = ServerTextStore.local(location, settings.collection, encoder.dim, settings)
             else:
-                store = ServerTextStore.connect(str(settings.qdrant_url), settings.collection, encoder.dim)
+                store = ServerTextStore.connect(str(settings.qdrant_url), settings.collection, encoder.dim, settings)
         else:
             from mmrag.indexes.qdrant_edge import EdgeTextStore
 
-            store = EdgeTextStore(Path(index_dir) / "qdrant", encoder.dim)
+            store = EdgeTextStore(Path(index_dir) / "qdrant", encoder.dim, settings.optimize_min_points)
         return cls(store, encoder, settings)
 
     # writing --------------------------------------------------------------------------------
@@ -162,6 +165,13 @@ class QdrantTextChannel(Channel):
     def optimize(self) -> bool:
         """Build HNSW indexes in an Edge shard (minutes at 100k points on two cores); a no-op on a server."""
         return self.store.optimize()
+
+    def optimize_due(self) -> bool:
+        """Whether enough points sit in plain segments for `optimize()` to pay (text.optimize_threshold)."""
+        plain = self.store.plain_points()
+        if plain < max(1, self.settings.optimize_min_points):
+            return False
+        return plain > self.settings.optimize_threshold * max(1, self.store.count())
 
     def flush(self) -> None:
         self.store.flush()

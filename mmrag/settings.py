@@ -30,8 +30,21 @@ class TextChannelSettings:
     batch_size: int = 64
     device: str = "auto"
     lexical: bool = True
+    # Qdrant Edge has no background optimiser: `mmrag index` builds HNSW by itself once more than this share of
+    # the points sit in plain (scanned) segments and at least optimize_min_points of them; segments smaller
+    # than that stay plain (a scan of 20k points takes ~2 ms). 1.0 turns it off (`--optimize` still forces it).
+    optimize_threshold: float = 0.1
+    optimize_min_points: int = 20_000
+    # A Qdrant server or cluster by URL (API key from $QDRANT_API_KEY); empty: the embedded Edge shard.
     qdrant_url: str | None = None
-    collection: str = "mmrag_text"
+    collection: str = ""  # empty: "mmrag_<index folder name>_<hash of its path>", fixed when the index is made
+    shard_number: int = 1  # the collection's shards (spread over the cluster's nodes)
+    replication_factor: int = 1  # copies of each shard
+    on_disk: bool = False  # dense vectors and the sparse index memory-mapped from disk instead of in RAM
+    on_disk_payload: bool = True
+    upsert_batch: int = 256  # points per upsert request
+    retries: int = 5  # attempts after a transient error (connection, timeout, 429/5xx), with exponential back-off
+    timeout_s: int = 60
 
 
 @dataclass

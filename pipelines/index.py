@@ -132,6 +132,7 @@ class MMIndex:
         with WriterLock(self.root):
             self._check_fingerprints(reembed_stale, progress)
             report = index_documents(self, files, progress=progress, prune=prune)
+            self._optimize(due_only=True, progress=progress)  # Qdrant Edge has no background optimiser
             self._save_manifest()
         return report
 
@@ -142,13 +143,28 @@ class MMIndex:
             self._save_manifest()
         return n
 
-    def optimize(self) -> None:
-        """Let channels build their search structures (Qdrant Edge has no background optimiser)."""
+    def optimize(self, progress: Progress | None = None) -> list[str]:
+        """Let channels build their search structures now; returns the channels that were asked to."""
         with WriterLock(self.root):
-            for channel in self.channels.values():
-                optimize = getattr(channel, "optimize", None)
-                if optimize is not None:
-                    optimize()
+            done = self._optimize(due_only=False, progress=progress)
+            self._save_manifest()
+        return done
+
+    def _optimize(self, due_only: bool, progress: Progress | None = None) -> list[str]:
+        """Optimise every channel that can (only those whose `optimize_due()` says so, with due_only)."""
+        done = []
+        for name, channel in self.channels.items():
+            optimize = getattr(channel, "optimize", None)
+            due = getattr(channel, "optimize_due", None)
+            if optimize is None or (due_only and (due is None or not due())):
+                continue
+            if progress:
+                progress(f"optimize:{name}", 0, 1)
+            optimize()
+            if progress:
+                progress(f"optimize:{name}", 1, 1)
+            done.append(name)
+        return done
 
     def remove(self, doc: str) -> bool:
         """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
