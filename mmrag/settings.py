@@ -20,8 +20,19 @@ class IngestSettings:
     ocr_figures: bool = True
     use_layout: bool = False  # pymupdf.layout (ONNX) in place of the heuristics
     max_image_pixels: int = 50_000_000  # larger embedded images are skipped with a warning
-    max_pages: int = 2000
+    max_pages: int = 2000  # longer documents are skipped with a warning
     chunk_chars: int = 1200
+    # worker processes and per-document limits
+    workers: int = 0  # processes that parse, render and OCR; 0: one per CPU core
+    max_seconds: float = 600.0  # a document still parsing after this is cut off there (its worker is killed)
+    max_elements: int = 50_000  # a document is truncated once it has this many elements
+    max_render_pixels: int = 40_000_000  # page renders and crops larger than this are made at a lower dpi
+    batch_pages: int = 8  # pages a worker parses before handing them over (memory: workers x queue x this)
+    queue_batches: int = 4  # batches held per document still waiting for its turn to be written
+    # OCR only where it pays
+    ocr_gate: bool = True  # skip OCR of figures without sharp strokes (flat colour, gradients, soft photos)
+    ocr_text_layer_chars: int = 40  # skip OCR of a figure whose text layer already has this many characters
+    ocr_min_dpi: int = 96  # figures are read at their own resolution, not upscaled past figure_dpi, not below this
 
 
 @dataclass

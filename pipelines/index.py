@@ -12,7 +12,7 @@ from typing import Any
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
 from mmrag.indexes.base import Channel, SearchFilter
-from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, reembed
+from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, needs_work, reembed
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
 from mmrag.settings import Settings
@@ -59,6 +59,10 @@ class MMIndex:
         self._reranker: Any = None
 
     # channels -------------------------------------------------------------------------------
+    @property
+    def channels_open(self) -> bool:
+        return self._channels is not None
+
     @property
     def channels(self) -> dict[str, Channel]:
         """Enabled channels, loaded on first use; a channel whose model cannot load is disabled with a reason."""
@@ -130,11 +134,18 @@ class MMIndex:
         """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced."""
         files = discover_pdfs(paths)
         with WriterLock(self.root):
-            self._check_fingerprints(reembed_stale, progress)
+            # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
+            if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
+                self._check_fingerprints(reembed_stale, progress)
             report = index_documents(self, files, progress=progress, prune=prune)
             self._optimize(due_only=True, progress=progress)  # Qdrant Edge has no background optimiser
             self._save_manifest()
         return report
+
+    def _settings_changed(self) -> bool:
+        stored = self.manifest.get("settings")
+        now = self.settings.to_dict()
+        return stored is None or any(stored.get(k) != now[k] for k in ("text", "image"))
 
     def reembed(self, progress: Progress | None = None) -> int:
         """Rebuild every channel's vectors from the stored elements; returns how many documents."""
@@ -152,8 +163,10 @@ class MMIndex:
 
     def _optimize(self, due_only: bool, progress: Progress | None = None) -> list[str]:
         """Optimise every channel that can (only those whose `optimize_due()` says so, with due_only)."""
-        done = []
-        for name, channel in self.channels.items():
+        done: list[str] = []
+        # A run that opened no channel added nothing: the plain share is what the last run left.
+        channels = self._channels if due_only else self.channels
+        for name, channel in (channels or {}).items():
             optimize = getattr(channel, "optimize", None)
             due = getattr(channel, "optimize_due", None)
             if optimize is None or (due_only and (due is None or not due())):
@@ -170,12 +183,25 @@ class MMIndex:
         """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files."""
         if self.store.document(doc) is None:
             return False
+        self._open_channels_for_delete()
         for channel in self.channels.values():
             channel.delete_docs([doc])
             channel.flush()
         self.store.delete_document(doc)
         self.store.garbage_collect_pixels()
         return True
+
+    def _open_channels_for_delete(self) -> None:
+        """Deleting needs no model: the text channel opens without its weights, and an image channel the
+        manifest records as disabled under unchanged settings stays disabled without a load attempt."""
+        if self._channels is not None:
+            return
+        stored = self.manifest.get("channels", {}).get("image", {})
+        same = self.manifest.get("settings", {}).get("image") == self.settings.to_dict()["image"]
+        if stored.get("status") == "disabled" and same:
+            self._channels = {}
+            self._load_text_channel()
+            self.disabled["image"] = stored.get("reason", "disabled")
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
@@ -195,6 +221,10 @@ class MMIndex:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
+        if self._channels is None:  # no channel was opened: their stored status still holds
+            self.manifest["settings"] = self.settings.to_dict()
+            write_manifest(self.root, self.manifest)
+            return
         channels = {}
         for name, ch in self.channels.items():
             channels[name] = {"status": "enabled", "fingerprint": ch.fingerprint(), **_safe_describe(ch)}
