@@ -133,6 +133,9 @@ def index(
     workers: Annotated[int | None, typer.Option(
         help="Processes that parse, render and OCR (default: ingest.workers, 0 = one per CPU core).")] = None,
     captioner: Annotated[str | None, typer.Option(help="VLM to describe figures at index time.")] = None,
+    ray: Annotated[str | None, typer.Option(
+        help="Parse and encode on a Ray cluster: auto, ray://HEAD:10001 or local (index dir on shared storage).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -150,7 +153,7 @@ def index(
         with bar:  # channels (and their models) open only when something needs embedding or deleting
             if reembed:
                 idx.reembed(progress=update)
-            report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
+            report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune, ray=ray)
             if optimize:
                 idx.optimize(progress=update)
         for name, reason in idx.disabled.items():

@@ -129,15 +129,24 @@ class MMIndex:
     # writing --------------------------------------------------------------------------------
     def add(
         self, paths: Iterable[str | Path], progress: Progress | None = None, reembed_stale: bool = False,
-        prune: bool = False,
+        prune: bool = False, ray: str | None = None,
     ) -> IndexReport:
-        """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced."""
+        """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced.
+
+        ray: a Ray cluster address ("auto", "ray://HEAD:10001", "local") to parse and encode on; see
+        pipelines/distributed.py for what must be shared.
+        """
         files = discover_pdfs(paths)
         with WriterLock(self.root):
             # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
             if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
                 self._check_fingerprints(reembed_stale, progress)
-            report = index_documents(self, files, progress=progress, prune=prune)
+            if ray:
+                from mmrag.pipelines.distributed import index_documents_on_ray
+
+                report = index_documents_on_ray(self, files, ray, progress=progress, prune=prune)
+            else:
+                report = index_documents(self, files, progress=progress, prune=prune)
             self._optimize(due_only=True, progress=progress)  # Qdrant Edge has no background optimiser
             self._save_manifest()
         return report
