@@ -190,10 +190,17 @@ class TextBench:
                                          with_payload=["element_id"]))
 
 
-def bench_text(tb: TextBench, n_queries: int, one_doc: SearchFilter, quiet: bool) -> dict[str, Any]:
+def bench_text(tb: TextBench, n_queries: int, one_doc: SearchFilter, quiet: bool, optimize: bool) -> dict[str, Any]:
     r: dict[str, Any] = {"build_s": round(tb.build(), 2)}
     r["plain"], _ = timed(tb.hybrid, n_queries)
-    say(f"  text  build {r['build_s']} s; hybrid on plain segments {fmt(r['plain'])}", quiet)
+    r["plain_filtered"], _ = timed(lambda i: tb.hybrid(i, flt=one_doc), n_queries)
+    say(f"  text  build {r['build_s']} s; hybrid on plain segments {fmt(r['plain'])}, one-doc filter "
+        f"{fmt(r['plain_filtered'])}", quiet)
+    if not optimize:
+        r["disk_mb"] = folder_mb(tb.path)
+        r["shard"] = tb.store.describe()
+        say(f"  text  not optimised (--optimize-max); {r['disk_mb']} MB on disk", quiet)
+        return r
     t0 = time.perf_counter()
     tb.store.optimize()
     r["optimize_s"] = round(time.perf_counter() - t0, 2)
@@ -255,14 +262,23 @@ def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path)
     lexical = [" ".join(prng.sample(w, min(len(w), prng.randint(3, 5)))) for w in
                (texts[prng.randrange(n)].split() for _ in range(args.queries + 1))]
     text_queries = list(zip(clustered(args.queries + 1, TEXT_DIM, text_centres, rng), lexical))
-    image_centres = centres_for(n, IMAGE_DIM, rng)
-    image_vectors = clustered(n, IMAGE_DIM, image_centres, rng)
-    image_queries = clustered(args.queries + 1, IMAGE_DIM, image_centres, rng)
+    with_image = "image" in args.channels.split(",")
+    image_vectors = image_queries = np.zeros((0, IMAGE_DIM), np.float32)
+    if with_image:
+        image_centres = centres_for(n, IMAGE_DIM, rng)
+        image_vectors = clustered(n, IMAGE_DIM, image_centres, rng)
+        image_queries = clustered(args.queries + 1, IMAGE_DIM, image_centres, rng)
     say(f"N = {n:,}: data ready in {time.perf_counter() - t0:.1f} s", quiet)
     one_doc = SearchFilter(docs=[f"doc{(n // ELEMENTS_PER_DOC) // 2:05d}.pdf"], kinds=["text", "figure"])
     tb = TextBench(root / f"edge{n}", texts, dense, text_queries)
-    result: dict[str, Any] = {"elements": n, "text": bench_text(tb, args.queries, one_doc, quiet)}
+    result: dict[str, Any] = {"elements": n}
+    result["text"] = bench_text(tb, args.queries, one_doc, quiet, optimize=n <= args.optimize_max)
     del texts, dense
+    if not with_image:
+        result["peak_rss_mb"] = rss_mb()
+        tb.store.close()
+        shutil.rmtree(tb.path, ignore_errors=True)
+        return result
     result["image"], hnsw = bench_image(image_vectors, image_queries, quiet)
 
     def fused(i: int) -> list[Any]:
@@ -283,6 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sizes", default="10000,100000", help="element counts, comma-separated (1000000 supported)")
     p.add_argument("--queries", type=int, default=200, help="timed queries per size and index")
     p.add_argument("--pdfs", type=Path, default=DEVSET, help="PDFs whose text feeds BM25")
+    p.add_argument("--optimize-max", type=int, default=10**9,
+                   help="optimise (HNSW) and measure recall only up to this size: the build is the slow part")
+    p.add_argument("--channels", default="text,image", help="text,image (fused needs both)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     args = p.parse_args(argv)

@@ -15,6 +15,7 @@ is configured, figure descriptions (they change the text, so the text is then en
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ def connect(address: str) -> dict[str, float]:
     except ImportError:
         raise MMRagError("--ray needs Ray: pip install 'mmrag[ray]' (on the driver and every node)") from None
     if not ray.is_initialized():
+        _probe(address)
         try:
             if address == "local":
                 ray.init(include_dashboard=False, log_to_driver=False)
@@ -56,6 +58,22 @@ def connect(address: str) -> dict[str, float]:
                 "pass its address (ray://HEAD:10001), or --ray local for a single machine"
             ) from None
     return dict(ray.cluster_resources())
+
+
+def _probe(address: str) -> None:
+    """Fail in seconds on an address nothing listens at (Ray itself keeps retrying for minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise MMRagError(f"--ray {address!r}: use auto, local, HOST:PORT (the GCS, 6379) or ray://HOST:10001")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise MMRagError(
+            f"no Ray cluster at {address!r} ({exc.strerror or exc}); start one with `ray start --head`, "
+            "or use --ray local on a single machine"
+        ) from None
 
 
 def parse_and_embed(

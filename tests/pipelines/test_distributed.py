@@ -102,3 +102,14 @@ def test_rerun_on_ray_skips_unchanged_files(indexes: tuple[MMIndex, MMIndex, dic
     report = on_ray.add([corpus], ray="auto")
     assert len(report.unchanged) == 5 and report.added == []
 
+
+
+def test_an_address_nothing_listens_at_fails_in_seconds() -> None:
+    from mmrag.errors import MMRagError
+    from mmrag.pipelines.distributed import _probe
+
+    with pytest.raises(MMRagError, match="no Ray cluster at '127.0.0.1:1'"):
+        _probe("127.0.0.1:1")
+    with pytest.raises(MMRagError, match="use auto, local, HOST:PORT"):
+        _probe("nonsense")
+    _probe("auto")  # resolved by Ray itself
