@@ -3,6 +3,8 @@
     python benchmarks/bench_image_channel.py                 # CPU default: a few minutes on 2 cores
     python benchmarks/bench_image_channel.py --device cuda --images 2048 --json out.json
 
+Needs mmrag installed (`pip install -e .`): indexes/ imports as mmrag.indexes only through it.
+
 Encoding uses a ViT-B-32 with random weights (same compute as the real one; no download needed).
 Search goes through FaissImageChannel.search_vector on synthetic normalised 512-d vectors drawn around
 cluster centres (uniform random vectors have no neighbourhood structure, so no ANN index can find their
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,16 +25,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from mmrag.indexes import faiss_image  # noqa: E402
-from mmrag.indexes.base import SearchFilter  # noqa: E402
-from mmrag.indexes.faiss_image import FaissImageChannel  # noqa: E402
-from mmrag.models.image_encoder import OpenClipEncoder  # noqa: E402
-from mmrag.models.resolve import resolve_device  # noqa: E402
-from mmrag.settings import ImageChannelSettings  # noqa: E402
+from mmrag.indexes import faiss_index
+from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.faiss_image import FaissImageChannel
+from mmrag.models.image_encoder import OpenClipEncoder
+from mmrag.models.resolve import resolve_device
+from mmrag.settings import ImageChannelSettings
 
 
 def _sync(device: str) -> None:
@@ -119,7 +116,7 @@ def _fill(channel: FaissImageChannel, vectors: np.ndarray, per_doc: int = 1000) 
                     1 + j // 10, ("figure", "table", "page")[j % 3], (j, 0, 1, 1))
             for j in range(min(per_doc, len(vectors) - start))
         ]
-        channel._store_doc(doc, elements, vectors[start : start + len(elements)])
+        channel.add_vectors(doc, elements, vectors[start : start + len(elements)])
 
 
 def _latency(channel: FaissImageChannel, queries: np.ndarray, k: int, flt: SearchFilter | None = None
@@ -161,7 +158,7 @@ def bench_search(sizes: list[int], n_queries: int, k: int = 10) -> list[dict[str
             build = time.perf_counter() - start
             p50, p95, approx = _latency(hnsw, queries, k)
             recall = float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)]))
-            rows.append({"n": n, "index": f"hnsw M={faiss_image.HNSW_M} ef={faiss_image.HNSW_EF_SEARCH}",
+            rows.append({"n": n, "index": f"hnsw M={faiss_index.HNSW_M} ef={faiss_index.HNSW_EF_SEARCH}",
                          "p50_ms": p50, "p95_ms": p95, "recall@10": recall, "build_s": build})
             print(f"  n={n:>7}  hnsw             p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  recall@10 {recall:.3f}"
                   f"  (open+build {build:.1f} s)", flush=True)

@@ -2,6 +2,8 @@
 
     python benchmarks/bench_ingest.py [PATHS...] [--json] [--layout] [--truth sample_corpus/truth.json]
 
+Needs mmrag installed (`pip install -e .`): pipelines/, indexes/ and cli/ import as mmrag.* only through it.
+
 Speed: pages per second over all PDFs, each PDF parsed once per row after one warm-up pass (so OCR/ONNX model
 loading is not counted). Accuracy (when a truth file is found): figure and table recall / spurious rate with a
 box-IoU match on the same page, caption links, table shape, continuation links, scanned pages, running headers.
@@ -17,10 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mmrag.ingest import ParsedDocument, load_ocr, parse_pdf  # noqa: E402
-from mmrag.settings import IngestSettings  # noqa: E402
+from mmrag.ingest import ParsedDocument, load_ocr, parse_pdf
+from mmrag.settings import IngestSettings
 
 IOU_MATCH = 0.5
 

@@ -1,7 +1,9 @@
-"""One small interface for every retrieval channel, so fusion and eval never care which channel it is."""
+"""One small interface for every retrieval channel, so fusion and eval never care which channel it is, and
+the registry of channel kinds (config as data, like open_clip's `list_models` / `add_model_config`)."""
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,18 +34,27 @@ class SearchFilter:
 PixelReader = Callable[[str], bytes]
 
 
+DEFAULT_MODE = "default"
+
+
 class Channel(ABC):
-    """A retrieval channel: embeds elements, stores their vectors, ranks them for a query."""
+    """A retrieval channel: embeds elements, stores their vectors, ranks them for a query.
+
+    `modes` names the rankings `search` can run; the first is what it runs when no mode is given. Hits of
+    another mode carry the channel name `"<name>:<mode>"` (diagnostics, evals).
+    """
 
     name: str
+    modes: tuple[str, ...] = (DEFAULT_MODE,)
 
     @abstractmethod
     def add(self, elements: Sequence[Element], read_pixels: PixelReader) -> int:
         """Embed and store the elements this channel handles; returns how many vectors were added."""
 
     @abstractmethod
-    def search(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
-        """The k best elements for a query, best first, ranks 1-based."""
+    def search(self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = DEFAULT_MODE
+               ) -> list[ChannelHit]:
+        """The k best elements for a query, best first, ranks 1-based; mode: one of `modes`."""
 
     @abstractmethod
     def delete_docs(self, docs: Iterable[str]) -> None:
@@ -57,6 +68,10 @@ class Channel(ABC):
         """What the stored vectors depend on (model, dims, settings); a change means re-embedding."""
         return {}
 
+    def optimize(self) -> bool:
+        """Build search structures now where the backend does not do it by itself; True if it did work."""
+        return False
+
     def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for channels that write through
         """Make what was added durable."""
 
@@ -66,3 +81,73 @@ class Channel(ABC):
     def describe(self) -> dict[str, Any]:
         """Status for `mmrag inspect` and the manifest."""
         return {"name": self.name, **self.fingerprint()}
+
+    def _check_mode(self, mode: str) -> None:
+        if mode not in self.modes:
+            raise ValueError(f"unknown mode {mode!r} for the {self.name} channel: use one of {', '.join(self.modes)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry of channel kinds
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelKind:
+    """A kind of channel as data; its class is imported only when `load_class` is called."""
+
+    name: str  # the channel's name in hits, settings and the manifest
+    target: str  # "module:Class" implementing Channel
+    settings: str  # the section of Settings it reads ("text" → Settings.text)
+    modes: tuple[str, ...]  # as the class declares them; the first is the default
+    summary: str = ""
+
+    def load_class(self) -> type[Channel]:
+        module, _, attr = self.target.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+        if not (isinstance(cls, type) and issubclass(cls, Channel)):
+            raise TypeError(f"{self.target} is not a Channel")
+        return cls
+
+    def runs(self) -> list[str]:
+        """Every ranking this kind offers, as eval and `search --channel` name them: "text", "text:dense", …"""
+        return [self.name, *(f"{self.name}:{m}" for m in self.modes[1:])]
+
+
+CHANNELS: dict[str, ChannelKind] = {
+    "text": ChannelKind(
+        "text", "mmrag.indexes.qdrant_text:QdrantTextChannel", "text", ("hybrid", "dense", "lexical"),
+        "sentence embeddings + BM25 of every element's text, in Qdrant",
+    ),
+    "image": ChannelKind(
+        "image", "mmrag.indexes.faiss_image:FaissImageChannel", "image", (DEFAULT_MODE,),
+        "open_clip embeddings of figure, table and page pixels, in FAISS",
+    ),
+}
+
+
+def list_channels() -> list[str]:
+    """Names of the registered channel kinds, in fusion order."""
+    return list(CHANNELS)
+
+
+def channel_kind(name: str) -> ChannelKind:
+    """The registered kind called `name` (ValueError naming the known ones otherwise)."""
+    try:
+        return CHANNELS[name]
+    except KeyError:
+        raise ValueError(f"unknown channel {name!r}: use one of {', '.join(CHANNELS)}") from None
+
+
+def add_channel(kind: ChannelKind) -> None:
+    """Register a channel kind (or replace one of the same name)."""
+    CHANNELS[kind.name] = kind
+
+
+def parse_run(run: str) -> tuple[str, str | None]:
+    """Split "text:dense" into ("text", "dense") and "image" into ("image", None), checking both parts."""
+    name, _, mode = run.partition(":")
+    kind = channel_kind(name)
+    if mode and mode not in kind.modes:
+        raise ValueError(f"unknown mode {mode!r} for the {name} channel: use one of {', '.join(kind.modes)}")
+    return name, mode or None

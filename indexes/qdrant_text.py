@@ -30,6 +30,7 @@ class QdrantTextChannel(Channel):
     """
 
     name = "text"
+    modes = MODES
 
     def __init__(
         self,

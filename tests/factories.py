@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 TINY_CLIP = "mmrag-test-tiny-clip"
 TINY_CLIP_CFG = {
@@ -14,13 +15,26 @@ TINY_CLIP_CFG = {
 
 
 def register_tiny_clip(folder: Path) -> str:
-    """Register the tiny open_clip config (build it with pretrained='random'); returns its name."""
+    """Register the tiny open_clip config (build it with pretrained='random'); returns its name.
+
+    Tests get it through the session fixture `tiny_clip` (tests/conftest.py).
+    """
     import open_clip
 
     path = folder / f"{TINY_CLIP}.json"
     path.write_text(json.dumps(TINY_CLIP_CFG))
     open_clip.add_model_config(path)
     return TINY_CLIP
+
+
+def tiny_clip_encoder(name: str, batch_size: int = 8) -> Any:
+    """The registered tiny CLIP with random weights, the same ones every time (seeded), on the CPU."""
+    import torch
+
+    from mmrag.models.image_encoder import OpenClipEncoder
+
+    torch.manual_seed(0)
+    return OpenClipEncoder.load(name, "random", device="cpu", batch_size=batch_size)
 
 
 def zero_page_pdf() -> bytes:

@@ -1,4 +1,8 @@
-"""Retrieval and answer-quality evaluation: metrics, question loading, the evaluator, reports and run comparison."""
+"""Retrieval and answer-quality evaluation: metrics, question loading, the evaluator, reports and run comparison.
+
+Works on rankings it is handed (a search function), so it may import mmrag.indexes (SearchFilter, channel
+names) and the base modules (elements, settings, errors); never the pipelines.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Answer generators: a local VLM (transformers), an OpenAI-compatible server, or model-free extraction."""
+"""Answer generators: a local VLM (transformers), an OpenAI-compatible server, or model-free extraction.
+
+May import mmrag.models (VLM loading) and the base modules (elements, settings, errors); never indexes, eval
+or the pipelines.
+"""
 
 from __future__ import annotations
 

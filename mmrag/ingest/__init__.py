@@ -1,4 +1,8 @@
-"""PDF ingestion: parse_pdf turns one PDF into page, text, figure and table elements."""
+"""PDF ingestion: parse_pdf turns one PDF into page, text, figure and table elements.
+
+PyMuPDF parsing, layout and reading order, chunks, figures, tables, captions, page renders and OCR.
+May import only the base modules (elements, settings, errors).
+"""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ class Captioner:
     @classmethod
     def load(cls, model: str, device: str = "auto", **options: Any) -> Captioner:
         """Resolve and load a model by name or path; raises ModelUnavailable when its weights are not here."""
-        from mmrag.generators.transformers_vlm import load_vlm
+        from mmrag.models.vlm import load_vlm
 
         net, processor = load_vlm(model, device, role="captioner")
         return cls(net, processor, model_name=model, **options)

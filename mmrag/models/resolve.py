@@ -19,6 +19,32 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache as the environment names it now (HF_HUB_CACHE, else HF_HOME/hub)."""
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    return Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+
+
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """Whether downloads may be tried: HF_HUB_OFFLINE unset and a TCP connection to the hub (or the https
+    proxy) opens quickly, so a machine without network fails in a second instead of minutes of retries."""
+    if hub_offline():
+        return False
+    import socket
+    from urllib.parse import urlparse
+
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    parsed = urlparse(proxy or os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+    if not host:
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def resolve_model_path(name: str, role: str = "text") -> str:
     """Return a local directory (or a hub id when online) for a transformers/sentence-transformers model.
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import pytest
-import torch
 from factories import TINY_CLIP as TINY
-from factories import TINY_CLIP_CFG as TINY_CFG
+from factories import tiny_clip_encoder
 from PIL import Image
 
 from mmrag.elements import Element, element_id
@@ -25,13 +22,9 @@ KINDS = ["figure", "table", "page"]
 
 
 @pytest.fixture(scope="module")
-def encoder(tmp_path_factory: pytest.TempPathFactory) -> OpenClipEncoder:
+def encoder(tiny_clip: str) -> OpenClipEncoder:
     """A tiny random open_clip model: text-image similarity is meaningless, the mechanics are not."""
-    path = tmp_path_factory.mktemp("open_clip_cfg") / f"{TINY}.json"
-    path.write_text(json.dumps(TINY_CFG))
-    open_clip.add_model_config(path)
-    torch.manual_seed(0)
-    return OpenClipEncoder.load(TINY, "random", device="cpu", batch_size=8)
+    return tiny_clip_encoder(tiny_clip, batch_size=8)
 
 
 class Pixels:
@@ -244,3 +237,12 @@ def test_undecodable_pixels_skip_one_element(tmp_path: Path, encoder: OpenClipEn
     pixels.data[broken.image or ""] = b"not a png"
     channel = _open(tmp_path, encoder)
     assert channel.add(corpus, pixels) == 17
+
+
+def test_declares_its_modes(tmp_path: Path, encoder: OpenClipEncoder, corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder)
+    channel.add(corpus, pixels)
+    assert channel.modes == ("default",) and channel.optimize() is False
+    assert channel.search("x", k=3, mode="default") == channel.search("x", k=3)
+    with pytest.raises(ValueError, match="unknown mode"):
+        channel.search("x", k=3, mode="dense")

@@ -1,4 +1,4 @@
-"""Fixtures for the pipeline tests: the sample corpus indexed once, and a tiny random open_clip model."""
+"""Fixtures for the pipeline tests: the sample corpus indexed once, with the tiny random CLIP (`tiny_clip`)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from factories import register_tiny_clip
 
 from mmrag.pipelines.index import MMIndex, open_index
 from mmrag.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_corpus"
-@pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Register a tiny open_clip architecture; build it with pretrained='random'."""
-    return register_tiny_clip(tmp_path_factory.mktemp("clip"))
-
-
 def tiny_clip_settings(name: str) -> Settings:
     return Settings().updated({"image.model": name, "image.pretrained": "random", "image.device": "cpu"})
 

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import open_clip
 import pytest
 import torch
 from factories import TINY_CLIP as TINY
 from factories import TINY_CLIP_CFG as TINY_CFG
+from factories import tiny_clip_encoder
 from PIL import Image
 
 from mmrag.errors import ModelUnavailable
@@ -19,18 +19,8 @@ from mmrag.models.image_encoder import ImageEncoder, OpenClipEncoder
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Register a tiny random open_clip architecture; returns its name."""
-    path = tmp_path_factory.mktemp("open_clip_cfg") / f"{TINY}.json"
-    path.write_text(json.dumps(TINY_CFG))
-    open_clip.add_model_config(path)
-    return TINY
-
-
-@pytest.fixture(scope="session")
-def tiny_encoder(tiny_model: str) -> OpenClipEncoder:
-    torch.manual_seed(0)
-    return OpenClipEncoder.load(tiny_model, "random", device="cpu", batch_size=3)
+def tiny_encoder(tiny_clip: str) -> OpenClipEncoder:
+    return tiny_clip_encoder(tiny_clip, batch_size=3)
 
 
 @pytest.fixture
@@ -144,21 +134,58 @@ def test_tag_resolves_from_hf_cache_without_network(
     np.testing.assert_allclose(loaded.encode_text(["x"]), tiny_encoder.encode_text(["x"]), atol=1e-5)
 
 
-def test_none_pretrained_is_rejected(tiny_model: str) -> None:
+def test_none_pretrained_is_rejected(tiny_clip: str) -> None:
     with pytest.raises(ValueError, match="random"):
-        OpenClipEncoder.load(tiny_model, None)
+        OpenClipEncoder.load(tiny_clip, None)
 
 
 @pytest.mark.gpu
-def test_cuda_encoding_matches_cpu(tiny_model: str) -> None:
+def test_cuda_encoding_matches_cpu(tiny_clip: str) -> None:
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")
-    cpu = OpenClipEncoder.load(tiny_model, "random", device="cpu")
-    gpu = OpenClipEncoder(cpu.model.cuda(), cpu.preprocess, cpu.tokenizer, name=tiny_model, pretrained="random",
+    cpu = OpenClipEncoder.load(tiny_clip, "random", device="cpu")
+    gpu = OpenClipEncoder(cpu.model.cuda(), cpu.preprocess, cpu.tokenizer, name=tiny_clip, pretrained="random",
                           device="cuda", batch_size=4)
-    ref = OpenClipEncoder(gpu.model.cpu().float(), cpu.preprocess, cpu.tokenizer, name=tiny_model,
+    ref = OpenClipEncoder(gpu.model.cpu().float(), cpu.preprocess, cpu.tokenizer, name=tiny_clip,
                           pretrained="random", device="cpu")
     gpu.model.cuda()
     images = _images()
     np.testing.assert_allclose(gpu.encode_images(images), ref.encode_images(images), atol=2e-2)
     np.testing.assert_allclose(gpu.encode_text(["a chart"]), ref.encode_text(["a chart"]), atol=2e-2)
+
+
+def test_hf_hub_id_resolves_from_hf_cache_without_network(tiny_encoder: OpenClipEncoder,
+                                                          offline_empty_cache: Path) -> None:
+    """An `hf-hub:` model (config + weights in one repo) that a previous download left in the cache loads offline."""
+    repo = offline_empty_cache / "hub" / "models--mmrag-test--tiny-hub-clip"
+    snapshot = repo / "snapshots" / "def456"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("def456")
+    (snapshot / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CFG, "preprocess_cfg": {}}))
+    torch.save(tiny_encoder.model.state_dict(), snapshot / "open_clip_pytorch_model.bin")
+    loaded = OpenClipEncoder.load("hf-hub:mmrag-test/tiny-hub-clip", "ignored", device="cpu")
+    assert loaded.fingerprint() == {"model": "hf-hub:mmrag-test/tiny-hub-clip",
+                                    "pretrained": "hf-hub:mmrag-test/tiny-hub-clip", "dim": 32}
+    np.testing.assert_allclose(loaded.encode_text(["x"]), tiny_encoder.encode_text(["x"]), atol=1e-5)
+
+
+def test_url_hosted_tag_is_not_fetched_offline(tiny_clip: str, offline_empty_cache: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """open_clip fetches URL-hosted tags with urllib, which ignores HF_HUB_OFFLINE: we must stop it first."""
+    import urllib.request
+
+    from open_clip import pretrained as registry
+
+    attempts: list[object] = []
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        attempts.append(args)
+        raise OSError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    url = "https://example.invalid/mmrag-tiny-not-cached-0123.pt"
+    monkeypatch.setitem(registry._PRETRAINED, tiny_clip, {"web": {"url": url, "hf_hub": ""}})
+    with pytest.raises(ModelUnavailable) as info:
+        OpenClipEncoder.load(tiny_clip, "web", device="cpu")
+    assert "create_model_and_transforms" in info.value.remedy and attempts == []
