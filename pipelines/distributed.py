@@ -18,16 +18,29 @@ import logging
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mmrag.errors import BadPDF, MMRagError
 from mmrag.indexes.qdrant_store import TextPoint
-from mmrag.settings import IngestSettings, TextChannelSettings
-from mmrag.store import READY, atomic_write_bytes, sha256_file
+from mmrag.settings import IngestSettings, Settings, TextChannelSettings
+from mmrag.store import READY, ElementStore, atomic_write_bytes, sha256_file
 
 if TYPE_CHECKING:
-    from mmrag.pipelines.index import MMIndex
     from mmrag.pipelines.ingest import IndexReport, Progress
+
+
+class WritableIndex(Protocol):
+    """What the driver writes to (an MMIndex holding its writer lock)."""
+
+    store: ElementStore
+    settings: Settings
+
+    @property
+    def channels(self) -> dict[str, Any]: ...
+
+    def describe_figures(self, elements: Sequence[Any]) -> None: ...
+
+    def remove(self, doc: str) -> bool: ...
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +134,7 @@ def _embed(elements: Sequence[Any], settings: TextChannelSettings) -> list[TextP
 
 
 def index_documents_on_ray(
-    index: MMIndex, files: Sequence[tuple[Path, str]], address: str, progress: Progress | None = None,
+    index: WritableIndex, files: Sequence[tuple[Path, str]], address: str, progress: Progress | None = None,
     prune: bool = False,
 ) -> IndexReport:
     """`index_documents` with the parsing and text encoding done by Ray tasks; the driver writes."""
@@ -131,7 +144,7 @@ def index_documents_on_ray(
 
     resources = connect(address)
     report = IndexReport()
-    recover_interrupted(index, report)
+    recover_interrupted(index, report)  # type: ignore[arg-type]
     store = index.store
     todo: list[tuple[Path, str, str]] = []
     for path, doc in files:
@@ -188,7 +201,7 @@ def index_documents_on_ray(
 
 
 def _write_document(
-    index: MMIndex, channels: dict[str, Any], path: Path, doc: str, sha: str, result: dict[str, Any],
+    index: WritableIndex, channels: dict[str, Any], path: Path, doc: str, sha: str, result: dict[str, Any],
     remote_text: bool,
 ) -> None:
     """Store one parsed document and its vectors, in the order that lets a killed run resume."""

@@ -164,7 +164,7 @@ class MMIndex:
         return n
 
     def optimize(self, progress: Progress | None = None) -> list[str]:
-        """Let channels build their search structures now; returns the channels that were asked to."""
+        """Let channels build their search structures now; returns the channels that did some work."""
         with WriterLock(self.root):
             done = self._optimize(due_only=False, progress=progress)
             self._save_manifest()
@@ -176,16 +176,15 @@ class MMIndex:
         # A run that opened no channel added nothing: the plain share is what the last run left.
         channels = self._channels if due_only else self.channels
         for name, channel in (channels or {}).items():
-            optimize = getattr(channel, "optimize", None)
             due = getattr(channel, "optimize_due", None)
-            if optimize is None or (due_only and (due is None or not due())):
+            if due_only and (due is None or not due()):
                 continue
             if progress:
                 progress(f"optimize:{name}", 0, 1)
-            optimize()
+            if channel.optimize():
+                done.append(name)
             if progress:
                 progress(f"optimize:{name}", 1, 1)
-            done.append(name)
         return done
 
     def remove(self, doc: str) -> bool:
