@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -168,11 +169,11 @@ def index_documents_on_ray(
     pixels_dir = str(store.pixels_dir.resolve())
     window = max(1, int(resources.get("CPU", 1)) * IN_FLIGHT_PER_CPU)
     pending: dict[Any, tuple[Path, str, str]] = {}
-    queue = list(todo)
+    queue = deque(todo)
     done = 0
     while queue or pending:
         while queue and len(pending) < window:
-            path, doc, sha = queue.pop(0)
+            path, doc, sha = queue.popleft()
             ref = task.remote(str(Path(path).resolve()), doc, index.settings.ingest, text_settings, pixels_dir)
             pending[ref] = (path, doc, sha)
         ready, _ = ray.wait(list(pending), num_returns=1)
