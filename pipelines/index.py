@@ -12,7 +12,15 @@ from typing import Any
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
 from mmrag.indexes.base import Channel, SearchFilter
-from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, needs_work, reembed
+from mmrag.pipelines.ingest import (
+    IndexReport,
+    Progress,
+    discover_pdfs,
+    index_documents,
+    needs_work,
+    reembed,
+    warm_workers,
+)
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
 from mmrag.settings import ImageChannelSettings, Settings
@@ -136,6 +144,8 @@ class MMIndex:
         with WriterLock(self.root):
             # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
             if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
+                if files:
+                    warm_workers(self.settings.ingest, len(files))  # they boot while the models load
                 self._check_fingerprints(reembed_stale, progress)
             report = index_documents(self, files, progress=progress, prune=prune)
             self._save_manifest()

@@ -179,6 +179,11 @@ class WorkerPool:
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
 
+    def warm(self, n: int) -> None:
+        """Start up to n idle workers now, so that they boot while the main process loads its models."""
+        while len(self.idle) + len(self.busy) < min(n, self.size):
+            self.idle.append(_Worker(self.ctx))
+
     def _take(self) -> _Worker:
         return self.idle.pop() if self.idle else _Worker(self.ctx)
 
