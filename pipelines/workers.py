@@ -185,7 +185,12 @@ class WorkerPool:
             self.idle.append(_Worker(self.ctx))
 
     def _take(self) -> _Worker:
-        return self.idle.pop() if self.idle else _Worker(self.ctx)
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.process.is_alive():
+                return worker
+            worker.kill()  # died while idle (killed by the system): replace it
+        return _Worker(self.ctx)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
         """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.
