@@ -12,10 +12,18 @@ from typing import Any
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, ModelUnavailable, StaleVectors
 from mmrag.indexes.base import Channel, SearchFilter
-from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, needs_work, reembed
+from mmrag.pipelines.ingest import (
+    IndexReport,
+    Progress,
+    discover_pdfs,
+    index_documents,
+    needs_work,
+    reembed,
+    warm_workers,
+)
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
-from mmrag.settings import Settings
+from mmrag.settings import ImageChannelSettings, Settings
 from mmrag.store import ElementStore
 
 log = logging.getLogger(__name__)
@@ -140,6 +148,8 @@ class MMIndex:
         with WriterLock(self.root):
             # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
             if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
+                if files:
+                    warm_workers(self.settings.ingest, len(files))  # they boot while the models load
                 self._check_fingerprints(reembed_stale, progress)
             if ray:
                 from mmrag.pipelines.distributed import index_documents_on_ray
@@ -200,16 +210,28 @@ class MMIndex:
         return True
 
     def _open_channels_for_delete(self) -> None:
-        """Deleting needs no model: the text channel opens without its weights, and an image channel the
-        manifest records as disabled under unchanged settings stays disabled without a load attempt."""
+        """Open the channels without their models, where the manifest allows it: deleting needs none.
+
+        The text channel's encoder loads on first encode anyway; the image channel gets the encoder
+        fingerprint the manifest recorded, and the real encoder only if something is encoded later.
+        """
         if self._channels is not None:
             return
+        if self.manifest.get("settings", {}).get("image") != self.settings.to_dict()["image"]:
+            return
         stored = self.manifest.get("channels", {}).get("image", {})
-        same = self.manifest.get("settings", {}).get("image") == self.settings.to_dict()["image"]
-        if stored.get("status") == "disabled" and same:
+        if stored.get("status") == "disabled":
             self._channels = {}
             self._load_text_channel()
             self.disabled["image"] = stored.get("reason", "disabled")
+        elif stored.get("status") == "enabled" and stored.get("fingerprint"):
+            from mmrag.indexes.faiss_image import FaissImageChannel
+
+            cfg = self.settings.image
+            recorded = {k: v for k, v in stored["fingerprint"].items() if k != "kinds"}
+            self._channels = {}
+            self._load_text_channel()
+            self._channels["image"] = FaissImageChannel.open(self.root, cfg, _DeferredImageEncoder(cfg, recorded))
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
@@ -325,3 +347,33 @@ def _safe_describe(channel: Channel) -> dict[str, Any]:
         return {k: v for k, v in channel.describe().items() if k != "name"}
     except Exception as exc:  # describing is informational only
         return {"describe_error": repr(exc)}
+
+
+class _DeferredImageEncoder:
+    """An image encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+
+    def __init__(self, cfg: ImageChannelSettings, recorded: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.recorded = recorded
+        self.name = str(recorded.get("model", cfg.model))
+        self.dim = int(recorded["dim"])
+        self._encoder: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
+
+    def _real(self) -> Any:
+        if self._encoder is None:
+            from mmrag.models.image_encoder import OpenClipEncoder
+
+            cfg = self.cfg
+            self._encoder = OpenClipEncoder.load(
+                cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size
+            )
+        return self._encoder
+
+    def encode_images(self, images: Sequence[Any]) -> Any:
+        return self._real().encode_images(images)
+
+    def encode_text(self, texts: Sequence[str]) -> Any:
+        return self._real().encode_text(texts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from mmrag.ingest.parse import ParsedDocument
     from mmrag.pipelines.index import MMIndex
     from mmrag.pipelines.workers import Task
+    from mmrag.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,14 @@ def needs_work(store: ElementStore, files: Sequence[tuple[Path, str]]) -> bool:
     return False
 
 
+def warm_workers(settings: IngestSettings, documents: int) -> None:
+    """Boot the parser processes ahead of time (no more than there are documents)."""
+    from mmrag.pipelines.workers import default_workers, shared_pool
+
+    n = min(settings.workers or default_workers(), documents)
+    shared_pool(n).warm(n)
+
+
 def index_documents(
     index: MMIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False
 ) -> IndexReport:
@@ -129,6 +139,10 @@ def index_documents(
 
         tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
         writer = _DocumentWriter(index, report, progress, len(tasks))
+        for channel in index.channels.values():  # load weights while the first pages parse
+            load = getattr(getattr(channel, "encoder", None), "load", None)
+            if load is not None:
+                threading.Thread(target=load, daemon=True, name="mmrag-load-encoder").start()
         pool = shared_pool(min(settings.workers or default_workers(), len(tasks)))
         for task, kind, payload in pool.run(tasks):
             writer.event(task, shas[task.doc], kind, payload)

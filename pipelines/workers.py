@@ -179,8 +179,18 @@ class WorkerPool:
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
 
+    def warm(self, n: int) -> None:
+        """Start up to n idle workers now, so that they boot while the main process loads its models."""
+        while len(self.idle) + len(self.busy) < min(n, self.size):
+            self.idle.append(_Worker(self.ctx))
+
     def _take(self) -> _Worker:
-        return self.idle.pop() if self.idle else _Worker(self.ctx)
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.process.is_alive():
+                return worker
+            worker.kill()  # died while idle (killed by the system): replace it
+        return _Worker(self.ctx)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
         """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.

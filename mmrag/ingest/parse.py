@@ -326,7 +326,7 @@ def stream_pdf(
         return key
 
     result = ParsedDocument(doc=doc, sha256=opened.sha256, pages=pdf.page_count, warnings=list(opened.warnings))
-    parser = _DocumentParser(pdf, result, settings, put_pixels or keep_pixels, ocr, ocr_cache)
+    parser = _DocumentParser(pdf, result, settings, keep_pixels if put_pixels is None else put_pixels, ocr, ocr_cache)
     try:
         yield result
         parser.result = _fragment(result)  # the header has gone: later warnings travel with the pages

@@ -54,6 +54,10 @@ class SentenceTransformerEncoder:
     def device(self) -> str:
         return resolve_device(self._device)
 
+    def load(self) -> None:
+        """Load the weights now (they load on first encode otherwise)."""
+        self._model  # noqa: B018
+
     @property
     def _model(self) -> Any:
         return _load(self.name, self.path, self.device)
