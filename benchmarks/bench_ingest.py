@@ -1,12 +1,16 @@
-"""Ingest speed of parse_pdf (OCR on and off) next to pymupdf4llm.to_markdown, plus accuracy against truth.json.
+"""Ingest speed and memory of the whole `mmrag index` next to pymupdf4llm.to_markdown, on the same real files.
 
-    python benchmarks/bench_ingest.py [PATHS...] [--json] [--layout] [--truth sample_corpus/truth.json]
+    python benchmarks/bench_ingest.py [--pdfs FILES_OR_DIRS...] [--workers 1,2,all] [--rss-pages 10,100] [--json]
+    python benchmarks/bench_ingest.py --accuracy [PATHS...]   # parse_pdf alone vs truth.json (sample corpus)
 
 Needs mmrag installed (`pip install -e .`): pipelines/, indexes/ and cli/ import as mmrag.* only through it.
 
-Speed: pages per second over all PDFs, each PDF parsed once per row after one warm-up pass (so OCR/ONNX model
-loading is not counted). Accuracy (when a truth file is found): figure and table recall / spurious rate with a
-box-IoU match on the same page, caption links, table shape, continuation links, scanned pages, running headers.
+Speed: wall-clock pages/s of `mmrag index` (a fresh index each time: parse, crops, tables, OCR where needed,
+text and image embeddings, model loading included) with 1, 2 and all workers, and of a process running
+`pymupdf4llm.to_markdown` (its defaults) over the same files; ratios are against that baseline, from the same
+run. Files pymupdf4llm cannot read are left out of its pages/s (and listed). Memory: peak RSS of the whole
+`mmrag index` process tree on the first N pages of the files, at two sizes (10x more pages should add < 20%).
+Default files: four dev-set PDFs (~280 pages) from ../shared/devset/pdfs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +31,10 @@ from mmrag.ingest import ParsedDocument, load_ocr, parse_pdf
 from mmrag.settings import IngestSettings
 
 IOU_MATCH = 0.5
+ROOT = Path(__file__).resolve().parents[1]
+DEVSET = ROOT.parent / "shared" / "devset" / "pdfs"
+DEFAULT_PDFS = ["AMCOR_2023Q4_EARNINGS.pdf", "JOHNSON_JOHNSON_2023Q2_EARNINGS.pdf", "ADOBE_2022_10K.pdf",
+                "PFIZER_2021_10K.pdf"]
 
 
 def _pdfs(paths: list[str]) -> list[Path]:
@@ -142,8 +154,9 @@ def accuracy(parsed: dict[str, ParsedDocument], truth: dict) -> dict[str, float]
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def accuracy_main(argv: list[str]) -> int:
+    """parse_pdf alone (OCR off and on) vs pymupdf4llm, with figure/table accuracy against truth.json."""
+    ap = argparse.ArgumentParser(description="parse_pdf speed and accuracy")
     ap.add_argument("paths", nargs="*", default=["sample_corpus"])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--layout", action="store_true", help="add rows with use_layout=True (pymupdf.layout)")
@@ -194,6 +207,158 @@ def main(argv: list[str] | None = None) -> int:
                 f"shape {a['tab_shape']}/{a['tab_hit']}, continued {a['tab_cont_ok']}/{a['tab_cont_truth']}); "
                 f"scanned {a['scan_ok']}/{a['scan_truth']}; header leaks {a['header_leaks']}"
             )
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------------------
+# the whole `mmrag index` vs pymupdf4llm, and peak RSS at two corpus sizes
+# -------------------------------------------------------------------------------------------------------------
+
+BASELINE = """
+import sys, json, time, contextlib, io
+t0 = time.perf_counter()
+import pymupdf4llm
+ok, failed = [], []
+for f in sys.argv[1:]:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            pymupdf4llm.to_markdown(f, show_progress=False)
+        ok.append(f)
+    except Exception as exc:
+        failed.append([f, f"{type(exc).__name__}: {exc}"[:200]])
+print(json.dumps({"seconds": time.perf_counter() - t0, "ok": ok, "failed": failed}))
+"""
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Wall seconds and peak RSS (bytes, the process and all its children, sampled every 50 ms) of a command."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    return seconds, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def _mmrag(files: list[Path], workers: int | None, workdir: Path, extra: list[str] | None = None) -> dict:
+    index = workdir / f"idx-{workers}-{time.monotonic_ns()}"
+    cmd = [sys.executable, "-m", "mmrag.cli.app", "index", *map(str, files), "--index", str(index), "--json",
+           *(extra or [])]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    seconds, peak, out = _run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        summary = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"mmrag index failed ({out.returncode}): {out.stderr[-2000:]}") from None
+    shutil.rmtree(index, ignore_errors=True)
+    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "pages": summary["pages"],
+            "failed": summary["failed"], "elements": summary["elements"], "channels": summary["channels"]}
+
+
+def _first_pages(files: list[Path], n: int, out: Path) -> Path:
+    """One PDF made of the first n pages of the files, in order."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for f in files:
+        if doc.page_count >= n:
+            break
+        with pymupdf.open(f) as src:
+            doc.insert_pdf(src, to_page=min(src.page_count, n - doc.page_count) - 1)
+    doc.save(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--accuracy" in argv:
+        return accuracy_main([a for a in argv if a != "--accuracy"])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pdfs", nargs="*", default=None, help="files or folders (default: 4 dev-set PDFs)")
+    ap.add_argument("--workers", default="1,2,all", help="worker counts to time (all: one per CPU core)")
+    ap.add_argument("--rss-pages", default="10,100", help="two corpus sizes (pages) for peak RSS; '' to skip")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    files = _pdfs(args.pdfs) if args.pdfs else [DEVSET / n for n in DEFAULT_PDFS]
+    files = [f for f in files if f.is_file()]
+    if not files:
+        ap.error("no PDFs found (pass --pdfs)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    counts: list[int] = []
+    for w in args.workers.split(","):
+        n = cores if w.strip() == "all" else int(w)
+        if n not in counts:
+            counts.append(n)
+    pages = {f: _pages([f]) for f in files}
+    total = sum(pages.values())
+    report: dict = {"files": [f.name for f in files], "pages": total, "cores": cores, "rows": []}
+
+    b_seconds, b_peak, out = _run([sys.executable, "-c", BASELINE, *map(str, files)])
+    base = json.loads(out.stdout.strip().splitlines()[-1])
+    b_pages = sum(pages[Path(f)] for f in base["ok"])
+    b_rate = b_pages / base["seconds"]
+    report["baseline"] = {"name": "pymupdf4llm.to_markdown", "seconds": base["seconds"], "pages": b_pages,
+                          "pages_per_s": b_rate, "peak_rss_mb": b_peak / 2**20, "failed": base["failed"]}
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        work = Path(tmp)
+        for n in counts:
+            row = _mmrag(files, n, work)
+            row.update(name=f"mmrag index --workers {n}", workers=n, pages_per_s=total / row["seconds"])
+            row["ratio_vs_pymupdf4llm"] = row["pages_per_s"] / b_rate
+            report["rows"].append(row)
+        sizes = [int(x) for x in args.rss_pages.split(",") if x.strip()]
+        if len(sizes) == 2:
+            rss = []
+            for n in sizes:
+                pdf = _first_pages(files, n, work / f"first-{n}.pdf")
+                row = _mmrag([pdf], None, work)
+                rss.append({"pages": row["pages"], "peak_rss_mb": row["peak_rss_mb"], "seconds": row["seconds"]})
+            report["rss"] = rss
+            report["rss_growth"] = rss[1]["peak_rss_mb"] / rss[0]["peak_rss_mb"] - 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    b = report["baseline"]
+    print(f"{len(files)} files, {total} pages, {cores} cores; the whole `mmrag index` (fresh index, models included)")
+    print(f"{'':34} {'s':>7} {'pages/s':>8} {'x 4llm':>7} {'peak RSS':>9}")
+    print(f"{b['name']:34} {b['seconds']:7.1f} {b['pages_per_s']:8.2f} {'1.00':>7} {b['peak_rss_mb']:7.0f}MB"
+          + (f"  (could not read {len(b['failed'])} file(s): {', '.join(Path(f).name for f, _ in b['failed'])})"
+             if b["failed"] else ""))
+    for r in report["rows"]:
+        print(f"{r['name']:34} {r['seconds']:7.1f} {r['pages_per_s']:8.2f} {r['ratio_vs_pymupdf4llm']:7.2f} "
+              f"{r['peak_rss_mb']:7.0f}MB")
+    if "rss" in report:
+        a, c = report["rss"]
+        print(f"peak RSS of `mmrag index`: {a['pages']} pages {a['peak_rss_mb']:.0f} MB, {c['pages']} pages "
+              f"{c['peak_rss_mb']:.0f} MB (+{100 * report['rss_growth']:.0f}%)")
     return 0
 
 

@@ -50,13 +50,12 @@ def cli_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    try:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # read when transformers is imported, on first use
+    if "transformers" in sys.modules:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
         handlers=[RichHandler(console=console, show_time=False, show_path=False)], force=True,
@@ -155,7 +154,12 @@ def index(
     no_image: Annotated[bool, typer.Option("--no-image", help="Disable the image channel.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto for encoders.")] = None,
     ocr: Annotated[str | None, typer.Option(help="auto, rapidocr, tesseract or none.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes that parse, render and OCR (default: ingest.workers, 0 = one per CPU core).")] = None,
     captioner: Annotated[str | None, typer.Option(help="VLM to describe figures at index time.")] = None,
+    ray: Annotated[str | None, typer.Option(
+        help="Parse and encode on a Ray cluster: auto, ray://HEAD:10001 or local (index dir on shared storage).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -165,24 +169,28 @@ def index(
         "text.qdrant_url": qdrant_url, "text.model": text_model, "image.model": image_model,
         "image.pretrained": image_pretrained, "image.enabled": False if no_image else None,
         "text.device": device, "image.device": device, "ingest.ocr": ocr, "captioner.model": captioner,
+        "ingest.workers": workers,
     }
     idx = _open(index, config, create=True, reset_stale=reembed, **overrides)
     with idx:
-        channels = idx.channels
-        for name, reason in idx.disabled.items():
-            console.print(f"[yellow]{name} channel disabled:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         bar, update = _progress()
-        with bar:
+        with bar:  # channels (and their models) open only when something needs embedding or deleting
             if reembed:
                 idx.reembed(progress=update)
-            report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune)
+            report = idx.add(paths or [], progress=update, reembed_stale=reembed, prune=prune, ray=ray)
             if optimize:
-                idx.optimize()
+                idx.optimize(progress=update)
+        for name, reason in idx.disabled.items():
+            console.print(f"[yellow]{name} channel disabled:[/] {escape(reason)}", highlight=False, soft_wrap=True)
         for f in report.failed:
             console.print(f"[red]skipped[/] {escape(f['path'])}: {escape(f['reason'])}", highlight=False,
                           soft_wrap=True)
-        summary = {**report.to_dict(), "channels": sorted(channels), "disabled": idx.disabled,
-                   **{k: v for k, v in idx.inspect().items() if k in ("documents", "pages", "elements")}}
+        info = idx.inspect()
+        summary = {**report.to_dict(),
+                   "channels": sorted(n for n, c in info["channels"].items() if c.get("status") == "enabled"),
+                   "disabled": {n: c.get("reason", "") for n, c in info["channels"].items()
+                                if c.get("status") == "disabled"},
+                   **{k: v for k, v in info.items() if k in ("documents", "pages", "elements")}}
     if as_json:
         out.print_json(json.dumps(summary))
     else:

@@ -50,15 +50,23 @@ class EdgeTextStore:
 
     backend = "edge"
 
-    def __init__(self, path: str | Path, dim: int, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, dim: int, read_only: bool = False, hnsw_min_points: int | None = None
+    ) -> None:
         self.path = Path(path)
         self.dim = dim
         self.read_only = read_only
         self._lock_path = self.path.parent / f"{self.path.name}.lock"
         self._copy: Path | None = None
+        # hnsw_min_points: segments with fewer dense vectors stay plain (scanned) when optimising; None: Edge's own
+        # threshold. Qdrant counts it in kilobytes of vector data.
+        optimizers = None
+        if hnsw_min_points is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=max(1, hnsw_min_points * dim * 4 // 1024))
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
             sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            optimizers=optimizers,
         )
         if read_only:
             self._copy = Path(tempfile.mkdtemp(prefix="mmrag-qdrant-reader-"))
@@ -127,7 +135,7 @@ class EdgeTextStore:
         batch = []
         for p in points:
             vector: dict[str, Any] = {DENSE: p.dense}
-            if p.sparse is not None:
+            if p.sparse is not None and p.sparse.indices:  # no empty sparse vectors: plain_points() counts them
                 vector[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
             batch.append(qe.Point(id=p.id, vector=vector, payload=p.payload))
         self._update(qe.UpdateOperation.upsert_points(batch))
@@ -176,6 +184,14 @@ class EdgeTextStore:
     def count(self) -> int:
         return int(self.shard.count(qe.CountRequest(exact=True)))
 
+    def plain_points(self) -> int:
+        """Dense vectors not yet in an HNSW index (in plain segments, searched by a scan until `optimize()`)."""
+        info = self.shard.info()
+        # indexed_vectors_count also counts every sparse vector (always in an inverted index): take those out.
+        has_sparse = qe.Filter(must=[qe.HasVectorCondition(LEXICAL)])
+        sparse = int(self.shard.count(qe.CountRequest(exact=True, filter=has_sparse)))
+        return max(0, int(info.points_count) - (int(info.indexed_vectors_count) - sparse))
+
     def optimize(self) -> bool:
         """Merge small segments and build HNSW where a segment outgrew the indexing threshold.
 
@@ -221,6 +237,7 @@ class EdgeTextStore:
             "points": int(info.points_count),
             "segments": int(info.segments_count),
             "indexed_vectors": int(info.indexed_vectors_count),
+            "plain_points": self.plain_points(),
         }
 
 

@@ -7,14 +7,21 @@ what the tests run against.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import random
+import re
+import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from mmrag.errors import StaleVectors
+from mmrag.errors import MMRagError, StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.qdrant_store import (
     DENSE,
@@ -26,52 +33,153 @@ from mmrag.indexes.qdrant_store import (
     TextPoint,
     payload_filter,
 )
+from mmrag.settings import TextChannelSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _FACET_LIMIT = 1_000_000
+# HTTP statuses worth retrying: rate limiting, and a node that is restarting, overloaded or behind a proxy.
+_TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+class QdrantUnavailable(MMRagError):
+    """The Qdrant server kept failing after the configured retries."""
+
+
+def collection_name(index_dir: str | Path) -> str:
+    """The default collection of an index: "mmrag_<folder name>_<8 hex of its absolute path>".
+
+    The folder name makes it readable in the cluster's dashboard; the hash keeps two indexes that share a folder
+    name (every `idx`) apart. It is fixed in the index's settings when the index is created, so moving the folder
+    or opening it from another machine's mount keeps the same collection.
+    """
+    path = Path(index_dir).resolve()
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", path.name).strip("_")[:48] or "index"
+    return f"mmrag_{slug}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Network trouble or an overloaded node (retry), as opposed to a bad request (fail at once)."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code in _TRANSIENT_STATUS
+    if isinstance(exc, (ResponseHandlingException, ConnectionError, TimeoutError)):
+        return True
+    try:
+        import httpx
+
+        if isinstance(exc, httpx.TransportError):
+            return True
+    except ImportError:  # pragma: no cover - httpx comes with qdrant-client
+        pass
+    try:
+        import grpc
+
+        if isinstance(exc, grpc.RpcError):
+            code = exc.code() if callable(getattr(exc, "code", None)) else None
+            return code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                            grpc.StatusCode.RESOURCE_EXHAUSTED)
+    except ImportError:  # pragma: no cover
+        pass
+    return False
 
 
 class ServerTextStore:
-    """A collection in Qdrant reached through a QdrantClient; created with the text layout when missing."""
+    """A collection in Qdrant reached through a QdrantClient; created with the text layout when missing.
+
+    Every call is retried on transient errors with exponential back-off (BACKOFF_BASE_S doubling, with jitter,
+    up to settings.retries attempts); upserts go in batches of settings.upsert_batch points. All writes are
+    idempotent (upsert by id, delete by filter), so a retried request cannot duplicate anything.
+    """
 
     backend = "server"
 
-    def __init__(self, client: QdrantClient, collection: str, dim: int, where: str = "") -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, dim: int, where: str = "",
+        settings: TextChannelSettings | None = None, sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client = client
         self.collection = collection
         self.dim = dim
         self.where = where
-        if client.collection_exists(collection):
+        self.settings = settings or TextChannelSettings()
+        self.sleep = sleep
+        self.retried = 0  # transient failures absorbed so far (shown by describe())
+        if self._call(client.collection_exists, collection):
             self._check_layout()
         else:
             self._create()
 
     @classmethod
-    def connect(cls, url: str, collection: str, dim: int) -> ServerTextStore:
+    def connect(
+        cls, url: str, collection: str, dim: int, settings: TextChannelSettings | None = None
+    ) -> ServerTextStore:
         """A store on the Qdrant at `url`; the API key, if any, comes from $QDRANT_API_KEY."""
-        client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY"))
-        return cls(client, collection, dim, where=url)
+        timeout = (settings or TextChannelSettings()).timeout_s
+        client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY"), timeout=timeout)
+        return cls(client, collection, dim, where=url, settings=settings)
 
     @classmethod
-    def local(cls, location: str, collection: str, dim: int) -> ServerTextStore:
+    def local(
+        cls, location: str, collection: str, dim: int, settings: TextChannelSettings | None = None
+    ) -> ServerTextStore:
         """qdrant-client's local mode: ":memory:" or a folder (for tests; slow past a few thousand points)."""
         client = QdrantClient(location=":memory:") if location == ":memory:" else QdrantClient(path=location)
-        return cls(client, collection, dim, where=f"local:{location}")
+        return cls(client, collection, dim, where=f"local:{location}", settings=settings)
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """fn(*args, **kwargs), retried on transient errors with exponential back-off and jitter."""
+        attempts = max(0, self.settings.retries) + 1
+        for attempt in range(attempts):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt + 1 == attempts:
+                    raise QdrantUnavailable(
+                        f"Qdrant at {self.where or 'the client'} failed {attempts} times ({exc}); "
+                        "check that the server is up and reachable, then run the same command again"
+                    ) from exc
+                delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * random.uniform(0.8, 1.2)
+                self.retried += 1
+                log.warning("Qdrant %s failed (%s); retry %d/%d in %.1f s", getattr(fn, "__name__", "call"), exc,
+                            attempt + 1, attempts - 1, delay)
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def create_request(self) -> dict[str, Any]:
+        """The create_collection arguments: text layout, shards, replicas and on-disk settings from the settings."""
+        cfg = self.settings
+        return {
+            "collection_name": self.collection,
+            "vectors_config": {
+                DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE, on_disk=cfg.on_disk)
+            },
+            "sparse_vectors_config": {
+                LEXICAL: models.SparseVectorParams(
+                    modifier=models.Modifier.IDF, index=models.SparseIndexParams(on_disk=cfg.on_disk)
+                )
+            },
+            "shard_number": cfg.shard_number,
+            "replication_factor": cfg.replication_factor,
+            "on_disk_payload": cfg.on_disk_payload,
+            "timeout": cfg.timeout_s,
+        }
 
     def _create(self) -> None:
-        self.client.create_collection(
-            self.collection,
-            vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE)},
-            sparse_vectors_config={LEXICAL: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        self._call(self.client.create_collection, **self.create_request())
         schemas = {f: models.PayloadSchemaType.KEYWORD for f in KEYWORD_FIELDS}
         schemas.update({f: models.PayloadSchemaType.INTEGER for f in INTEGER_FIELDS})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # local mode warns that payload indexes have no effect there
             for field, schema in schemas.items():
-                self.client.create_payload_index(self.collection, field, schema)
+                self._call(self.client.create_payload_index, self.collection, field, schema, wait=True)
 
     def _check_layout(self) -> None:
-        params = self.client.get_collection(self.collection).config.params
+        params = self._call(self.client.get_collection, self.collection).config.params
         vectors = params.vectors if isinstance(params.vectors, dict) else {}
         dense = vectors.get(DENSE)
         if dense is None or dense.size != self.dim or LEXICAL not in (params.sparse_vectors or {}):
@@ -88,10 +196,12 @@ class ServerTextStore:
         structs = []
         for p in points:
             vector: dict[str, Any] = {DENSE: p.dense}
-            if p.sparse is not None:
+            if p.sparse is not None and p.sparse.indices:
                 vector[LEXICAL] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
             structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
-        self.client.upsert(self.collection, points=structs, wait=True)
+        step = max(1, self.settings.upsert_batch)
+        for start in range(0, len(structs), step):
+            self._call(self.client.upsert, self.collection, points=structs[start : start + step], wait=True)
 
     def query(
         self,
@@ -111,13 +221,14 @@ class ServerTextStore:
             return []
         if len(searches) == 1:
             vector, using = searches[0]
-            response = self.client.query_points(
-                self.collection, query=vector, using=using, query_filter=qfilter, limit=k,
+            response = self._call(
+                self.client.query_points, self.collection, query=vector, using=using, query_filter=qfilter, limit=k,
                 with_payload=["element_id"],
             )
         else:
             limit = max(k, prefetch_k)
-            response = self.client.query_points(
+            response = self._call(
+                self.client.query_points,
                 self.collection,
                 prefetch=[models.Prefetch(query=v, using=u, filter=qfilter, limit=limit) for v, u in searches],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
@@ -131,16 +242,19 @@ class ServerTextStore:
         if not docs:
             return
         condition = models.FieldCondition(key="doc", match=models.MatchAny(any=docs))
-        self.client.delete(
-            self.collection, points_selector=models.FilterSelector(filter=models.Filter(must=[condition])), wait=True
-        )
+        selector = models.FilterSelector(filter=models.Filter(must=[condition]))
+        self._call(self.client.delete, self.collection, points_selector=selector, wait=True)
 
     def docs(self) -> set[str]:
-        response = self.client.facet(self.collection, key="doc", limit=_FACET_LIMIT, exact=True)
+        response = self._call(self.client.facet, self.collection, key="doc", limit=_FACET_LIMIT, exact=True)
         return {str(h.value) for h in response.hits if h.count > 0}
 
     def count(self) -> int:
-        return int(self.client.count(self.collection, exact=True).count)
+        return int(self._call(self.client.count, self.collection, exact=True).count)
+
+    def plain_points(self) -> int:
+        """0: a Qdrant server builds its HNSW indexes in the background."""
+        return 0
 
     def optimize(self) -> bool:
         """Nothing to do: a Qdrant server optimizes in the background."""
@@ -153,7 +267,10 @@ class ServerTextStore:
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.backend, "url": self.where, "collection": self.collection, "points": self.count()}
+        cfg = self.settings
+        return {"backend": self.backend, "url": self.where, "collection": self.collection, "points": self.count(),
+                "shards": cfg.shard_number, "replicas": cfg.replication_factor, "on_disk": cfg.on_disk,
+                "retried": self.retried}
 
 
 def server_filter(flt: SearchFilter | None) -> models.Filter | None:

@@ -58,6 +58,10 @@ class TextStore(Protocol):
 
     def count(self) -> int: ...
 
+    def plain_points(self) -> int:
+        """Dense vectors not yet in an HNSW index (0 where the backend indexes in the background)."""
+        ...
+
     def optimize(self) -> bool:
         """Build vector indexes now where the backend does not do it in the background; True if it did work."""
         ...

@@ -7,7 +7,7 @@ pages; a `kinds` filter leaves them out). Elements without text are skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,30 +67,36 @@ class QdrantTextChannel(Channel):
         *,
         client: Any = None,
         location: str | None = None,
+        read_only: bool = False,
     ) -> QdrantTextChannel:
         """The text channel of an index.
 
         Backend: `client` (a ready QdrantClient) or `location` (qdrant-client local mode, ":memory:" or a
-        folder) or `settings.qdrant_url` → a server collection named `settings.collection`; otherwise a
-        Qdrant Edge shard in `<index_dir>/qdrant`. The encoder defaults to `settings.model`.
+        folder) or `settings.qdrant_url` → a server collection named `settings.collection` (when empty, one
+        derived from the index folder is chosen and written into `settings`, so the manifest keeps it);
+        otherwise a Qdrant Edge shard in `<index_dir>/qdrant` (read_only: a private copy of it, so that a writer
+        in another process may hold the shard). The encoder defaults to `settings.model`.
         """
         settings = settings or TextChannelSettings()
         if encoder is None:
             encoder = load_text_encoder(settings.model, device=settings.device, batch_size=settings.batch_size)
         store: TextStore
         if client is not None or location is not None or settings.qdrant_url:
-            from mmrag.indexes.qdrant_server import ServerTextStore
+            from mmrag.indexes.qdrant_server import ServerTextStore, collection_name
 
+            if not settings.collection:
+                settings.collection = collection_name(index_dir)
             if client is not None:
-                store = ServerTextStore(client, settings.collection, encoder.dim, where="client")
+                store = ServerTextStore(client, settings.collection, encoder.dim, where="client", settings=settings)
             elif location is not None:
-                store = ServerTextStore.local(location, settings.collection, encoder.dim)
+                store = ServerTextStore.local(location, settings.collection, encoder.dim, settings)
             else:
-                store = ServerTextStore.connect(str(settings.qdrant_url), settings.collection, encoder.dim)
+                store = ServerTextStore.connect(str(settings.qdrant_url), settings.collection, encoder.dim, settings)
         else:
             from mmrag.indexes.qdrant_edge import EdgeTextStore
 
-            store = EdgeTextStore(Path(index_dir) / "qdrant", encoder.dim)
+            store = EdgeTextStore(Path(index_dir) / "qdrant", encoder.dim, read_only=read_only,
+                                  hnsw_min_points=settings.optimize_min_points)
         return cls(store, encoder, settings)
 
     # writing --------------------------------------------------------------------------------
@@ -105,32 +111,18 @@ class QdrantTextChannel(Channel):
 
         progress: called with the running count after each stored batch.
         """
-        unique: dict[int, tuple[Element, str]] = {}
-        for e in elements:
-            text = e.searchable_text().strip()
-            if text:
-                unique[e.point_id] = (e, text)
-        todo = list(unique.values())
-        # Encoding batches of several model batches lets sentence-transformers sort by length across them.
-        step = max(1, self.settings.batch_size) * 8
         done = 0
-        for start in range(0, len(todo), step):
-            chunk = todo[start : start + step]
-            vectors = self.encoder.encode_documents([t for _, t in chunk], batch_size=self.settings.batch_size)
-            points = [
-                TextPoint(
-                    id=e.point_id,
-                    dense=vector.tolist(),
-                    sparse=self._document_terms(text),
-                    payload={"element_id": e.id, "doc": e.doc, "page": int(e.page), "kind": e.kind},
-                )
-                for (e, text), vector in zip(chunk, vectors)
-            ]
+        for points in embed_points(elements, self.encoder, self.bm25, self.settings.batch_size):
             self.store.upsert(points)
             done += len(points)
             if progress is not None:
                 progress(done)
         return done
+
+    def add_points(self, points: Sequence[TextPoint]) -> int:
+        """Store points embedded elsewhere (by `embed_points`, e.g. in a Ray task); returns how many."""
+        self.store.upsert(points)
+        return len(points)
 
     def delete_docs(self, docs: Iterable[str]) -> None:
         self.store.delete_docs(sorted(set(docs)))
@@ -202,20 +194,55 @@ class QdrantTextChannel(Channel):
         """Build HNSW indexes in an Edge shard (minutes at 100k points on two cores); a no-op on a server."""
         return self.store.optimize()
 
+    def optimize_due(self) -> bool:
+        """Whether enough points sit in plain segments for `optimize()` to pay (text.optimize_threshold)."""
+        plain = self.store.plain_points()
+        if plain < max(1, self.settings.optimize_min_points):
+            return False
+        return plain > self.settings.optimize_threshold * max(1, self.store.count())
+
     def flush(self) -> None:
         self.store.flush()
 
     def close(self) -> None:
         self.store.close()
 
-    def _document_terms(self, text: str) -> SparseTerms | None:
-        if self.bm25 is None:
-            return None
-        v = self.bm25.embed_document(text)
-        return SparseTerms(list(v.indices), list(v.values))
-
     def _query_terms(self, text: str) -> SparseTerms | None:
         if self.bm25 is None:
             return None
         v = self.bm25.embed_query(text)
         return SparseTerms(list(v.indices), list(v.values))
+
+
+def embed_points(
+    elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int
+) -> Iterator[list[TextPoint]]:
+    """The text channel's points for every element with text (dense vector, BM25 terms, payload), in batches.
+
+    A plain function of the encoder and a `qdrant_edge.Bm25` (None: lexical off), so a Ray task on another
+    machine builds exactly the points `QdrantTextChannel.add` would. Duplicate ids: the last element wins.
+    """
+    unique: dict[int, tuple[Element, str]] = {}
+    for e in elements:
+        text = e.searchable_text().strip()
+        if text:
+            unique[e.point_id] = (e, text)
+    todo = list(unique.values())
+    # Encoding batches of several model batches lets sentence-transformers sort by length across them.
+    step = max(1, batch_size) * 8
+    for start in range(0, len(todo), step):
+        chunk = todo[start : start + step]
+        vectors = encoder.encode_documents([t for _, t in chunk], batch_size=batch_size)
+        yield [
+            TextPoint(
+                id=e.point_id,
+                dense=vector.tolist(),
+                sparse=_terms(bm25.embed_document(text)) if bm25 is not None else None,
+                payload={"element_id": e.id, "doc": e.doc, "page": int(e.page), "kind": e.kind},
+            )
+            for (e, text), vector in zip(chunk, vectors)
+        ]
+
+
+def _terms(v: Any) -> SparseTerms:
+    return SparseTerms(list(v.indices), list(v.values))

@@ -36,8 +36,19 @@ class IngestSettings:
     ocr_figures: bool = True
     use_layout: bool = False  # pymupdf.layout (ONNX) in place of the heuristics
     max_image_pixels: int = 50_000_000  # larger embedded images are skipped with a warning
-    max_pages: int = 2000
+    max_pages: int = 2000  # longer documents are skipped with a warning
     chunk_chars: int = 1200
+    # worker processes and per-document limits
+    workers: int = 0  # processes that parse, render and OCR; 0: one per CPU core
+    max_seconds: float = 600.0  # a document still parsing after this is cut off there (its worker is killed)
+    max_elements: int = 50_000  # a document is truncated once it has this many elements
+    max_render_pixels: int = 40_000_000  # page renders and crops larger than this are made at a lower dpi
+    batch_pages: int = 8  # pages a worker parses before handing them over (memory: workers x queue x this)
+    queue_batches: int = 4  # batches held per document still waiting for its turn to be written
+    # OCR only where it pays
+    ocr_gate: bool = True  # skip OCR of figures without sharp strokes (flat colour, gradients, soft photos)
+    ocr_text_layer_chars: int = 40  # skip OCR of a figure whose text layer already has this many characters
+    ocr_min_dpi: int = 96  # figures are read at their own resolution, not upscaled past figure_dpi, not below this
 
 
 @dataclass
@@ -46,8 +57,21 @@ class TextChannelSettings:
     batch_size: int = 64
     device: str = "auto"
     lexical: bool = True
+    # Qdrant Edge has no background optimiser: `mmrag index` builds HNSW by itself once more than this share of
+    # the points sit in plain (scanned) segments and at least optimize_min_points of them; segments smaller
+    # than that stay plain (a scan of 20k points takes ~2 ms). 1.0 turns it off (`--optimize` still forces it).
+    optimize_threshold: float = 0.1
+    optimize_min_points: int = 20_000
+    # A Qdrant server or cluster by URL (API key from $QDRANT_API_KEY); empty: the embedded Edge shard.
     qdrant_url: str | None = None
-    collection: str = "mmrag_text"
+    collection: str = ""  # empty: "mmrag_<index folder name>_<hash of its path>", fixed when the index is made
+    shard_number: int = 1  # the collection's shards (spread over the cluster's nodes)
+    replication_factor: int = 1  # copies of each shard
+    on_disk: bool = False  # dense vectors and the sparse index memory-mapped from disk instead of in RAM
+    on_disk_payload: bool = True
+    upsert_batch: int = 256  # points per upsert request
+    retries: int = 5  # attempts after a transient error (connection, timeout, 429/5xx), with exponential back-off
+    timeout_s: int = 60
 
 
 @dataclass

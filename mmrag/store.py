@@ -9,7 +9,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,19 @@ class ElementStore:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
         return dict(self.db.execute(sql, args).fetchall())
+
+    def add_elements(self, doc: str, elements: Sequence[Element], first_ord: int) -> None:
+        """Append elements to a document being written (after `begin_document`), numbered from first_ord."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO elements(id, doc, doc_sha256, page, kind, x0, y0, x1, y1, text, caption,"
+                " image, meta, ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (e.id, doc, e.doc_sha256, e.page, e.kind, *e.bbox, e.text, e.caption, e.image,
+                     json.dumps(e.meta), first_ord + i)
+                    for i, e in enumerate(elements)
+                ],
+            )
 
     def finish_document(self, doc: str, info: dict[str, Any] | None = None) -> None:
         self.db.execute(

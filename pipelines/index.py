@@ -14,10 +14,18 @@ from mmrag.crash import kill_point
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, MMRagError, ModelUnavailable, SettingsError, StaleVectors
 from mmrag.indexes.base import Channel, SearchFilter, list_channels
-from mmrag.pipelines.ingest import IndexReport, Progress, discover_pdfs, index_documents, reembed
+from mmrag.pipelines.ingest import (
+    IndexReport,
+    Progress,
+    discover_pdfs,
+    index_documents,
+    needs_work,
+    reembed,
+    warm_workers,
+)
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, stale_channels, write_manifest
-from mmrag.settings import Settings
+from mmrag.settings import ImageChannelSettings, Settings
 from mmrag.store import ElementStore
 
 log = logging.getLogger(__name__)
@@ -71,6 +79,10 @@ class MMIndex:
 
     # channels -------------------------------------------------------------------------------
     @property
+    def channels_open(self) -> bool:
+        return self._channels is not None
+
+    @property
     def channels(self) -> dict[str, Channel]:
         """Enabled channels, loaded on first use; a channel whose model cannot load is disabled with a reason."""
         if self._channels is None:
@@ -84,15 +96,7 @@ class MMIndex:
 
         assert self._channels is not None
         cfg = self.settings.text
-        if self.read_only and not cfg.qdrant_url:  # a private copy of the shard, so a writer may hold it
-            from mmrag.indexes.qdrant_edge import EdgeTextStore
-            from mmrag.models.text_encoder import SentenceTransformerEncoder
-
-            encoder = SentenceTransformerEncoder(cfg.model, device=cfg.device, batch_size=cfg.batch_size)
-            store = EdgeTextStore(self.root / "qdrant", encoder.dim, read_only=True)
-            self._channels["text"] = QdrantTextChannel(store, encoder, cfg)
-            return
-        self._channels["text"] = QdrantTextChannel.open(self.root, cfg)
+        self._channels["text"] = QdrantTextChannel.open(self.root, cfg, read_only=self.read_only)
 
     def _load_image_channel(self) -> None:
         assert self._channels is not None
@@ -145,18 +149,37 @@ class MMIndex:
     # writing --------------------------------------------------------------------------------
     def add(
         self, paths: Iterable[str | Path], progress: Progress | None = None, reembed_stale: bool = False,
-        prune: bool = False,
+        prune: bool = False, ray: str | None = None,
     ) -> IndexReport:
-        """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced."""
+        """Index PDFs (files or folders); unchanged files are skipped, changed ones replaced.
+
+        ray: a Ray cluster address ("auto", "ray://HEAD:10001", "local") to parse and encode on; see
+        pipelines/distributed.py for what must be shared.
+        """
         self._writable()
         files = discover_pdfs(paths)
         with WriterLock(self.root):
-            self._check_fingerprints(reembed_stale, progress)
-            report = index_documents(self, files, progress=progress, prune=prune)
+            # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
+            if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
+                if files:
+                    warm_workers(self.settings.ingest, len(files))  # they boot while the models load
+                self._check_fingerprints(reembed_stale, progress)
+            if ray:
+                from mmrag.pipelines.distributed import index_documents_on_ray
+
+                report = index_documents_on_ray(self, files, ray, progress=progress, prune=prune)
+            else:
+                report = index_documents(self, files, progress=progress, prune=prune)
             if report.resumed or report.removed:
                 self.store.garbage_collect_pixels()  # crops of purged documents
+            self._optimize(due_only=True, progress=progress)  # Qdrant Edge has no background optimiser
             self._save_manifest()
         return report
+
+    def _settings_changed(self) -> bool:
+        stored = self.manifest.get("settings")
+        now = self.settings.to_dict()
+        return stored is None or any(stored.get(k) != now[k] for k in ("text", "image"))
 
     def reembed(self, progress: Progress | None = None) -> int:
         """Rebuild every channel's vectors from the stored elements; returns how many documents."""
@@ -166,12 +189,30 @@ class MMIndex:
             self._save_manifest()
         return n
 
-    def optimize(self) -> None:
-        """Let channels build their search structures (Qdrant Edge has no background optimiser)."""
+    def optimize(self, progress: Progress | None = None) -> list[str]:
+        """Let channels build their search structures now; returns the channels that did some work."""
         self._writable()
         with WriterLock(self.root):
-            for channel in self.channels.values():
-                channel.optimize()
+            done = self._optimize(due_only=False, progress=progress)
+            self._save_manifest()
+        return done
+
+    def _optimize(self, due_only: bool, progress: Progress | None = None) -> list[str]:
+        """Optimise every channel that can (only those whose `optimize_due()` says so, with due_only)."""
+        done: list[str] = []
+        # A run that opened no channel added nothing: the plain share is what the last run left.
+        channels = self._channels if due_only else self.channels
+        for name, channel in (channels or {}).items():
+            due = getattr(channel, "optimize_due", None)
+            if due_only and (due is None or not due()):
+                continue
+            if progress:
+                progress(f"optimize:{name}", 0, 1)
+            if channel.optimize():
+                done.append(name)
+            if progress:
+                progress(f"optimize:{name}", 1, 1)
+        return done
 
     def remove(self, doc: str) -> bool:
         """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files.
@@ -184,6 +225,7 @@ class MMIndex:
             if self.store.document(doc) is None:
                 return False
             self.store.mark_indexing(doc)
+            self._open_channels_for_delete()
             for channel in self.channels.values():
                 channel.delete_docs([doc])
                 channel.flush()
@@ -207,6 +249,30 @@ class MMIndex:
         if self.read_only:
             raise MMRagError(f"{self.root}: opened read-only; open it without read_only to change it")
 
+    def _open_channels_for_delete(self) -> None:
+        """Open the channels without their models, where the manifest allows it: deleting needs none.
+
+        The text channel's encoder loads on first encode anyway; the image channel gets the encoder
+        fingerprint the manifest recorded, and the real encoder only if something is encoded later.
+        """
+        if self._channels is not None:
+            return
+        if self.manifest.get("settings", {}).get("image") != self.settings.to_dict()["image"]:
+            return
+        stored = self.manifest.get("channels", {}).get("image", {})
+        if stored.get("status") == "disabled":
+            self._channels = {}
+            self._load_text_channel()
+            self.disabled["image"] = stored.get("reason", "disabled")
+        elif stored.get("status") == "enabled" and stored.get("fingerprint"):
+            from mmrag.indexes.faiss_image import FaissImageChannel
+
+            cfg = self.settings.image
+            recorded = {k: v for k, v in stored["fingerprint"].items() if k != "kinds"}
+            self._channels = {}
+            self._load_text_channel()
+            self._channels["image"] = FaissImageChannel.open(self.root, cfg, _DeferredImageEncoder(cfg, recorded))
+
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
         current = {name: ch.fingerprint() for name, ch in self.channels.items()}
@@ -225,6 +291,10 @@ class MMIndex:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
+        if self._channels is None:  # no channel was opened: their stored status still holds
+            self.manifest["settings"] = self.settings.to_dict()
+            write_manifest(self.root, self.manifest)
+            return
         channels = {}
         for name, ch in self.channels.items():
             channels[name] = {"status": "enabled", "fingerprint": ch.fingerprint(), **_safe_describe(ch)}
@@ -331,3 +401,33 @@ def _safe_describe(channel: Channel) -> dict[str, Any]:
         return {k: v for k, v in channel.describe().items() if k != "name"}
     except Exception as exc:  # describing is informational only
         return {"describe_error": repr(exc)}
+
+
+class _DeferredImageEncoder:
+    """An image encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+
+    def __init__(self, cfg: ImageChannelSettings, recorded: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.recorded = recorded
+        self.name = str(recorded.get("model", cfg.model))
+        self.dim = int(recorded["dim"])
+        self._encoder: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
+
+    def _real(self) -> Any:
+        if self._encoder is None:
+            from mmrag.models.image_encoder import OpenClipEncoder
+
+            cfg = self.cfg
+            self._encoder = OpenClipEncoder.load(
+                cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size
+            )
+        return self._encoder
+
+    def encode_images(self, images: Sequence[Any]) -> Any:
+        return self._real().encode_images(images)
+
+    def encode_text(self, texts: Sequence[str]) -> Any:
+        return self._real().encode_text(texts)

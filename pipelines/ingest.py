@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmrag.errors import BadPDF, MMRagError
-from mmrag.store import INDEXING, READY, sha256_file
+from mmrag.errors import MMRagError
+from mmrag.store import INDEXING, READY, ElementStore, sha256_file
 
 if TYPE_CHECKING:
+    from mmrag.ingest.parse import ParsedDocument
     from mmrag.pipelines.index import MMIndex
+    from mmrag.pipelines.workers import Task
+    from mmrag.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +65,18 @@ def discover_pdfs(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
 
 
 def recover_interrupted(index: MMIndex, report: IndexReport | None = None) -> list[str]:
-    """Purge documents a killed run left half-written, and vectors of documents the store no longer has."""
+    """Purge documents a killed run left half-written, and vectors of documents the store no longer has.
+
+    Channels (and their models) are opened only when something was left half-written or they are open already.
+    """
     store = index.store
     broken = [d["doc"] for d in store.documents(status=INDEXING)]
-    known = {d["doc"] for d in store.documents()}
-    for channel in index.channels.values():
-        orphans = channel.docs() - known
-        if broken or orphans:
-            channel.delete_docs(set(broken) | orphans)
+    if broken or index.channels_open:
+        known = {d["doc"] for d in store.documents()}
+        for channel in index.channels.values():
+            orphans = channel.docs() - known
+            if broken or orphans:
+                channel.delete_docs(set(broken) | orphans)
     for doc in broken:
         store.delete_document(doc)
     if report is not None:
@@ -76,19 +84,45 @@ def recover_interrupted(index: MMIndex, report: IndexReport | None = None) -> li
     return broken
 
 
+def needs_work(store: ElementStore, files: Sequence[tuple[Path, str]]) -> bool:
+    """Whether any file is new or changed, or a killed run left a document half-written."""
+    if store.documents(status=INDEXING):
+        return True
+    for path, doc in files:
+        existing = store.document(doc)
+        try:
+            if not existing or existing["status"] != READY or existing["sha256"] != sha256_file(path):
+                return True
+        except OSError:
+            continue  # index_documents reports it
+    return False
+
+
+def warm_workers(settings: IngestSettings, documents: int) -> None:
+    """Boot the parser processes ahead of time (no more than there are documents)."""
+    from mmrag.pipelines.workers import default_workers, shared_pool
+
+    n = min(settings.workers or default_workers(), documents)
+    shared_pool(n).warm(n)
+
+
 def index_documents(
     index: MMIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False
 ) -> IndexReport:
-    """Add or replace each changed document; unchanged ones are skipped by content hash."""
-    from mmrag.ingest import parse_pdf
+    """Add or replace each changed document; unchanged ones are skipped by content hash.
 
+    Parsing, rendering and OCR run in worker processes (settings.ingest.workers); fragments of a few pages
+    come back in document order and go to the store and the channels here, so memory stays bounded by the
+    batch and queue sizes whatever the corpus.
+    """
     report = IndexReport()
     recover_interrupted(index, report)
     store = index.store
-    total = len(files)
-    for i, (path, doc) in enumerate(files):
-        if progress:
-            progress("documents", i, total)
+    settings = index.settings.ingest
+    todo: list[tuple[Path, str]] = []
+    tasks: list[Task] = []
+    shas: dict[str, str] = {}
+    for path, doc in files:
         try:
             sha = sha256_file(path)
         except OSError as exc:
@@ -98,42 +132,107 @@ def index_documents(
         if existing and existing["sha256"] == sha and existing["status"] == READY:
             report.unchanged.append(doc)
             continue
-        try:
-            parsed = parse_pdf(
-                path, doc, index.settings.ingest, store.put_pixels, ocr=index.ocr,
-                progress=(lambda d, t: progress("pages", d, t)) if progress else None,
-            )
-        except BadPDF as exc:
-            report.failed.append({"path": str(path), "doc": doc, "reason": exc.reason})
-            log.warning("skipped %s", exc)
-            continue
-        except Exception as exc:  # a parser bug on one file must not take the run down
-            report.failed.append({"path": str(path), "doc": doc, "reason": f"unexpected error: {exc!r}"})
-            log.exception("failed on %s", path)
-            continue
-        report.warnings.extend(f"{doc}: {w}" for w in parsed.warnings)
-        index.describe_figures(parsed.elements)
-        # Mark the document as being written before touching any channel: a kill from here on leaves
-        # it `indexing`, which the next run purges and redoes. Searches only see `ready` documents.
-        store.begin_document(doc, str(path), sha, parsed.pages, parsed.elements)
-        for channel in index.channels.values():
-            channel.delete_docs([doc])
-        for name, channel in index.channels.items():
-            channel.add(parsed.elements, store.read_pixels)
-            channel.flush()
-            if progress:
-                progress(f"embed:{name}", i + 1, total)
-        store.finish_document(doc, {"ocr_pages": parsed.ocr_pages, "warnings": parsed.warnings})
-        report.added.append(doc)
+        shas[doc] = sha
+        todo.append((path, doc))
+    if todo:
+        from mmrag.pipelines.workers import Task, default_workers, shared_pool  # pymupdf: only when parsing
+
+        tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
+        writer = _DocumentWriter(index, report, progress, len(tasks))
+        for channel in index.channels.values():  # load weights while the first pages parse
+            load = getattr(getattr(channel, "encoder", None), "load", None)
+            if load is not None:
+                threading.Thread(target=load, daemon=True, name="mmrag-load-encoder").start()
+        pool = shared_pool(min(settings.workers or default_workers(), len(tasks)))
+        for task, kind, payload in pool.run(tasks):
+            writer.event(task, shas[task.doc], kind, payload)
     if prune:
         seen = {doc for _, doc in files}
         for d in store.documents():
             if d["doc"] not in seen:
                 index.remove(d["doc"])
                 report.removed.append(d["doc"])
-    if progress:
-        progress("documents", total, total)
+    if progress and tasks:
+        progress("documents", len(tasks), len(tasks))
     return report
+
+
+class _DocumentWriter:
+    """Writes streamed fragments of each document to the store and the channels, in order (main process only)."""
+
+    def __init__(self, index: MMIndex, report: IndexReport, progress: Progress | None, total: int) -> None:
+        self.index = index
+        self.report = report
+        self.progress = progress
+        self.total = total
+        self.done_docs = 0
+        self.pages_total = 0
+        self.pages_done = 0
+        self.started = False
+        self.count = 0
+        self.last_page = 0
+        self.warnings: list[str] = []
+        self.ocr_pages: list[int] = []
+
+    def event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
+        from mmrag.pipelines.workers import DONE, FAILED, PART, TIMEOUT
+
+        if kind == PART:
+            part, ocr_cache = payload
+            self._part(task, sha, part, ocr_cache)
+            return
+        store, doc = self.index.store, task.doc
+        if kind == TIMEOUT and self.count:
+            self.warnings.append(f"truncated after page {self.last_page}: {payload}")
+            kind = DONE
+        if kind == DONE and self.started:
+            for channel in self.index.channels.values():
+                channel.flush()
+            store.finish_document(doc, {"ocr_pages": self.ocr_pages, "warnings": self.warnings})
+            self.report.added.append(doc)
+            self.report.warnings.extend(f"{doc}: {w}" for w in self.warnings)
+        else:
+            reason = str(payload) if kind in (FAILED, TIMEOUT) else "no pages came back"
+            if self.started:  # nothing of a failed document is kept
+                for channel in self.index.channels.values():
+                    channel.delete_docs([doc])
+                    channel.flush()
+                store.delete_document(doc)
+            self.report.failed.append({"path": task.path, "doc": doc, "reason": reason})
+            log.warning("skipped %s: %s", task.path, reason)
+        self.done_docs += 1
+        self.started, self.count, self.last_page, self.warnings, self.ocr_pages = False, 0, 0, [], []
+        if self.progress:
+            self.progress("documents", self.done_docs, self.total)
+
+    def _part(self, task: Task, sha: str, part: ParsedDocument, ocr_cache: dict[str, str]) -> None:
+        store, index = self.index.store, self.index
+        for key, value in ocr_cache.items():
+            store.cache_put(key, value)
+        if not self.started:
+            # Mark the document as being written before touching any channel: a kill from here on leaves
+            # it `indexing`, which the next run purges and redoes. Searches only see `ready` documents.
+            store.begin_document(task.doc, task.path, sha, part.pages, [])
+            for channel in index.channels.values():
+                channel.delete_docs([task.doc])
+            self.started = True
+            self.pages_total += part.pages
+        for key, data in part.pixels.items():
+            store.put_pixels(data, key.rsplit(".", 1)[-1])
+        self.warnings.extend(part.warnings)
+        self.ocr_pages.extend(part.ocr_pages)
+        if not part.elements:
+            return
+        index.describe_figures(part.elements)
+        store.add_elements(task.doc, part.elements, self.count)
+        self.count += len(part.elements)
+        for channel in index.channels.values():
+            channel.add(part.elements, store.read_pixels)
+        pages = part.elements[-1].page - self.last_page
+        self.last_page = part.elements[-1].page
+        self.pages_done += pages
+        if self.progress:
+            self.progress("pages", self.pages_done, self.pages_total)
 
 
 def reembed(index: MMIndex, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:

@@ -25,6 +25,12 @@ class RasterImage:
     pixels: int
     width: int = 0  # pixels across
 
+    @property
+    def dpi(self) -> float:
+        """The image's own resolution where it is placed (0 when unknown)."""
+        across = self.bbox[2] - self.bbox[0]
+        return self.width / across * 72 if self.width and across > 0 else 0.0
+
 
 def _area(r: Rect4) -> float:
     return max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])

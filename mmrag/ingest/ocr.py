@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import logging
 import shutil
 import subprocess
@@ -37,6 +39,51 @@ class OCREngine(Protocol):
     def read(self, image: Image.Image) -> list[OCRLine]: ...
 
 
+class OCRCache(Protocol):
+    """Where recognised lines are kept by pixel hash, across documents and runs (the element store's cache)."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
+def cached_read(engine: OCREngine, image: Image.Image, cache: OCRCache | None) -> tuple[list[OCRLine], bool]:
+    """engine.read(image) through the cache; returns the lines and whether the cache had them."""
+    if cache is None:
+        return engine.read(image), False
+    rgb = image.convert("RGB")
+    digest = hashlib.sha256(rgb.tobytes())
+    digest.update(f"{rgb.width}x{rgb.height}".encode())
+    key = f"ocr:{engine.name}:{digest.hexdigest()}"
+    found = cache.get(key)
+    if found is not None:
+        return [OCRLine(t, tuple(b), c) for t, b, c in json.loads(found)], True  # type: ignore[arg-type]
+    lines = engine.read(rgb)
+    cache.put(key, json.dumps([[ln.text, list(ln.bbox), ln.confidence] for ln in lines]))
+    return lines, False
+
+
+EDGE_STEP = 48  # a grey-level jump this sharp between neighbours is a stroke of text or line art
+MIN_EDGE_SHARE = 0.004  # below this share of sharp-edged pixels a picture holds no legible text
+
+
+def worth_reading(image: Image.Image) -> bool:
+    """A cheap gate before OCR: False for pictures without the sharp strokes text is made of (flat colour,
+    gradients, soft photos), measured on a small greyscale copy."""
+    import numpy as np
+
+    grey = image.convert("L")
+    if max(grey.size) > 512:
+        grey.thumbnail((512, 512))
+    a = np.asarray(grey, dtype=np.int16)
+    if a.size == 0 or a.std() < 4:
+        return False
+    dx = np.abs(np.diff(a, axis=1)) >= EDGE_STEP
+    dy = np.abs(np.diff(a, axis=0)) >= EDGE_STEP
+    share = (dx.sum() + dy.sum()) / float(a.size)
+    return bool(share >= MIN_EDGE_SHARE)
+
+
 class RapidOCREngine:
     """PP-OCRv4 through rapidocr-onnxruntime; the models ship inside the wheel."""
 
@@ -52,7 +99,8 @@ class RapidOCREngine:
     def read(self, image: Image.Image) -> list[OCRLine]:
         import numpy as np
 
-        result, _ = self._engine(np.asarray(image.convert("RGB")))
+        # No angle classifier: text in PDF figures and scans is upright, and it ran once per detected line.
+        result, _ = self._engine(np.asarray(image.convert("RGB")), use_cls=False)
         lines = []
         for box, text, score in result or []:
             xs = [p[0] for p in box]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from mmrag.ingest.captions import Caption, find_captions, link_captions
 from mmrag.ingest.chunks import chunk_blocks
 from mmrag.ingest.layout import layout_regions
 from mmrag.ingest.margins import running_lines
-from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCREngine, load_ocr
+from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCRCache, OCREngine, cached_read, load_ocr, worth_reading
 from mmrag.ingest.order import reading_order
 from mmrag.ingest.pdf import open_pdf
 from mmrag.ingest.render import PageRenderer, without_large_images
@@ -28,24 +29,37 @@ from mmrag.settings import IngestSettings
 log = logging.getLogger(__name__)
 
 PutPixels = Callable[[bytes, str], str]
+BATCH_PAGES = 8  # pages per streamed fragment: what a worker holds (and sends) at once
 PAGE_BACKGROUND = 0.8  # an image covering this much of the page is a background or scan, not a figure
-_ocr_cache: dict[str, OCREngine | None] = {}
+_engines: dict[str, OCREngine | None] = {}  # one engine per name and process
 
 
 @dataclass
 class ParsedDocument:
+    """One document's elements, or a fragment of them (consecutive pages) when streamed by `stream_pdf`.
+
+    pixels: image bytes by store key, when no put_pixels callback stored them already.
+    """
+
     doc: str
     sha256: str
     pages: int
     elements: list[Element] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     ocr_pages: list[int] = field(default_factory=list)
+    pixels: dict[str, bytes] = field(default_factory=dict)
+
+
+def pixel_key(data: bytes, ext: str) -> str:
+    """The element store's key for image bytes (content hash plus extension)."""
+    return f"{hashlib.sha256(data).hexdigest()}.{ext}"
 
 
 @dataclass
 class _Figure:
     bbox: Rect4
     figure_type: str  # raster | vector
+    native_dpi: float = 0.0  # resolution of the embedded image(s) at their placed size; 0 for vector
 
 
 class _DocumentParser:
@@ -53,12 +67,14 @@ class _DocumentParser:
 
     def __init__(
         self, pdf: pymupdf.Document, result: ParsedDocument, settings: IngestSettings, put_pixels: PutPixels,
-        ocr: OCREngine | None,
+        ocr: OCREngine | None, ocr_cache: OCRCache | None = None,
     ) -> None:
         self.pdf = pdf
         self.result = result
         self.settings = settings
         self.put_pixels = put_pixels
+        self.ocr_cache = ocr_cache
+        self.ocr_stats = {"read": 0, "cached": 0, "gated": 0}
         self._ocr = ocr
         self._ocr_loaded = ocr is not None or settings.ocr == "none"
         self.section = ""
@@ -71,9 +87,9 @@ class _DocumentParser:
         if not self._ocr_loaded:
             self._ocr_loaded = True
             name = self.settings.ocr
-            if name not in _ocr_cache:
-                _ocr_cache[name] = load_ocr(name)
-            self._ocr = _ocr_cache[name]
+            if name not in _engines:
+                _engines[name] = load_ocr(name)
+            self._ocr = _engines[name]
             if self._ocr is None:
                 self.result.warnings.append(NO_OCR_MESSAGE)
         return self._ocr
@@ -113,7 +129,7 @@ class _DocumentParser:
             )
             images = [im for im in images if im.pixels <= s.max_image_pixels]
             render_page = without_large_images(self.pdf, pno, s.max_image_pixels)
-        renderer = PageRenderer(render_page)
+        renderer = PageRenderer(render_page, s.max_render_pixels)
 
         text_chars = sum(len(ln.text) for b in blocks for ln in b.lines)
         scanned = is_scanned(text_chars, [im.bbox for im in images], rect)
@@ -123,7 +139,7 @@ class _DocumentParser:
             if engine is not None:
                 scan = max(images, key=lambda im: fig._area(im.bbox))
                 dpi = ocr_dpi(scan.width, scan.bbox[2] - scan.bbox[0])
-                blocks = raw_blocks = ocr_page(renderer, engine, dpi)
+                blocks = raw_blocks = ocr_page(renderer, engine, dpi, self.ocr_cache)
                 self.result.ocr_pages.append(pnum)
             else:
                 self.scans_without_ocr.append(pnum)
@@ -142,7 +158,7 @@ class _DocumentParser:
             tables = regions.tables
             running = regions.running
             figures = self._merge_figures(
-                [_Figure(im.bbox, "raster") for im in rasters]
+                [_Figure(im.bbox, "raster", im.dpi) for im in rasters]
                 + [_Figure(b, "raster" if _overlaps_any(b, [im.bbox for im in rasters]) else "vector")
                    for b in regions.pictures]
             )
@@ -150,7 +166,7 @@ class _DocumentParser:
             tables = find_tables(page, drawings) if has_ruling(drawings) else []
             vec = fig.vector_regions(drawings, rect, [t.bbox for t in tables], lines, blocks, caption_lines)
             figures = self._merge_figures(
-                [_Figure(im.bbox, "raster") for im in rasters] + [_Figure(b, "vector") for b in vec]
+                [_Figure(im.bbox, "raster", im.dpi) for im in rasters] + [_Figure(b, "vector") for b in vec]
             )
         figures = [f for f in figures if not any(fig._inside(f.bbox, t.bbox, 3) for t in tables)]
 
@@ -187,6 +203,10 @@ class _DocumentParser:
             if id(cap) not in linked_ids:
                 self.element(pnum, "text", cap.bbox, text=cap.text,
                              meta={"section": self.section, "label": cap.label, "caption": True, "source": source})
+        if renderer.reduced:
+            self.result.warnings.append(
+                f"page {pnum}: rendered at a lower resolution (over max_render_pixels={s.max_render_pixels})"
+            )
 
     def _merge_figures(self, found: list[_Figure]) -> list[_Figure]:
         s = self.settings
@@ -195,27 +215,50 @@ class _DocumentParser:
         for box in boxes:
             if not fig.keep_figure(box, s.min_figure_area, s.min_figure_side):
                 continue
-            kinds = {f.figure_type for f in found if fig._inside(f.bbox, box, 0.5)}
-            out.append(_Figure(box, "raster" if "raster" in kinds else "vector"))
+            inside = [f for f in found if fig._inside(f.bbox, box, 0.5)]
+            kinds = {f.figure_type for f in inside}
+            dpi = max((f.native_dpi for f in inside), default=0.0)
+            out.append(_Figure(box, "raster" if "raster" in kinds else "vector", dpi))
         return sorted(out, key=lambda f: (f.bbox[1], f.bbox[0]))
 
     def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line]) -> None:
         s = self.settings
         pix = renderer.pixmap(s.figure_dpi, f.bbox)
-        texts = [ln.text for ln in fig.text_in(f.bbox, lines)]
+        layer = fig.text_in(f.bbox, lines)
+        texts = [ln.text for ln in layer]
         if f.figure_type == "raster" and s.ocr_figures:
             engine = self.engine()
             if engine is not None:
-                from PIL import Image
-
-                img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
-                ocr_text = [ln.text for ln in engine.read(img) if ln.confidence >= 0.5]
-                texts = [t for t in ocr_text if t not in texts] + texts
+                texts = [t for t in self._ocr_figure(engine, renderer, f, pix, texts) if t not in texts] + texts
         self.element(
             pnum, "figure", f.bbox, text="\n".join(texts), caption=cap.text if cap else "",
             image=self.put_pixels(pix.tobytes("png"), "png"),
             meta={"figure_type": f.figure_type, "label": cap.label if cap else None},
         )
+
+    def _ocr_figure(
+        self, engine: OCREngine, renderer: PageRenderer, f: _Figure, pix: pymupdf.Pixmap, layer: list[str]
+    ) -> list[str]:
+        """OCR text of a raster figure, only where it pays: not when the PDF's own text layer already covers
+        it, nor for pictures without sharp strokes; read at the image's own resolution, never upscaled."""
+        from PIL import Image
+
+        s = self.settings
+        if sum(len(t) for t in layer) >= s.ocr_text_layer_chars:
+            self.ocr_stats["gated"] += 1
+            return []
+        dpi = s.figure_dpi
+        if f.native_dpi > 0:
+            dpi = int(max(s.ocr_min_dpi, min(s.figure_dpi, f.native_dpi)))
+        if dpi != s.figure_dpi:
+            pix = renderer.pixmap(dpi, f.bbox)
+        img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        if s.ocr_gate and not worth_reading(img):
+            self.ocr_stats["gated"] += 1
+            return []
+        lines, hit = cached_read(engine, img, self.ocr_cache)
+        self.ocr_stats["cached" if hit else "read"] += 1
+        return [ln.text for ln in lines if ln.confidence >= 0.5]
 
     def _table(self, pnum: int, renderer: PageRenderer, t: FoundTable, cap: Caption | None, first: bool) -> None:
         s = self.settings
@@ -251,6 +294,7 @@ def parse_pdf(
     put_pixels: PutPixels,
     ocr: OCREngine | None = None,
     progress: Callable[[int, int], None] | None = None,
+    ocr_cache: OCRCache | None = None,
 ) -> ParsedDocument:
     """Parse one PDF into elements; pixels go through put_pixels(data, ext) -> key.
 
@@ -258,11 +302,49 @@ def parse_pdf(
     settings.ocr lazily, only when a scanned page or a raster figure needs it.
     Raises EncryptedPDF, CorruptPDF, EmptyPDF or BadPDF (too many pages); a page that fails becomes a warning.
     """
+    result: ParsedDocument | None = None
+    for part in stream_pdf(path, doc, settings, ocr=ocr, put_pixels=put_pixels, ocr_cache=ocr_cache):
+        if result is None:
+            result = part
+        else:
+            result.elements.extend(part.elements)
+            result.warnings.extend(part.warnings)
+            result.ocr_pages.extend(part.ocr_pages)
+        if progress is not None and part.elements:
+            progress(part.elements[-1].page, part.pages)
+    assert result is not None
+    return result
+
+
+def stream_pdf(
+    path: str | Path,
+    doc: str,
+    settings: IngestSettings,
+    ocr: OCREngine | None = None,
+    put_pixels: PutPixels | None = None,
+    ocr_cache: OCRCache | None = None,
+    batch_pages: int = BATCH_PAGES,
+) -> Iterator[ParsedDocument]:
+    """Parse one PDF as fragments of up to batch_pages consecutive pages, so that no more is held at once.
+
+    The first fragment comes right after the file is opened (no elements yet: doc, sha256, pages, warnings).
+    Without put_pixels, each fragment carries its own image bytes in `pixels`. A document that passes
+    settings.max_elements stops there, with a warning. Raises what `parse_pdf` raises.
+    """
     opened = open_pdf(path, settings.max_pages)
     pdf = opened.doc
+    pixels: dict[str, bytes] = {}
+
+    def keep_pixels(data: bytes, ext: str) -> str:
+        key = pixel_key(data, ext)
+        pixels[key] = data
+        return key
+
     result = ParsedDocument(doc=doc, sha256=opened.sha256, pages=pdf.page_count, warnings=list(opened.warnings))
-    parser = _DocumentParser(pdf, result, settings, put_pixels, ocr)
+    parser = _DocumentParser(pdf, result, settings, keep_pixels if put_pixels is None else put_pixels, ocr, ocr_cache)
     try:
+        yield result
+        parser.result = _fragment(result)  # the header has gone: later warnings travel with the pages
         page_blocks: list[list[Block]] = []
         heights: list[float] = []
         for pno in range(pdf.page_count):
@@ -274,28 +356,46 @@ def parse_pdf(
                 del heights[pno:]
                 heights.append(792.0)
                 page_blocks.append([])
-                result.warnings.append(f"page {pno + 1}: text extraction failed: {exc}")
+                parser.result.warnings.append(f"page {pno + 1}: text extraction failed: {exc}")
         body = body_font_size(page_blocks)
         running = running_lines(page_blocks, heights)
+        total = 0
         for pno in range(pdf.page_count):
-            blocks = [Block([ln for ln in b.lines if id(ln) not in running[pno]]) for b in page_blocks[pno]]
+            if pno and pno % batch_pages == 0:
+                parser.result.pixels = pixels
+                total += len(parser.result.elements)
+                yield parser.result
+                parser.result = _fragment(result)
+                pixels = {}
+                if total >= settings.max_elements:
+                    parser.result.warnings.append(
+                        f"truncated after page {pno}: over max_elements={settings.max_elements}"
+                    )
+                    break
+            raw = page_blocks[pno]
+            page_blocks[pno] = []  # a parsed page is let go
+            blocks = [Block([ln for ln in b.lines if id(ln) not in running[pno]]) for b in raw]
             blocks = [b for b in blocks if b.lines]
             for i, b in enumerate(blocks):
                 for ln in b.lines:
                     ln.block = i
-            done = len(result.elements)
+            done = len(parser.result.elements)
             try:
-                parser.parse_page(pno, blocks, page_blocks[pno], body)
+                parser.parse_page(pno, blocks, raw, body)
             except Exception as exc:
-                del result.elements[done:]
+                del parser.result.elements[done:]
                 log.debug("page %d of %s failed", pno + 1, path, exc_info=True)
-                result.warnings.append(f"page {pno + 1}: could not be parsed: {type(exc).__name__}: {exc}")
-            if progress is not None:
-                progress(pno + 1, pdf.page_count)
+                parser.result.warnings.append(f"page {pno + 1}: could not be parsed: {type(exc).__name__}: {exc}")
         if parser.scans_without_ocr:
-            result.warnings.append(f"pages {parser.scans_without_ocr} look scanned but no OCR engine ran")
+            parser.result.warnings.append(f"pages {parser.scans_without_ocr} look scanned but no OCR engine ran")
+        if total + len(parser.result.elements) == 0:  # every page failed (a page that parses has its page element)
+            last = parser.result.warnings[-1] if parser.result.warnings else "unknown"
+            raise BadPDF(path, f"no page could be parsed ({last})")
+        parser.result.pixels = pixels
+        yield parser.result
     finally:
         pdf.close()
-    if not result.elements:  # every page failed (each page that parses has at least its page element)
-        raise BadPDF(path, f"no page could be parsed ({result.warnings[-1] if result.warnings else 'unknown'})")
-    return result
+
+
+def _fragment(first: ParsedDocument) -> ParsedDocument:
+    return ParsedDocument(doc=first.doc, sha256=first.sha256, pages=first.pages)

@@ -11,16 +11,23 @@ from mmrag.ingest.blocks import Rect4
 class PageRenderer:
     """Renders a page and crops of it as PNG; the page's content stream is interpreted once."""
 
-    def __init__(self, page: pymupdf.Page) -> None:
+    def __init__(self, page: pymupdf.Page, max_pixels: int = 0) -> None:
+        """max_pixels: renders larger than this are made at a lower resolution (0: no limit)."""
         self.rect = page.rect
         self.list = page.get_displaylist()
+        self.max_pixels = max_pixels
+        self.reduced = False
 
     def png(self, dpi: int, clip: Rect4 | None = None) -> bytes:
         return self.pixmap(dpi, clip).tobytes("png")
 
     def pixmap(self, dpi: int, clip: Rect4 | None = None) -> pymupdf.Pixmap:
         box = self.rect if clip is None else pymupdf.Rect(clip) & self.rect
-        return self.list.get_pixmap(matrix=pymupdf.Matrix(dpi / 72, dpi / 72), clip=box, alpha=False)
+        zoom = dpi / 72
+        if self.max_pixels and box.width * box.height * zoom * zoom > self.max_pixels:
+            zoom = (self.max_pixels / max(box.width * box.height, 1.0)) ** 0.5
+            self.reduced = True
+        return self.list.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=box, alpha=False)
 
     def image(self, dpi: int, clip: Rect4 | None = None) -> Image.Image:
         pix = self.pixmap(dpi, clip)

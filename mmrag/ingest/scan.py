@@ -5,7 +5,7 @@ from __future__ import annotations
 from statistics import median
 
 from mmrag.ingest.blocks import Block, Line, Rect4
-from mmrag.ingest.ocr import OCREngine, OCRLine
+from mmrag.ingest.ocr import OCRCache, OCREngine, OCRLine, cached_read
 from mmrag.ingest.render import PageRenderer
 
 OCR_DPI = 150  # when the scan's own resolution is unknown
@@ -30,14 +30,16 @@ def ocr_dpi(image_width_px: int, image_width_pt: float) -> int:
     return int(min(MAX_OCR_DPI, max(MIN_OCR_DPI, image_width_px / image_width_pt * 72)))
 
 
-def ocr_page(renderer: PageRenderer, engine: OCREngine, dpi: int = OCR_DPI) -> list[Block]:
-    """OCR the rendered page; lines come back in PDF points, grouped into paragraph blocks."""
+def ocr_page(
+    renderer: PageRenderer, engine: OCREngine, dpi: int = OCR_DPI, cache: OCRCache | None = None
+) -> list[Block]:
+    """OCR the rendered page (through the cache when given); lines come back in PDF points, in paragraph blocks."""
     scale = 72 / dpi
     x0, y0 = renderer.rect.x0, renderer.rect.y0
     lines = [
         OCRLine(ln.text, (x0 + ln.bbox[0] * scale, y0 + ln.bbox[1] * scale, x0 + ln.bbox[2] * scale,
                           y0 + ln.bbox[3] * scale), ln.confidence)
-        for ln in engine.read(renderer.image(dpi))
+        for ln in cached_read(engine, renderer.image(dpi), cache)[0]
     ]
     return group_lines(lines)
 

@@ -64,23 +64,26 @@ class _OnnxModel:
 
         self.name = name
         self.folder = Path(folder)
-        graph = onnx_file(self.folder)
+        self.graph = onnx_file(self.folder)
         tokenizer_file = self.folder / "tokenizer.json"
-        if graph is None or not tokenizer_file.is_file():
+        if self.graph is None or not tokenizer_file.is_file():
             raise ModelUnavailable(name, role, f"{self.folder} has no model.onnx with a tokenizer.json beside it")
-        self.session = _session(graph)
-        self.input_names = {i.name for i in self.session.get_inputs()}
         self.max_length = min(max_length, _max_positions(self.folder))
         self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
+
+    @property
+    def session(self) -> Any:
+        """The onnxruntime session, created on first use (opening an index to skip or delete needs none)."""
+        return _session(self.graph)
 
     def _feed(self, encodings: list[Any]) -> dict[str, np.ndarray]:
         feed = {
             "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
         }
-        if "token_type_ids" in self.input_names:
+        if "token_type_ids" in {i.name for i in self.session.get_inputs()}:
             feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
         return feed
 
@@ -93,6 +96,15 @@ def _max_positions(folder: Path) -> int:
         except (ValueError, TypeError):
             pass
     return 512
+
+
+def _hidden_size(folder: Path) -> int | None:
+    """The embedding size a BERT-like config declares (CLS and mean pooling keep it), without loading the model."""
+    config = folder / "config.json"
+    try:
+        return int(json.loads(config.read_text())["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _batches_by_length(texts: Sequence[str], batch_size: int) -> list[list[int]]:
@@ -113,7 +125,7 @@ class OnnxTextEncoder(_OnnxModel):
         self.pooling = pooling or profile.get("pooling") or _pooling_from_folder(self.folder)
         self.query_prefix = profile.get("query_prefix", "") if query_prefix is None else query_prefix
         self.batch_size = batch_size
-        self.dim = int(self._embed(["dimension probe"]).shape[1])
+        self.dim = _hidden_size(self.folder) or int(self._embed(["dimension probe"]).shape[1])
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(list(texts))

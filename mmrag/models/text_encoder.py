@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,17 +37,35 @@ class TextEncoder(Protocol):
 class SentenceTransformerEncoder:
     """A sentence-transformers model resolved offline-first (see `resolve_model_path`).
 
+    The weights load on first encode: opening an index to delete or skip documents needs only `dim`, read
+    from the model folder's module configs when they say it (else the model loads to tell).
     Raises ModelUnavailable, naming the remedy, when the weights cannot be found or loaded.
     """
 
     def __init__(self, name: str, device: str = "auto", batch_size: int = 64) -> None:
         self.name = name
-        self.device = resolve_device(device)
+        self._device = device
         self.batch_size = batch_size
         self.path = resolve_model_path(name, role="text")
-        self._model = _load(name, self.path, self.device)
-        dim_of = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim_of())
+        dim = _dim_from_config(self.path)
+        self.dim = int(dim if dim is not None else self._dim_of(self._model))
+
+    @property
+    def device(self) -> str:
+        return resolve_device(self._device)
+
+    def load(self) -> None:
+        """Load the weights now (they load on first encode otherwise)."""
+        self._model  # noqa: B018
+
+    @property
+    def _model(self) -> Any:
+        return _load(self.name, self.path, self.device)
+
+    @staticmethod
+    def _dim_of(model: Any) -> int:
+        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(dim_of())
 
     def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         if not texts:
@@ -87,6 +106,34 @@ def load_text_encoder(name: str, device: str = "auto", batch_size: int = 64) -> 
 
 
 _TORCH_WEIGHTS = ("modules.json", "model.safetensors", "pytorch_model.bin")
+
+
+def _dim_from_config(path: str) -> int | None:
+    """The output dimension a sentence-transformers folder declares (Pooling, then any Dense), without loading it.
+
+    None when the folder does not say it plainly (a hub id, an unknown module, several pooling modes).
+    """
+    root = Path(path)
+    try:
+        modules = json.loads((root / "modules.json").read_text())
+        dim = None
+        for m in modules:
+            kind = m.get("type", "").rsplit(".", 1)[-1]
+            if kind in ("Transformer", "Normalize"):
+                continue
+            cfg = json.loads((root / m["path"] / "config.json").read_text())
+            if kind == "Pooling":
+                modes = [k for k, v in cfg.items() if k.startswith("pooling_mode_") and v is True]
+                if len(modes) != 1:
+                    return None
+                dim = int(cfg["word_embedding_dimension"])
+            elif kind == "Dense":
+                dim = int(cfg["out_features"])
+            else:
+                return None
+        return dim
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _load(name: str, path: str, device: str) -> Any:

@@ -1,0 +1,298 @@
+"""Worker processes that parse, render and OCR PDFs, streaming page batches back in document order.
+
+The main process owns the element store and the channels; workers only read PDFs (and the OCR cache, read-only)
+and send back elements with their pixels. A worker that crashes (segfault, out of memory) fails its document
+and is replaced; one that runs past `max_seconds` on a document is killed there, even inside C code, and the
+document keeps the pages it had sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from mmrag.errors import BadPDF
+from mmrag.ingest.parse import ParsedDocument, stream_pdf
+from mmrag.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+# Event kinds a task yields, in order: "part" (a ParsedDocument fragment; the first has no elements) ... then
+# one of "done", "failed" (payload: the reason; nothing of the document is kept) or "timeout" (the reason;
+# the fragments already sent stand).
+PART, DONE, FAILED, TIMEOUT = "part", "done", "failed", "timeout"
+
+
+def parse_document(path: str | Path, settings: IngestSettings, doc: str | None = None) -> ParsedDocument:
+    """Parse one PDF into a ParsedDocument whose `pixels` holds every crop and render by store key.
+
+    A plain, picklable function with no store or model handles: it runs in a pool worker, a Ray task or in
+    process. doc: the document's name in the index (default: the file name). The OCR engine named by
+    settings.ocr loads once per process, on first need. Raises BadPDF (encrypted, corrupt, empty, too long).
+    """
+    result: ParsedDocument | None = None
+    for part in stream_pdf(path, doc or Path(path).name, settings, batch_pages=settings.batch_pages):
+        if result is None:
+            result = part
+        else:
+            result.elements.extend(part.elements)
+            result.warnings.extend(part.warnings)
+            result.ocr_pages.extend(part.ocr_pages)
+            result.pixels.update(part.pixels)
+    assert result is not None
+    return result
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Task:
+    """One document to parse. `cache_db`: an elements.db to read cached OCR results from (read-only)."""
+
+    path: str
+    doc: str
+    settings: IngestSettings
+    cache_db: str | None = None
+    # scheduler state
+    events: deque[tuple[str, Any]] = field(default_factory=deque)
+    finished: bool = False
+    waited: float = 0.0  # seconds the scheduler listened while this task ran: its clock for max_seconds
+    sent_parts: int = 0
+
+
+class _ReadOnlyCache:
+    """The OCR cache as a worker sees it: reads from the index's SQLite file, new entries go back to main."""
+
+    _connections: dict[str, sqlite3.Connection] = {}
+
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+        self.new: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        if key in self.new:
+            return self.new[key]
+        if not self.db or not os.path.exists(self.db):
+            return None
+        try:
+            conn = self._connections.get(self.db)
+            if conn is None:
+                conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, check_same_thread=False)
+                self._connections[self.db] = conn
+            row = conn.execute("SELECT value FROM cache WHERE key=?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
+    def put(self, key: str, value: str) -> None:
+        self.new[key] = value
+
+
+def _worker_main(conn: Connection) -> None:
+    """Serve tasks until told to stop: each document streams back as (kind, payload) messages."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        path, doc, settings, cache_db = task
+        cache = _ReadOnlyCache(cache_db)
+        try:
+            for part in stream_pdf(path, doc, settings, ocr_cache=cache, batch_pages=settings.batch_pages):
+                part_cache, cache.new = cache.new, {}
+                conn.send((PART, (part, part_cache)))
+            conn.send((DONE, None))
+        except BadPDF as exc:
+            conn.send((FAILED, exc.reason))
+        except MemoryError:
+            conn.send((FAILED, "out of memory while parsing"))
+        except Exception as exc:  # a parser bug on one file must not take the worker down
+            log.debug("worker failed on %s", path, exc_info=True)
+            conn.send((FAILED, f"unexpected error: {exc!r}"))
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="mmrag-parse")
+        self.process.start()
+        child.close()
+        self.task: Task | None = None
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
+        self.conn.close()
+
+
+def _exit_reason(process: Any) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"parser process crashed ({name})" + (" — probably out of memory" if name == "SIGKILL" else "")
+    return f"parser process exited unexpectedly (exit code {code})"
+
+
+class WorkerPool:
+    """Worker processes (forkserver where available, else spawn) that outlive one `run` call."""
+
+    def __init__(self, workers: int) -> None:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        self.ctx = mp.get_context(method)
+        if method == "forkserver":
+            self.ctx.set_forkserver_preload(["mmrag.pipelines.workers"])
+        self.size = max(1, workers)
+        self.idle: list[_Worker] = []
+        self.busy: dict[_Worker, Task] = {}
+
+    def warm(self, n: int) -> None:
+        """Start up to n idle workers now, so that they boot while the main process loads its models."""
+        while len(self.idle) + len(self.busy) < min(n, self.size):
+            self.idle.append(_Worker(self.ctx))
+
+    def _take(self) -> _Worker:
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.process.is_alive():
+                return worker
+            worker.kill()  # died while idle (killed by the system): replace it
+        return _Worker(self.ctx)
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
+        """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.
+
+        Per task: PART events, then DONE, FAILED or TIMEOUT. A task waiting for its turn holds at most
+        settings.queue_batches fragments; past that its worker is left blocked on its pipe.
+        """
+        pending = deque(tasks)
+        busy = self.busy = {}
+        try:
+            for head in tasks:
+                while True:
+                    while pending and len(busy) < self.size:
+                        task = pending.popleft()
+                        worker = self._take()
+                        worker.task = task
+                        worker.conn.send((task.path, task.doc, task.settings, task.cache_db))
+                        busy[worker] = task
+                    while head.events:
+                        kind, payload = head.events.popleft()
+                        yield head, kind, payload
+                    if head.finished:
+                        break
+                    self._listen(busy, head)
+        finally:
+            for worker in list(busy):
+                worker.kill()  # an abandoned run leaves no worker parsing on
+            busy.clear()
+
+    def _listen(self, busy: dict[_Worker, Task], head: Task) -> None:
+        """Wait for messages (or deaths) from the busy workers and route them to their tasks."""
+        listening = [w for w, t in busy.items() if t is head or len(t.events) < t.settings.queue_batches]
+        timeouts = [busy[w].settings.max_seconds - busy[w].waited for w in listening]
+        timeout = max(0.05, min([1.0, *timeouts]))
+        handles: list[Any] = []
+        for w in listening:
+            handles += [w.conn, w.process.sentinel]
+        t0 = time.monotonic()
+        ready = set(wait(handles, timeout))
+        dt = time.monotonic() - t0
+        for worker in listening:
+            task = busy[worker]
+            task.waited += dt
+            state = "open"
+            if worker.conn in ready or worker.process.sentinel in ready:
+                state = self._receive(worker, task)  # a message may have come just before the end
+            if state == "over":
+                del busy[worker]
+                worker.task = None
+                self.idle.append(worker)
+            elif state == "dead" or not worker.process.is_alive() and not worker.conn.poll():
+                worker.process.join(1)
+                task.events.append((FAILED, _exit_reason(worker.process)))
+                task.finished = True
+                del busy[worker]
+                worker.kill()
+            elif task.waited >= task.settings.max_seconds:
+                task.events.append((TIMEOUT, f"over max_seconds={task.settings.max_seconds:g}"))
+                task.finished = True
+                del busy[worker]
+                worker.kill()
+
+    @staticmethod
+    def _receive(worker: _Worker, task: Task) -> str:
+        """Drain the worker's pipe into the task's events: "over" once the task is, "dead" at end of pipe."""
+        while worker.conn.poll():
+            try:
+                kind, payload = worker.conn.recv()
+            except (EOFError, OSError):
+                return "dead"
+            task.events.append((kind, payload))
+            if kind != PART:
+                task.finished = True
+                return "over"
+            task.sent_parts += 1
+            if len(task.events) >= task.settings.queue_batches:
+                break
+        return "open"
+
+    def close(self) -> None:
+        for worker in self.idle:
+            worker.stop()
+        self.idle.clear()
+
+
+_POOL: WorkerPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool(workers: int) -> WorkerPool:
+    """One pool per process, resized on demand: tests and API calls that index repeatedly reuse warm workers."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = WorkerPool(workers)
+            import atexit
+
+            atexit.register(_close_pool)
+        _POOL.size = max(1, workers)
+        return _POOL
+
+
+def _close_pool() -> None:
+    if _POOL is not None:
+        _POOL.close()
