@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 # The search space, as data: each key a QuerySettings field ("weights.<ranking>" for a fusion weight).
 SEARCH_SPACE: dict[str, list[Any]] = {
     "fusion": ["rrf", "weighted"],
-    "weights.text:dense": [0.5, 1.0, 1.5],
-    "weights.text:lexical": [0.25, 0.5, 1.0, 1.5],
+    "weights.text:dense": [0.0, 0.5, 1.0, 1.5],  # 0: one side alone is a candidate too, so the tuned fusion
+    "weights.text:lexical": [0.0, 0.25, 0.5, 1.0, 1.5],  # is never worse than the best side on the tuning split
     "weights.image": [0.5, 1.0],
     "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],
@@ -172,8 +172,11 @@ def tune(
 
 
 def _redundant(values: dict[str, Any], space: dict[str, list[Any]]) -> bool:
-    """rrf_k only matters to rrf: of the weighted candidates keep those with the first rrf_k."""
-    return values.get("fusion") == "weighted" and "rrf_k" in space and values["rrf_k"] != space["rrf_k"][0]
+    """Candidates that rank like another one: weighted fusion under several rrf_k (rrf_k only matters to rrf),
+    and both text sides switched off."""
+    if values.get("fusion") == "weighted" and "rrf_k" in space and values["rrf_k"] != space["rrf_k"][0]:
+        return True
+    return values.get("weights.text:dense") == 0 and values.get("weights.text:lexical") == 0
 
 
 def _page_of(r: Retrieval, unit: Any) -> tuple[str, int]:
