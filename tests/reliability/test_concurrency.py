@@ -120,6 +120,10 @@ def test_readers_work_beside_a_writer_and_see_only_committed_documents(tmp_path:
                                          "pages": [1]}) + "\n")
         scored = runner.invoke(app, ["eval", str(questions), "--index", str(root), "--channels", "text", "--json"])
         assert scored.exit_code == 0, scored.stderr
+        checked = runner.invoke(app, ["check", "--index", str(root), "--json"])  # B in progress: a notice
+        report = json.loads(checked.stdout)
+        assert checked.exit_code == 0 and report["writer_active"], report
+        assert [(f["level"], f["doc"]) for f in report["findings"] if f["check"] == "store"] == [("notice", "b.pdf")]
 
         # The writer goes on while the reader is open: it finishes B and closes its shard without conflict.
         (root / "go").touch()
