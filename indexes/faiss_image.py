@@ -57,14 +57,17 @@ class FaissImageChannel(Channel):
 
     @classmethod
     def open(
-        cls, index_dir: Path, settings: ImageChannelSettings, encoder: ImageEncoder, *, reset_stale: bool = False
+        cls, index_dir: Path, settings: ImageChannelSettings, encoder: ImageEncoder, *, reset_stale: bool = False,
+        read_only: bool = False,
     ) -> FaissImageChannel:
         """Open (or create) the channel under `<index_dir>/faiss/`, reconciling the index with the vector files.
 
-        reset_stale: delete vectors made by another encoder instead of raising StaleVectors.
+        reset_stale: delete vectors made by another encoder instead of raising StaleVectors. read_only: delete
+        nothing on open (the index held in memory is still brought up to date with the files).
         """
         root = Path(index_dir) / "faiss"
-        vectors = ImageVectorStore.open(root / "docs", dict(encoder.fingerprint()), reset_stale=reset_stale)
+        vectors = ImageVectorStore.open(root / "docs", dict(encoder.fingerprint()), reset_stale=reset_stale,
+                                        read_only=read_only)
         channel = cls(root, settings, encoder, vectors)
         channel._load_or_rebuild_index()
         return channel

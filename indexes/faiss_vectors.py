@@ -59,14 +59,17 @@ class ImageVectorStore:
         self._table: dict[str, np.ndarray] | None = None  # concatenated metadata for filters
 
     @classmethod
-    def open(cls, folder: Path, fingerprint: dict[str, Any], *, reset_stale: bool = False) -> ImageVectorStore:
+    def open(
+        cls, folder: Path, fingerprint: dict[str, Any], *, reset_stale: bool = False, read_only: bool = False
+    ) -> ImageVectorStore:
         """Read the metadata of every file in `folder` (created when missing).
 
-        reset_stale: delete files made by another encoder instead of raising StaleVectors.
+        reset_stale: delete files made by another encoder instead of raising StaleVectors. read_only: touch no
+        file (a writer in another process may be renaming its temporary files right now).
         """
         store = cls(folder, fingerprint)
         folder.mkdir(parents=True, exist_ok=True)
-        for tmp in folder.glob(".tmp-*"):  # left by a write that was killed
+        for tmp in () if read_only else folder.glob(".tmp-*"):  # left by a write that was killed
             tmp.unlink(missing_ok=True)
         for path in sorted(folder.glob("*.npz")):
             try:

@@ -29,7 +29,7 @@ class MMRagRetriever(BaseRetriever):
     def from_path(cls, path: str, **kwargs: Any) -> MMRagRetriever:
         from mmrag.pipelines.index import open_index
 
-        return cls(index=open_index(path, create=False), **kwargs)
+        return cls(index=open_index(path, create=False, read_only=True), **kwargs)  # beside a writer too
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         hits = self.index.search(query, channel=self.channel, docs=self.docs, kinds=self.kinds, k=self.k)

@@ -113,7 +113,8 @@ class MMIndex:
             self.disabled["image"] = str(exc)
             log.info("image channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
             return
-        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale)
+        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale,
+                                                          read_only=self.read_only)
 
     @property
     def ocr(self) -> Any:
