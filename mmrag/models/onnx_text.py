@@ -49,6 +49,9 @@ def _session(path: Path) -> Any:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
+            # Batches vary in length: the arena would keep the largest shape's memory for good (GBs over a
+            # corpus); without it memory follows the batch in hand.
+            options.enable_cpu_mem_arena = False
             threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0"))
             if threads:
                 options.intra_op_num_threads = threads
