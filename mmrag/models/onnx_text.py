@@ -76,6 +76,10 @@ class _OnnxModel:
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
+    def load(self) -> None:
+        """Create the session now (it is created on first use otherwise)."""
+        self.session  # noqa: B018
+
     @property
     def session(self) -> Any:
         """The onnxruntime session, created on first use (opening an index to skip or delete needs none)."""

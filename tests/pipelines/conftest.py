@@ -32,7 +32,7 @@ def corpus_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory, corpus_copy: Path, tiny_settings: Settings) -> MMIndex:
-    """The whole sample corpus indexed with both channels (text: real MiniLM; image: tiny random CLIP)."""
+    """The whole sample corpus indexed with both channels (text: real BGE small + BM25; image: tiny random CLIP)."""
     root = tmp_path_factory.mktemp("index") / "idx"
     import torch
 

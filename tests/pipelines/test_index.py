@@ -72,7 +72,7 @@ def test_both_channels_are_built_and_recorded(sample_index: MMIndex) -> None:
     assert set(sample_index.channels) == {"text", "image"}
     manifest = json.loads((sample_index.root / "manifest.json").read_text())
     assert manifest["channels"]["image"]["status"] == "enabled"
-    assert manifest["channels"]["text"]["fingerprint"]["model"].endswith("all-MiniLM-L6-v2")
+    assert manifest["channels"]["text"]["fingerprint"]["model"] == "BAAI/bge-small-en-v1.5"
     assert info["channels"]["image"]["status"] == "enabled"
     n_images = sum(info["elements"].get(k, 0) for k in ("figure", "table", "page"))
     assert sample_index.channels["image"].describe()["vectors"] == n_images

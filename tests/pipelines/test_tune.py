@@ -53,7 +53,7 @@ def test_tune_command_writes_settings_that_search_then_uses(sample_index: MMInde
     result = CliRunner().invoke(app, ["eval", str(QUESTIONS), "--index", str(copy), "--tune", "--holdout", "0.0",
                                       "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # progress bars and notices go to stderr
     assert data["split"] == {"tune": 60, "held": 0}
     with open_index(copy, create=False) as idx:
         stored = idx.settings.query
