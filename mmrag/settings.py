@@ -98,7 +98,7 @@ class CaptionerSettings:
 class QuerySettings:
     k: int = 10
     per_channel_k: int = 50  # depth of each channel's (and each text side's) ranking before fusion
-    fusion: str = "rrf"  # rrf | weighted
+    fusion: str = "weighted"  # weighted (min-max normalised scores) | rrf
     rrf_k: int = 60
     # Late-fusion weights: the text channel's two sides and the image channel ("text" sets both sides).
     weights: dict[str, float] = field(default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "image": 1.0})

@@ -98,13 +98,7 @@ def rank_units(
     Kind quotas are applied to the top `cfg.k`; the caller cuts to its own k.
     """
     elements = r.elements
-    rankings = {name: list(hits) for name, hits in r.rankings.items()}
-    if fused_mode and cfg.kind_quota:
-        for name, extra in r.quota.items():
-            ranked = rankings.setdefault(name, [])
-            have = {h.element_id for h in ranked}
-            ranked += [ChannelHit(h.element_id, h.score, len(ranked) + i, name)
-                       for i, h in enumerate((h for h in extra if h.element_id not in have), start=1)]
+    rankings = dict(r.rankings)
     if fused_mode and cfg.references and r.reference:
         rankings[REFERENCE] = r.reference
     collapse = cfg.collapse and fused_mode
@@ -113,14 +107,21 @@ def rank_units(
         e = elements[h.element_id]
         return (e.doc, e.page) if collapse else e.id
 
-    weights = {name: channel_weight(cfg.weights, name) for name in rankings}
+    weights = {name: channel_weight(cfg.weights, name) for name in [*rankings, *r.quota]}
     weights[REFERENCE] = REFERENCE_WEIGHT
-    fused = fuse(rankings, method=cfg.fusion if fused_mode else "rrf", weights=weights, rrf_k=cfg.rrf_k,
-                 key=unit_key, evidence_decay=cfg.page_evidence if collapse else 0.0)
+    method = cfg.fusion if fused_mode else "rrf"
+    evidence = cfg.page_evidence if collapse else 0.0
+    fused = fuse(rankings, method=method, weights=weights, rrf_k=cfg.rrf_k, key=unit_key, evidence_decay=evidence)
     if reranker is not None and fused:
         fused = _rerank(reranker, query, fused, elements, cfg)
     if fused_mode and cfg.kind_quota:
-        fused = apply_kind_quota(fused, cfg.k, cfg.kind_quota, lambda u: {elements[m].kind for m in u.members})
+        # Quota candidates are fused on their own and queue behind the ranking: they can only replace its tail
+        # within the top k, never change how the ranking itself is ordered or normalised.
+        have = {u.key for u in fused}
+        extra = [u for u in fuse(r.quota, method=method, weights=weights, rrf_k=cfg.rrf_k, key=unit_key,
+                                 evidence_decay=evidence) if u.key not in have]
+        fused = apply_kind_quota(fused + extra, cfg.k, cfg.kind_quota,
+                                 lambda u: {elements[m].kind for m in u.members})
     return fused
 
 
