@@ -32,7 +32,9 @@ from mmrag.settings import IngestSettings
 
 IOU_MATCH = 0.5
 ROOT = Path(__file__).resolve().parents[1]
-DEVSET = ROOT.parent / "shared" / "devset" / "pdfs"
+# ../shared/devset beside the checkout (or two levels up, from a git worktree)
+DEVSET = next((p / "shared" / "devset" / "pdfs" for p in (ROOT.parent, ROOT.parent.parent)
+               if (p / "shared" / "devset" / "pdfs").is_dir()), ROOT.parent / "shared" / "devset" / "pdfs")
 DEFAULT_PDFS = ["AMCOR_2023Q4_EARNINGS.pdf", "JOHNSON_JOHNSON_2023Q2_EARNINGS.pdf", "ADOBE_2022_10K.pdf",
                 "PFIZER_2021_10K.pdf"]
 

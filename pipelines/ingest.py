@@ -140,9 +140,9 @@ def index_documents(
         tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
         writer = _DocumentWriter(index, report, progress, len(tasks))
         for channel in index.channels.values():  # load weights while the first pages parse
-            load = getattr(getattr(channel, "encoder", None), "load", None)
+            load = getattr(getattr(channel, "encoder", None), "load_weights", None)
             if load is not None:
-                threading.Thread(target=load, daemon=True, name="mmrag-load-encoder").start()
+                threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder").start()
         pool = shared_pool(min(settings.workers or default_workers(), len(tasks)))
         for task, kind, payload in pool.run(tasks):
             writer.event(task, shas[task.doc], kind, payload)
@@ -155,6 +155,14 @@ def index_documents(
     if progress and tasks:
         progress("documents", len(tasks), len(tasks))
     return report
+
+
+def _quietly(fn: Any) -> None:
+    """Run fn, leaving any failure to surface where the result is needed (the first encode)."""
+    try:
+        fn()
+    except Exception:
+        log.debug("early model load failed", exc_info=True)
 
 
 class _DocumentWriter:

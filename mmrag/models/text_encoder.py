@@ -54,7 +54,7 @@ class SentenceTransformerEncoder:
     def device(self) -> str:
         return resolve_device(self._device)
 
-    def load(self) -> None:
+    def load_weights(self) -> None:
         """Load the weights now (they load on first encode otherwise)."""
         self._model  # noqa: B018
 
