@@ -76,7 +76,7 @@ class _OnnxModel:
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
-    def load(self) -> None:
+    def load_weights(self) -> None:
         """Create the session now (it is created on first use otherwise)."""
         self.session  # noqa: B018
 
