@@ -139,13 +139,19 @@ def index_documents(
 
         tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
         writer = _DocumentWriter(index, report, progress, len(tasks))
+        loaders = []
         for channel in index.channels.values():  # load weights while the first pages parse
             load = getattr(getattr(channel, "encoder", None), "load_weights", None)
             if load is not None:
-                threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder").start()
+                loaders.append(threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder"))
+                loaders[-1].start()
         pool = shared_pool(min(settings.workers or default_workers(), len(tasks)))
-        for task, kind, payload in pool.run(tasks):
-            writer.event(task, shas[task.doc], kind, payload)
+        try:
+            for task, kind, payload in pool.run(tasks):
+                writer.event(task, shas[task.doc], kind, payload)
+        finally:
+            for loader in loaders:  # a process must not exit while native code builds a model on a thread
+                loader.join()
     if prune:
         seen = {doc for _, doc in files}
         for d in store.documents():
