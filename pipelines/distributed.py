@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mmrag.errors import BadPDF, MMRagError
 from mmrag.indexes.qdrant_store import TextPoint
 from mmrag.settings import IngestSettings, Settings, TextChannelSettings
-from mmrag.store import READY, ElementStore, atomic_write_bytes, sha256_file
+from mmrag.store import ElementStore, atomic_write_bytes
 
 if TYPE_CHECKING:
     from mmrag.pipelines.ingest import IndexReport, Progress
@@ -141,24 +141,13 @@ def index_documents_on_ray(
     """`index_documents` with the parsing and text encoding done by Ray tasks; the driver writes."""
     import ray
 
-    from mmrag.pipelines.ingest import IndexReport, recover_interrupted
+    from mmrag.pipelines.ingest import IndexReport, changed_documents, recover_interrupted
 
     resources = connect(address)
     report = IndexReport()
     recover_interrupted(index, report)  # type: ignore[arg-type]
     store = index.store
-    todo: list[tuple[Path, str, str]] = []
-    for path, doc in files:
-        try:
-            sha = sha256_file(path)
-        except OSError as exc:
-            report.failed.append({"path": str(path), "doc": doc, "reason": exc.strerror or str(exc)})
-            continue
-        existing = store.document(doc)
-        if existing and existing["sha256"] == sha and existing["status"] == READY:
-            report.unchanged.append(doc)
-            continue
-        todo.append((path, doc, sha))
+    todo = changed_documents(store, files, report)  # type: ignore[arg-type]
 
     channels = index.channels if todo else {}
     text_channel = channels.get("text")

@@ -119,21 +119,10 @@ def index_documents(
     recover_interrupted(index, report)
     store = index.store
     settings = index.settings.ingest
-    todo: list[tuple[Path, str]] = []
     tasks: list[Task] = []
-    shas: dict[str, str] = {}
-    for path, doc in files:
-        try:
-            sha = sha256_file(path)
-        except OSError as exc:
-            report.failed.append({"path": str(path), "doc": doc, "reason": exc.strerror or str(exc)})
-            continue
-        existing = store.document(doc)
-        if existing and existing["sha256"] == sha and existing["status"] == READY:
-            report.unchanged.append(doc)
-            continue
-        shas[doc] = sha
-        todo.append((path, doc))
+    planned = changed_documents(store, files, report)
+    todo = [(path, doc) for path, doc, _ in planned]
+    shas = {doc: sha for _, doc, sha in planned}
     if todo:
         from mmrag.pipelines.workers import Task, default_workers, shared_pool  # pymupdf: only when parsing
 
@@ -161,6 +150,25 @@ def index_documents(
     if progress and tasks:
         progress("documents", len(tasks), len(tasks))
     return report
+
+
+def changed_documents(
+    store: ElementStore, files: Sequence[tuple[Path, str]], report: IndexReport
+) -> list[tuple[Path, str, str]]:
+    """(path, doc, sha256) of the files to (re)index; unchanged and unreadable ones go into the report."""
+    todo: list[tuple[Path, str, str]] = []
+    for path, doc in files:
+        try:
+            sha = sha256_file(path)
+        except OSError as exc:
+            report.failed.append({"path": str(path), "doc": doc, "reason": exc.strerror or str(exc)})
+            continue
+        existing = store.document(doc)
+        if existing and existing["sha256"] == sha and existing["status"] == READY:
+            report.unchanged.append(doc)
+            continue
+        todo.append((path, doc, sha))
+    return todo
 
 
 def _quietly(fn: Any) -> None:

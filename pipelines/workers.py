@@ -46,10 +46,7 @@ def parse_document(path: str | Path, settings: IngestSettings, doc: str | None =
         if result is None:
             result = part
         else:
-            result.elements.extend(part.elements)
-            result.warnings.extend(part.warnings)
-            result.ocr_pages.extend(part.ocr_pages)
-            result.pixels.update(part.pixels)
+            result.extend(part)
     assert result is not None
     return result
 

@@ -49,6 +49,13 @@ class ParsedDocument:
     ocr_pages: list[int] = field(default_factory=list)
     pixels: dict[str, bytes] = field(default_factory=dict)
 
+    def extend(self, part: ParsedDocument) -> None:
+        """Append a later fragment of the same document."""
+        self.elements.extend(part.elements)
+        self.warnings.extend(part.warnings)
+        self.ocr_pages.extend(part.ocr_pages)
+        self.pixels.update(part.pixels)
+
 
 def pixel_key(data: bytes, ext: str) -> str:
     """The element store's key for image bytes (content hash plus extension)."""
@@ -307,9 +314,7 @@ def parse_pdf(
         if result is None:
             result = part
         else:
-            result.elements.extend(part.elements)
-            result.warnings.extend(part.warnings)
-            result.ocr_pages.extend(part.ocr_pages)
+            result.extend(part)
         if progress is not None and part.elements:
             progress(part.elements[-1].page, part.pages)
     assert result is not None
