@@ -43,7 +43,7 @@ def test_unknown_kind(empty_index: Path) -> None:
 
 def test_unknown_channel(empty_index: Path) -> None:
     one_line_error(["search", "x", "--index", str(empty_index), "--channel", "bogus"],
-                   "--channel", "'bogus'", "text, image, all")
+                   "--channel", "'bogus'", "all, fused, text, text:dense, text:lexical, image")
 
 
 def test_unknown_scope_channels_and_cutoffs(empty_index: Path, tmp_path: Path) -> None:
