@@ -188,6 +188,10 @@ class FaissImageChannel(Channel):
             self._remove_from_index(removed)
             self._dirty = True
 
+    def point_elements(self) -> dict[str, str]:
+        """Element id -> document of every stored vector (what `mmrag check` compares with the store)."""
+        return {str(eid): entry.doc for entry in self.vectors for eid in entry.element_ids.tolist()}
+
     def docs(self) -> set[str]:
         return self.vectors.docs()
 

@@ -167,12 +167,9 @@ def _wanted(name: str, channel: Channel) -> Any:
 
 def channel_elements(channel: Channel) -> dict[str, str] | None:
     """Element id -> document of every vector in a channel; None when its backend cannot list them."""
-    store = getattr(channel, "store", None)
-    if store is not None and hasattr(store, "point_elements"):
-        return store.point_elements()
-    meta = getattr(channel, "_meta", None)  # FaissImageChannel: its per-document vector files, read at open
-    if isinstance(meta, dict):
-        return {str(eid): m.doc for m in meta.values() for eid in m.element_ids.tolist()}
+    for owner in (channel, getattr(channel, "store", None)):  # the FAISS channel itself; the Qdrant text store
+        if owner is not None and hasattr(owner, "point_elements"):
+            return owner.point_elements()
     return None
 
 

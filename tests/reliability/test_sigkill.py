@@ -29,9 +29,11 @@ DOCS = {
 
 
 # Documents and their status right after the kill (b.pdf's page render is the 1st new pixel file, c.pdf's two
-# pages the 2nd and 3rd; b.pdf is the 1st document written, c.pdf the 2nd).
+# pages the 2nd and 3rd; b.pdf is the 1st document written, c.pdf the 2nd). Ingest streams: a document's row
+# (status indexing) is written before its first pixels, so a kill while c.pdf's pages are stored leaves it
+# indexing — invisible to searches, purged and redone by the next run.
 KILLED_STATE = {
-    "parse@3": {"a.pdf": "ready", "b.pdf": "ready"},
+    "parse@3": {"a.pdf": "ready", "b.pdf": "ready", "c.pdf": "indexing"},
     "store@2": {"a.pdf": "ready", "b.pdf": "ready", "c.pdf": "indexing"},
     "embed@2": {"a.pdf": "ready", "b.pdf": "ready", "c.pdf": "indexing"},
     "optimize": {"a.pdf": "ready"},

@@ -79,18 +79,25 @@ def test_files_that_disappear_or_change_mid_run(tmp_path: Path) -> None:
 
     with open_index(root, tiny_settings()) as index:
         report = index.add([folder], progress=meddle)
-        assert not report.ok and [f["doc"] for f in report.failed] == ["b.pdf"]
-        assert "No such file" in report.failed[0]["reason"] and report.added == ["a.pdf", "c.pdf"]
+        # Parser workers read ahead of the writer: b.pdf and c.pdf may have been read before the meddling.
+        # Either way b.pdf is one line with the reason or fully indexed, never half.
+        if report.failed:
+            assert [f["doc"] for f in report.failed] == ["b.pdf"] and "No such file" in report.failed[0]["reason"]
+            assert report.added == ["a.pdf", "c.pdf"]
+        else:
+            assert report.added == ["a.pdf", "b.pdf", "c.pdf"]
         # What is stored is one consistent version of each file: the one that was read.
-        for doc in ("a.pdf", "c.pdf"):
+        for doc in report.added:
             row = index.store.document(doc)
             assert {e.doc_sha256 for e in index.store.elements(doc=doc)} == {row["sha256"]}
-        assert index.store.document("c.pdf")["sha256"] == sha256_file(c)
         assert index.store.document("a.pdf")["sha256"] != sha256_file(a)
-        assert index.search("second version written", k=1)[0].element.doc == "c.pdf"
+        c_was_read_late = index.store.document("c.pdf")["sha256"] == sha256_file(c)
+        c_text = "second version written" if c_was_read_late else "first version of this file"
+        assert index.search(c_text, k=1)[0].element.doc == "c.pdf"
         assert check_index(index).ok
 
         again = index.add([folder])  # the next run picks up the change to a.pdf
-        assert again.ok and again.added == ["a.pdf"] and again.unchanged == ["c.pdf"]
+        assert again.ok and again.added == ["a.pdf"] + ([] if c_was_read_late else ["c.pdf"])
+        assert again.unchanged == (["c.pdf"] if c_was_read_late else [])
         assert index.search("Alpha rewritten after it was indexed", k=1)[0].element.text.endswith(
             "rewritten after it was indexed.")
