@@ -15,6 +15,9 @@ class BadPDF(MMRagError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable: it crosses process and Ray boundaries
+        return (type(self), (self.path, self.reason))
+
 
 class EncryptedPDF(BadPDF):
     """The PDF needs a password."""
@@ -36,6 +39,9 @@ class ModelUnavailable(MMRagError):
         self.role = role
         self.remedy = remedy
         super().__init__(f"{role} model '{name}' is not available: {remedy}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:  # picklable: it crosses process and Ray boundaries
+        return (type(self), (self.name, self.role, self.remedy))
 
 
 class SettingsError(MMRagError, KeyError):

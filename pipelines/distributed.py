@@ -124,12 +124,11 @@ def _embed(elements: Sequence[Any], settings: TextChannelSettings) -> list[TextP
     import qdrant_edge as qe
 
     from mmrag.indexes.qdrant_text import embed_points
-    from mmrag.models.text_encoder import SentenceTransformerEncoder
+    from mmrag.models.text_encoder import load_text_encoder
 
     key = (settings.model, settings.device)
     if key not in _ENCODERS:
-        _ENCODERS[key] = SentenceTransformerEncoder(settings.model, device=settings.device,
-                                                    batch_size=settings.batch_size)
+        _ENCODERS[key] = load_text_encoder(settings.model, device=settings.device, batch_size=settings.batch_size)
     bm25 = qe.Bm25() if settings.lexical else None
     return [p for batch in embed_points(elements, _ENCODERS[key], bm25, settings.batch_size) for p in batch]
 

@@ -50,6 +50,8 @@ def test_tune_command_writes_settings_that_search_then_uses(sample_index: MMInde
         channel.flush()  # the copy must hold everything written so far
     copy = tmp_path / "idx"
     shutil.copytree(sample_index.root, copy)
+    with open_index(copy, create=False) as idx:
+        before = idx.settings.query  # as the copy stored them (other tests may change the open index's)
     result = CliRunner().invoke(app, ["eval", str(QUESTIONS), "--index", str(copy), "--tune", "--holdout", "0.0",
                                       "--json"])
     assert result.exit_code == 0, result.output
@@ -59,6 +61,6 @@ def test_tune_command_writes_settings_that_search_then_uses(sample_index: MMInde
         stored = idx.settings.query
     if data["chosen"]:
         assert data["written"]
-        assert stored == apply(sample_index.settings.query, data["chosen"])
+        assert stored == apply(before, data["chosen"])
     else:
-        assert stored == sample_index.settings.query
+        assert stored == before
