@@ -140,7 +140,7 @@ def index_documents_on_ray(
     """`index_documents` with the parsing and text encoding done by Ray tasks; the driver writes."""
     import ray
 
-    from mmrag.pipelines.ingest import IndexReport, changed_documents, recover_interrupted
+    from mmrag.pipelines.ingest import IndexReport, changed_documents, prune_missing, recover_interrupted
 
     resources = connect(address)
     report = IndexReport()
@@ -181,11 +181,7 @@ def index_documents_on_ray(
         if progress:
             progress("documents", done, len(todo))
     if prune:
-        seen = {doc for _, doc in files}
-        for d in store.documents():
-            if d["doc"] not in seen:
-                index.remove(d["doc"])
-                report.removed.append(d["doc"])
+        prune_missing(index, files, report)  # type: ignore[arg-type]
     return report
 
 

@@ -142,14 +142,19 @@ def index_documents(
             for loader in loaders:  # a process must not exit while native code builds a model on a thread
                 loader.join()
     if prune:
-        seen = {doc for _, doc in files}
-        for d in store.documents():
-            if d["doc"] not in seen:
-                index.remove(d["doc"])
-                report.removed.append(d["doc"])
+        prune_missing(index, files, report)
     if progress and tasks:
         progress("documents", len(tasks), len(tasks))
     return report
+
+
+def prune_missing(index: MMIndex, files: Sequence[tuple[Path, str]], report: IndexReport) -> None:
+    """Remove every indexed document that is not among `files` (`mmrag index --prune`)."""
+    seen = {doc for _, doc in files}
+    for d in index.store.documents():
+        if d["doc"] not in seen:
+            index.remove(d["doc"])
+            report.removed.append(d["doc"])
 
 
 def changed_documents(
