@@ -101,3 +101,14 @@ def test_files_that_disappear_or_change_mid_run(tmp_path: Path) -> None:
         assert again.unchanged == (["c.pdf"] if c_was_read_late else [])
         assert index.search("Alpha rewritten after it was indexed", k=1)[0].element.text.endswith(
             "rewritten after it was indexed.")
+
+
+def test_prune_removes_documents_no_longer_given(tmp_path: Path) -> None:
+    a = write_pdf(tmp_path / "a.pdf", [["Alpha: the heliotrope valve opens at 88 kPa."]])
+    b = write_pdf(tmp_path / "b.pdf", [["Beta: the quokka census counted 4,210 animals."]])
+    with open_index(tmp_path / "idx", tiny_settings()) as index:
+        assert index.add([a, b]).added == ["a.pdf", "b.pdf"]
+        report = index.add([a], prune=True)
+        assert report.removed == ["b.pdf"] and report.unchanged == ["a.pdf"]
+        assert index.store.document("b.pdf") is None
+        assert all(h.element.doc == "a.pdf" for h in index.search("quokka census", k=5))
