@@ -70,9 +70,13 @@ def evaluate(index: Path, questions: Path, report: Path | None = None) -> dict:
 def table(result: dict, title: str) -> str:
     """Markdown: metrics per channel, then page_hit@1/@5 per evidence type for each channel."""
     channels = list(result["metrics"])
-    lines = [f"### {title}", "", "| channel | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    latency = result.get("latency_ms", {})
+    lines = [f"### {title}", "", "| channel | " + " | ".join(METRICS) + " | p50 ms |",
+             "|---" * (len(METRICS) + 2) + "|"]
     for channel, metrics in result["metrics"].items():
-        lines.append(f"| {channel} | " + " | ".join(f"{metrics.get(m, 0):.3f}" for m in METRICS) + " |")
+        p50 = latency.get(channel, {}).get("p50")
+        lines.append(f"| {channel} | " + " | ".join(f"{metrics.get(m, 0):.3f}" for m in METRICS)
+                     + f" | {'' if p50 is None else f'{p50:.0f}'} |")
     lines += ["", "page_hit@1 / page_hit@5 by evidence type:", "",
               "| evidence | n | " + " | ".join(channels) + " |", "|---" * (len(channels) + 2) + "|"]
     for evidence, by_channel in result.get("by_evidence", {}).items():
