@@ -52,14 +52,18 @@ def split_files(devset: Path, split: str, out: Path) -> tuple[list[Path], Path]:
     return pdfs, questions
 
 
-def index_split(pdfs: list[Path], index: Path, config: Path | None, reuse: bool) -> float:
-    """Index the split (unchanged files are skipped by mmrag itself); returns seconds."""
+def index_split(pdfs: list[Path], index: Path, config: Path | None, reuse: bool) -> tuple[float, list[str]]:
+    """Index the split (unchanged files are skipped by mmrag itself); returns seconds and the documents added."""
     if index.exists() and reuse:
-        return 0.0
+        return 0.0, []
     start = time.perf_counter()
     extra = ["--config", str(config)] if config else []
-    mmrag("index", *map(str, pdfs), "--index", str(index), *extra, "--json")
-    return time.perf_counter() - start
+    out = mmrag("index", *map(str, pdfs), "--index", str(index), *extra, "--json")
+    try:
+        added = [a if isinstance(a, str) else a.get("doc", "") for a in json.loads(out).get("added", [])]
+    except (ValueError, AttributeError):
+        added = []
+    return time.perf_counter() - start, added
 
 
 def evaluate(index: Path, questions: Path, report: Path | None = None) -> dict:
@@ -106,11 +110,12 @@ def main() -> None:
         args.split, args.config, args.reuse = "held", tuned, False  # index --config stores them in the held index
     pdfs, questions = split_files(args.devset, args.split, args.out)
     index = args.out / f"idx_{args.split}"
-    seconds = index_split(pdfs, index, args.config, args.reuse)
+    seconds, added = index_split(pdfs, index, args.config, args.reuse)
     result = evaluate(index, questions, args.out / f"report_{args.split}")
-    pages = sum(d["pages"] for d in json.loads(mmrag("inspect", "--index", str(index), "--json"))["docs"])
-    if seconds:
-        print(f"indexed {len(pdfs)} PDFs, {pages} pages in {seconds:.0f} s ({pages / seconds:.2f} pages/s)")
+    pages = sum(d["pages"] for d in json.loads(mmrag("inspect", "--index", str(index), "--json"))["docs"]
+                if d["doc"] in added)
+    if seconds:  # only the documents this run added count (unchanged ones were skipped)
+        print(f"indexed {len(added)} PDFs, {pages} pages in {seconds:.0f} s ({pages / seconds:.2f} pages/s)")
     print(table(result, f"dev set, split {args.split}: {len(pdfs)} PDFs, {result['n']} questions"))
 
 
