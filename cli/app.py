@@ -20,7 +20,6 @@ from rich.table import Table
 
 from mmrag.elements import KINDS
 from mmrag.errors import MMRagError
-from mmrag.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multimodal RAG over PDF corpora.")
 console = Console(stderr=True)
@@ -64,32 +63,14 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
-def _settings(index: Path, config: Path | None, overrides: dict[str, Any]) -> Settings | None:
-    """Settings for this run: a config file, else the index's stored settings, then CLI overrides."""
-    from mmrag.pipelines.manifest import read_manifest
-
-    if config is not None:
-        base = Settings.load(config)
-    else:
-        manifest = read_manifest(index) if index.exists() else None
-        if manifest and "settings" in manifest:
-            try:
-                base = Settings.from_dict(manifest["settings"])
-            except MMRagError as exc:
-                raise MMRagError(f"{index / 'manifest.json'}: {exc}") from None
-        elif not any(v is not None for v in overrides.values()):
-            return None
-        else:
-            base = Settings()
-    return base.updated(overrides)
-
-
 def _open(index: Path, config: Path | None = None, create: bool = False, reset_stale: bool = False,
           read_only: bool = False, **overrides: Any):  # noqa: ANN202
+    """The index, with its settings resolved in one place (`resolve_settings`: config file, else stored, else
+    defaults; then these CLI overrides)."""
     from mmrag.pipelines.index import open_index
 
-    return open_index(index, _settings(index, config, overrides), create=create, reset_stale=reset_stale,
-                      read_only=read_only)
+    return open_index(index, create=create, reset_stale=reset_stale, read_only=read_only, config=config,
+                      overrides=overrides)
 
 
 def _progress() -> tuple[Progress, Callable[[str, int, int], None]]:

@@ -255,6 +255,11 @@ class ElementStore:
         ).fetchone()
         return row[0] if row else None
 
+    def page_element(self, doc: str, page: int) -> Element | None:
+        """The page element (its render and full text) of a ready document's page."""
+        eid = self.page_element_id(doc, page)
+        return self.get([eid]).get(eid) if eid else None
+
     def referenced_elements(self, docs: Iterable[str], kind: str, value: str) -> list[str]:
         """Ids of what a reference names in these ready documents (see `mmrag.references`), page order.
 

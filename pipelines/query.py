@@ -19,7 +19,7 @@ from mmrag.references import Reference, find_references
 from mmrag.settings import QuerySettings
 
 if TYPE_CHECKING:
-    from mmrag.pipelines.index import MMIndex
+    from mmrag.pipelines.parts import IndexParts
 
 MAX_CONTEXT_ELEMENTS = 3  # elements of a collapsed page that travel with its hit to the generator
 FUSED = ("all", "fused")  # names of the fused ranking
@@ -53,7 +53,7 @@ def channel_weight(weights: Mapping[str, float], name: str) -> float:
 
 
 def retrieve(
-    index: MMIndex, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
+    parts: IndexParts, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
     quota_kinds: list[str] | None = None, references: bool = False,
 ) -> Retrieval:
     """Each named channel's ranking, hydrated; "text" comes back as its two sides, from one query encoding.
@@ -66,9 +66,9 @@ def retrieve(
     text_query = None
     for name in names:
         base, _, mode = name.partition(":")
-        channel = index.channels.get(base)
+        channel = parts.channels.open().get(base)
         if channel is None:
-            reason = index.disabled.get(base, "unknown channel")
+            reason = parts.channels.disabled.get(base, "unknown channel")
             raise MMRagError(f"the {base} channel is not available: {reason}")
         if base == "text":
             sides = (mode,) if mode else tuple(s for s in ("dense", "lexical") if s != "lexical" or channel.bm25)
@@ -80,13 +80,13 @@ def retrieve(
     wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
     if text_query is not None and wanted:
         sub = SearchFilter(docs=flt.docs if flt else None, kinds=wanted, pages=flt.pages if flt else None)
-        quota = index.channels["text"].search_sides(text_query, QUOTA_CANDIDATES, sub)
+        quota = parts.channels.open()["text"].search_sides(text_query, QUOTA_CANDIDATES, sub)
     ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
-    elements = index.store.get(ids)
+    elements = parts.store.get(ids)
     r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, text_query,
                   {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
     if references:
-        _find_referenced(index, query, r, flt)
+        _find_referenced(parts, query, r, flt)
     return r
 
 
@@ -125,25 +125,27 @@ def rank_units(
     return fused
 
 
-def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10) -> list[Hit]:
+def search(
+    parts: IndexParts, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10
+) -> list[Hit]:
     """Ranked hits: a single channel (or text side), or all enabled channels fused with the query settings."""
     if channel not in CHANNEL_CHOICES:
         raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
-    cfg = replace(index.settings.query, k=k)
+    cfg = replace(parts.settings.query, k=k)
     fused_mode = channel in FUSED  # collapse, quotas, references and rerank apply to the fused ranking
-    names = list(index.channels) if fused_mode else [channel]
-    r = retrieve(index, query, names, flt, max(cfg.per_channel_k, k),
+    names = list(parts.channels.open()) if fused_mode else [channel]
+    r = retrieve(parts, query, names, flt, max(cfg.per_channel_k, k),
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references)
-    reranker = index.reranker if fused_mode else None
+    reranker = parts.models.reranker(cfg.reranker) if fused_mode else None
     fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=query)
     # Only the units that are returned become Hits: each may look up its page's pixels.
     single = None if fused_mode or channel == "text" else channel
-    return [_to_hit(index, u, r.elements, single) for u in fused[:k]]
+    return [_to_hit(parts, u, r.elements, single) for u in fused[:k]]
 
 
-def recognised_references(index: MMIndex, query: str) -> list[Reference]:
+def recognised_references(parts: IndexParts, query: str) -> list[Reference]:
     """The evidence references a query names, as `search` would act on them."""
-    return find_references(query) if index.settings.query.references else []
+    return find_references(query) if parts.settings.query.references else []
 
 
 def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:
@@ -151,7 +153,7 @@ def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[Chann
     return [ChannelHit(h.element_id, h.score, rank, h.channel) for rank, h in enumerate(visible, start=1)]
 
 
-def _find_referenced(index: MMIndex, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
+def _find_referenced(parts: IndexParts, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
     """The elements the query names, in `r.reference`: its pages (physical or printed label), figures, tables."""
     refs = find_references(query)
     if not refs:
@@ -159,11 +161,11 @@ def _find_referenced(index: MMIndex, query: str, r: Retrieval, flt: SearchFilter
     docs = flt.docs if flt and flt.docs else sorted({e.doc for e in r.elements.values()})
     found: list[str] = []
     for ref in refs:
-        ids = index.store.referenced_elements(docs, ref.kind, ref.value)
+        ids = parts.store.referenced_elements(docs, ref.kind, ref.value)
         if ids:
             r.references.append(ref)
             found += [i for i in ids if i not in found]
-    r.elements.update(index.store.get([i for i in found if i not in r.elements]))
+    r.elements.update(parts.store.get([i for i in found if i not in r.elements]))
     found = [i for i in found if i in r.elements]
     r.reference = [ChannelHit(eid, 1.0, rank, REFERENCE) for rank, eid in enumerate(found, start=1)]
 
@@ -215,7 +217,7 @@ def _representative(unit: FusedItem, elements: dict[str, Element]) -> Element:
     return (best_by_channel or members)[0]
 
 
-def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], single: str | None) -> Hit:
+def _to_hit(parts: IndexParts, unit: FusedItem, elements: dict[str, Element], single: str | None) -> Hit:
     element = _representative(unit, elements)
     channels: dict[str, dict[str, Any]] = {}
     for name, h in sorted(unit.channels.items(), key=lambda item: item[1].rank):
@@ -223,12 +225,12 @@ def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], singl
         entry = channels.setdefault(base, {"rank": h.rank, "score": h.score, "element_id": h.element_id})
         if side:  # the text channel's sides: the channel's entry is its best side, each side's rank kept too
             entry[f"{side}_rank"] = h.rank
-    pixels = index.pixel_path(element)
+    pixels = parts.pixel_path(element)
     if pixels is None:  # prose: the page's render, from the unit itself when its page element was ranked
         page = next((elements[m] for m in unit.members if elements[m].kind == "page" and elements[m].page
                      == element.page and elements[m].doc == element.doc), None)
-        page = page or index.page_element(element.doc, element.page)
-        pixels = index.pixel_path(page) if page else None
+        page = page or parts.store.page_element(element.doc, element.page)
+        pixels = parts.pixel_path(page)
     score = unit.channels[single].score if single in unit.channels else unit.score
     related = [m for m in unit.members if m != element.id]
     context = [elements[m] for m in related if elements[m].kind != "page"][:MAX_CONTEXT_ELEMENTS]

@@ -126,7 +126,7 @@ def tune(
     cached: list[tuple[Question, Retrieval]] = []
     for i, q in enumerate(questions, start=1):
         flt = SearchFilter(docs=q.docs) if scope == "doc" and q.docs else None
-        cached.append((q, retrieve(index, q.question, names, flt, depth, quota_kinds=["figure", "table"],
+        cached.append((q, retrieve(index.parts, q.question, names, flt, depth, quota_kinds=["figure", "table"],
                                    references=True)))
         if progress:
             progress("retrieving", i, len(questions))

@@ -86,7 +86,6 @@ def test_reranker_stage_reorders_fused_hits(sample_index: MMIndex, tmp_path: Pat
         hits = sample_index.search("installed solar capacity by region", k=5)
     finally:
         sample_index.settings.query.reranker = None
-        sample_index._reranker = None
     assert len(hits) == 5 and all("rerank" in h.channels for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert sorted(h.channels["rerank"]["rank"] for h in hits) == [1, 2, 3, 4, 5]
