@@ -1,8 +1,9 @@
 """The query path: each channel retrieves on its own, hits are hydrated, fused late, collapsed and reranked.
 
-The text channel is searched as its two sides (`text:dense`, `text:lexical`, one query encoding for both) and
-fused with the other channels in `mmrag.fusion`, so every weight is ours to set (and `mmrag eval --tune` to
-choose). A query that names its evidence ("page 14", "Figure 3", "the last page") adds a `reference` ranking.
+Each channel encodes the query once and gives every ranking it has for it (`Channel.search_all`: the text
+channel its two sides, `text:dense` and `text:lexical`); the rankings are fused in `mmrag.fusion`, so every
+weight is ours to set (and `mmrag eval --tune` to choose). A query that names its evidence ("page 14",
+"Figure 3", "the last page") adds a `reference` ranking.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Retrieval:
 
     rankings: dict[str, list[ChannelHit]]
     elements: dict[str, Element]
-    text_query: Any = None  # the text channel's encoded query, reused for quota candidates
+    queries: dict[str, Any] = field(default_factory=dict)  # each channel's encoded query, reused for quota candidates
     quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     reference: list[ChannelHit] = field(default_factory=list)
@@ -56,34 +57,34 @@ def retrieve(
     parts: IndexParts, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
     quota_kinds: list[str] | None = None, references: bool = False,
 ) -> Retrieval:
-    """Each named channel's ranking, hydrated; "text" comes back as its two sides, from one query encoding.
+    """Every ranking of each named channel ("text", "text:dense", "image"), hydrated; one query encoding each.
 
-    quota_kinds: also fetch the text channel's best elements of these kinds (for kind quotas);
+    quota_kinds: also fetch, with the same encoded queries, the best elements of these kinds from the channels
+    that offer `kind_candidates` (for kind quotas);
     references: also look up what the query names ("page 14", "Table 2"). Hits of documents that are not
     ready are dropped (a half-written document is never seen).
     """
     rankings: dict[str, list[ChannelHit]] = {}
-    text_query = None
+    queries: dict[str, Any] = {}
+    channels = parts.channels.open()
     for name in names:
         base, _, mode = name.partition(":")
-        channel = parts.channels.open().get(base)
+        channel = channels.get(base)
         if channel is None:
             reason = parts.channels.disabled.get(base, "unknown channel")
             raise MMRagError(f"the {base} channel is not available: {reason}")
-        if base == "text":
-            sides = (mode,) if mode else tuple(s for s in ("dense", "lexical") if s != "lexical" or channel.bm25)
-            text_query = channel.encode_query(query, sides)
-            rankings.update(channel.search_sides(text_query, k, flt))
-        else:
-            rankings[name] = channel.search(query, k, flt)
+        queries[base] = channel.encode_query(query, mode or None)
+        rankings.update(channel.search_all(queries[base], k, flt))
     quota: dict[str, list[ChannelHit]] = {}
     wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
-    if text_query is not None and wanted:
+    if wanted:
         sub = SearchFilter(docs=flt.docs if flt else None, kinds=wanted, pages=flt.pages if flt else None)
-        quota = parts.channels.open()["text"].search_sides(text_query, QUOTA_CANDIDATES, sub)
+        for base, encoded in queries.items():
+            if channels[base].kind_candidates:
+                quota.update(channels[base].search_all(encoded, QUOTA_CANDIDATES, sub))
     ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
     elements = parts.store.get(ids)
-    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, text_query,
+    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, queries,
                   {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
     if references:
         _find_referenced(parts, query, r, flt)
@@ -139,7 +140,7 @@ def search(
     reranker = parts.models.reranker(cfg.reranker) if fused_mode else None
     fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=query)
     # Only the units that are returned become Hits: each may look up its page's pixels.
-    single = None if fused_mode or channel == "text" else channel
+    single = None if fused_mode else channel  # a channel of several rankings ("text") keeps their fused score
     return [_to_hit(parts, u, r.elements, single) for u in fused[:k]]
 
 

@@ -173,10 +173,15 @@ def tune(
 
 def _redundant(values: dict[str, Any], space: dict[str, list[Any]]) -> bool:
     """Candidates that rank like another one: weighted fusion under several rrf_k (rrf_k only matters to rrf),
-    and both text sides switched off."""
+    and every ranking of one channel switched off (both text sides)."""
     if values.get("fusion") == "weighted" and "rrf_k" in space and values["rrf_k"] != space["rrf_k"][0]:
         return True
-    return values.get("weights.text:dense") == 0 and values.get("weights.text:lexical") == 0
+    off: dict[str, list[bool]] = {}
+    for key, value in values.items():
+        ranking = key.removeprefix("weights.")
+        if ranking != key and ":" in ranking:
+            off.setdefault(ranking.partition(":")[0], []).append(value == 0)
+    return any(len(sides) > 1 and all(sides) for sides in off.values())
 
 
 def _page_of(r: Retrieval, unit: Any) -> tuple[str, int]:
