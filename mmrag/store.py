@@ -1,4 +1,9 @@
-"""The element store: SQLite rows for documents and elements, content-addressed pixel files."""
+"""The element store: SQLite rows for documents and elements, content-addressed pixel files.
+
+One file on purpose (~340 lines): it is one class over one index's durable state, whose rows and pixel files are
+kept in step by the same protocol (a document is `indexing` until finished; pixels are referenced by rows and
+collected by a query over them); split, that protocol would be spread over files that cannot change apart.
+"""
 
 from __future__ import annotations
 

@@ -238,7 +238,8 @@ def _check_pixels(index: MMIndex, writer_running: bool) -> list[Finding]:
 
 # repairing --------------------------------------------------------------------------------------------------------
 def _repair(index: MMIndex, findings: list[Finding]) -> None:
-    from mmrag.pipelines.ingest import recover_interrupted, reembed
+    from mmrag.pipelines.ingest import reembed
+    from mmrag.pipelines.purge import recover_interrupted
 
     store = index.store
     # Half-written documents and vectors of documents the store does not know: purge (the next run redoes them).

@@ -128,11 +128,12 @@ def index_documents_on_ray(
     lock) writes."""
     import ray
 
-    from mmrag.pipelines.ingest import IndexReport, changed_documents, prune_missing, recover_interrupted
+    from mmrag.pipelines.ingest import IndexReport, changed_documents
+    from mmrag.pipelines.purge import prune_missing, recover_interrupted
 
     resources = connect(address)
     report = IndexReport()
-    recover_interrupted(parts, report)
+    report.resumed.extend(recover_interrupted(parts))
     store = parts.store
     todo = changed_documents(store, files, report)
 
@@ -169,7 +170,7 @@ def index_documents_on_ray(
         if progress:
             progress("documents", done, len(todo))
     if prune:
-        prune_missing(parts, files, report)
+        report.removed.extend(prune_missing(parts, files))
     return report
 
 

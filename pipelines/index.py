@@ -20,12 +20,12 @@ from mmrag.pipelines.ingest import (
     index_documents,
     needs_work,
     reembed,
-    remove_document,
     warm_workers,
 )
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, resolve_settings, stale_channels, write_manifest
 from mmrag.pipelines.parts import ChannelSet, IndexParts, ModelSet
+from mmrag.pipelines.purge import remove_document
 from mmrag.settings import Settings
 from mmrag.store import ElementStore
 

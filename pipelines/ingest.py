@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmrag.crash import kill_point
 from mmrag.errors import MMRagError
+from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
 
 if TYPE_CHECKING:
@@ -70,26 +70,6 @@ def discover_pdfs(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return [(path, doc) for doc, path in sorted(found.items())]
 
 
-def recover_interrupted(parts: IndexParts, report: IndexReport | None = None) -> list[str]:
-    """Purge documents a killed run left half-written, and vectors of documents the store no longer has.
-
-    Channels (and their models) are opened only when something was left half-written or they are open already.
-    """
-    store = parts.store
-    broken = [d["doc"] for d in store.documents(status=INDEXING)]
-    if broken or parts.channels.is_open:
-        known = {d["doc"] for d in store.documents()}
-        for channel in parts.channels.open().values():
-            orphans = channel.docs() - known
-            if broken or orphans:
-                channel.delete_docs(set(broken) | orphans)
-    for doc in broken:
-        store.delete_document(doc)
-    if report is not None:
-        report.resumed.extend(broken)
-    return broken
-
-
 def needs_work(store: ElementStore, files: Sequence[tuple[Path, str]]) -> bool:
     """Whether any file is new or changed, or a killed run left a document half-written."""
     if store.documents(status=INDEXING):
@@ -122,7 +102,7 @@ def index_documents(
     batch and queue sizes whatever the corpus.
     """
     report = IndexReport()
-    recover_interrupted(parts, report)
+    report.resumed.extend(recover_interrupted(parts))
     store = parts.store
     settings = parts.settings.ingest
     tasks: list[Task] = []
@@ -148,38 +128,10 @@ def index_documents(
             for loader in loaders:  # a process must not exit while native code builds a model on a thread
                 loader.join()
     if prune:
-        prune_missing(parts, files, report)
+        report.removed.extend(prune_missing(parts, files))
     if progress and tasks:
         progress("documents", len(tasks), len(tasks))
     return report
-
-
-def prune_missing(parts: IndexParts, files: Sequence[tuple[Path, str]], report: IndexReport) -> None:
-    """Remove every indexed document that is not among `files` (`mmrag index --prune`; the caller holds the lock)."""
-    seen = {doc for _, doc in files}
-    for d in parts.store.documents():
-        if d["doc"] not in seen:
-            remove_document(parts, d["doc"])
-            report.removed.append(d["doc"])
-
-
-def remove_document(parts: IndexParts, doc: str) -> bool:
-    """Remove a document everywhere: channel vectors, store rows, unreferenced pixel files; False if unknown.
-
-    The caller holds the writer lock. The document is marked `indexing` first, so a kill half way leaves it for
-    the next run to purge, never half present. Channels open without their models where the manifest allows.
-    """
-    store = parts.store
-    if store.document(doc) is None:
-        return False
-    store.mark_indexing(doc)
-    for channel in parts.channels.open_without_models().values():
-        channel.delete_docs([doc])
-        channel.flush()
-        kill_point("remove")
-    store.delete_document(doc)
-    store.garbage_collect_pixels()
-    return True
 
 
 def describe_figures(parts: IndexParts, elements: Sequence[Element]) -> None:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmrag.eval.evaluator import score_ranking
-from mmrag.eval.metrics import dedupe
+from mmrag.eval.metrics import dedupe, score_ranking
 from mmrag.eval.questions import Question, load_questions
 from mmrag.indexes.base import SearchFilter
 from mmrag.pipelines.query import Retrieval, rank_units, retrieve

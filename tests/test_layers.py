@@ -33,7 +33,7 @@ ALLOWED: set[tuple[str, str]] = set()
 
 # Inside pipelines/, the data path receives the index's parts and never reaches back into the facade
 # (pipelines/index.py, MMIndex), not even for a type hint.
-DATA_PATH = ("mmrag.pipelines.ingest", "mmrag.pipelines.query", "mmrag.pipelines.distributed",
+DATA_PATH = ("mmrag.pipelines.ingest", "mmrag.pipelines.purge", "mmrag.pipelines.query", "mmrag.pipelines.distributed",
              "mmrag.pipelines.parts", "mmrag.pipelines.workers")
 
 
