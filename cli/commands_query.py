@@ -28,14 +28,14 @@ def search(
 ) -> None:
     """Retrieve ranked elements with their channel scores."""
     setup_logging(False)
-    from mmrag.pipelines.query import CHANNEL_CHOICES, FUSED, recognised_references
+    from mmrag.pipelines.query import CHANNEL_CHOICES
 
     parse_choices("--channel", channel, CHANNEL_CHOICES)
     kinds = parse_choices("--kind", kind, KINDS)
     with open_index(index, read_only=True) as idx:
-        hits = idx.search(query, channel=channel, docs=parse_list(doc), kinds=kinds,
-                          pages=parse_pages(pages), k=k)
-        refs = recognised_references(idx, query) if channel in FUSED else []
+        result = idx.search_result(query, channel=channel, docs=parse_list(doc), kinds=kinds,
+                                   pages=parse_pages(pages), k=k)
+    hits, refs = result.hits, result.references
     if as_json:
         out.print_json(json.dumps({"references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
         return

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, MMRagError, StaleVectors
@@ -28,6 +28,9 @@ from mmrag.pipelines.parts import ChannelSet, IndexParts, ModelSet
 from mmrag.pipelines.purge import remove_document
 from mmrag.settings import Settings
 from mmrag.store import ElementStore
+
+if TYPE_CHECKING:
+    from mmrag.pipelines.query import SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +229,13 @@ class MMIndex:
         pages: tuple[int, int] | None = None, k: int | None = None,
     ) -> list[Hit]:
         """Ranked hits for a query: one channel alone, or all channels fused."""
+        return self.search_result(query, channel, docs, kinds, pages, k).hits
+
+    def search_result(
+        self, query: str, channel: str = "all", docs: list[str] | None = None, kinds: list[str] | None = None,
+        pages: tuple[int, int] | None = None, k: int | None = None,
+    ) -> SearchResult:
+        """`search`, with the references of the query it acted on ("page 14", "Table 2")."""
         from mmrag.pipelines.query import search
 
         flt = SearchFilter(docs=docs, kinds=kinds, pages=pages)

@@ -46,6 +46,15 @@ class Retrieval:
     reference: list[ChannelHit] = field(default_factory=list)
 
 
+@dataclass
+class SearchResult:
+    """What `search` returns: the hits, and the references of the query it acted on ("page 14", "Table 2": named
+    in the query and found in the index; fused searches only)."""
+
+    hits: list[Hit]
+    references: list[Reference] = field(default_factory=list)
+
+
 def channel_weight(weights: Mapping[str, float], name: str) -> float:
     """A ranking's fusion weight: its own key ("text:dense"), else its channel's ("text"), else 1."""
     if name in weights:
@@ -128,7 +137,7 @@ def rank_units(
 
 def search(
     parts: IndexParts, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10
-) -> list[Hit]:
+) -> SearchResult:
     """Ranked hits: a single channel (or text side), or all enabled channels fused with the query settings."""
     if channel not in CHANNEL_CHOICES:
         raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
@@ -141,12 +150,7 @@ def search(
     fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=query)
     # Only the units that are returned become Hits: each may look up its page's pixels.
     single = None if fused_mode else channel  # a channel of several rankings ("text") keeps their fused score
-    return [_to_hit(parts, u, r.elements, single) for u in fused[:k]]
-
-
-def recognised_references(parts: IndexParts, query: str) -> list[Reference]:
-    """The evidence references a query names, as `search` would act on them."""
-    return find_references(query) if parts.settings.query.references else []
+    return SearchResult([_to_hit(parts, u, r.elements, single) for u in fused[:k]], r.references)
 
 
 def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:

@@ -96,6 +96,8 @@ def test_a_named_page_or_figure_comes_first(sample_index: MMIndex) -> None:
     hits = sample_index.search("What does the chart on page 3 show?", docs=doc, k=5)
     assert (hits[0].element.doc, hits[0].element.page) == ("solar_outlook_2024.pdf", 3)
     assert "reference" in hits[0].channels
+    refs = sample_index.search_result("What does the chart on page 3 show?", docs=doc, k=5).references
+    assert [(r.kind, r.value) for r in refs] == [("page", "3")]  # what search acted on, as `search --json` shows
     hits = sample_index.search("What does Figure 1 plot?", docs=doc, k=5)
     assert hits[0].element.page == 2 and hits[0].element.kind == "figure"
     assert hits[0].element.meta.get("label") == "Figure 1"
