@@ -37,15 +37,27 @@ PixelReader = Callable[[str], bytes]
 DEFAULT_MODE = "default"
 
 
+@dataclass(frozen=True)
+class PlainQuery:
+    """A query as a channel without a query encoding of its own keeps it: the text, and the one mode asked for."""
+
+    text: str
+    mode: str | None = None
+
+
 class Channel(ABC):
     """A retrieval channel: embeds elements, stores their vectors, ranks them for a query.
 
     `modes` names the rankings `search` can run; the first is what it runs when no mode is given. Hits of
-    another mode carry the channel name `"<name>:<mode>"` (diagnostics, evals).
+    another mode carry the channel name `"<name>:<mode>"` (diagnostics, evals). The query pipeline encodes a
+    query once per channel (`encode_query`) and takes every ranking the channel gives for it (`search_all`).
     """
 
     name: str
     modes: tuple[str, ...] = (DEFAULT_MODE,)
+    # Whether the query pipeline may search this channel again, under a kinds filter and with the same encoded
+    # query, for figure and table candidates that keep the kind quota fillable.
+    kind_candidates: bool = False
 
     @abstractmethod
     def add(self, elements: Sequence[Element], read_pixels: PixelReader) -> int:
@@ -55,6 +67,24 @@ class Channel(ABC):
     def search(self, query: str, k: int, flt: SearchFilter | None = None, *, mode: str = DEFAULT_MODE
                ) -> list[ChannelHit]:
         """The k best elements for a query, best first, ranks 1-based; mode: one of `modes`."""
+
+    def encode_query(self, query: str, mode: str | None = None, *, lexical_terms: str = "") -> Any:
+        """The query as `search_all` takes it, computed once and reusable across searches.
+
+        mode: one of `modes` to run that ranking alone; None: every ranking the channel gives.
+        lexical_terms: words for a lexical ranking only (a glossary's, `mmrag.query_rewrite`); a channel without
+        one ignores them.
+        """
+        if mode is not None:
+            self._check_mode(mode)
+        return PlainQuery(query, mode)
+
+    def search_all(self, query: Any, k: int, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
+        """Each ranking of an encoded query (from `encode_query`), by ranking name: {"image": [...]} or the
+        text channel's {"text:dense": [...], "text:lexical": [...]}."""
+        mode = query.mode or self.modes[0]
+        name = self.name if mode == self.modes[0] else f"{self.name}:{mode}"
+        return {name: self.search(query.text, k, flt, mode=mode)}
 
     @abstractmethod
     def delete_docs(self, docs: Iterable[str]) -> None:

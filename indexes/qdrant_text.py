@@ -37,13 +37,14 @@ class TextQuery:
 class QdrantTextChannel(Channel):
     """Embeds each element's `searchable_text()` twice (dense vector, BM25 terms) and ranks with both.
 
-    Each side is one Qdrant query under the same payload filter (`search_sides`, one query encoding for both);
+    Each side is one Qdrant query under the same payload filter (`search_all`, one query encoding for both);
     the sides are fused late in our code, so their weights are ours to set. `mode="dense"` / `"lexical"` run
     one side alone.
     """
 
     name = "text"
     modes = MODES
+    kind_candidates = True  # a second search with the same encoded query costs two Qdrant queries, no encoding
 
     def __init__(
         self,
@@ -128,16 +129,20 @@ class QdrantTextChannel(Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
-    def encode_query(self, query: str, modes: Sequence[str] = SIDES, lexical_extra: str = "") -> TextQuery:
-        """The query's vectors for the sides asked for, computed once and reusable across searches.
+    def encode_query(self, query: str, mode: str | None = None, *, lexical_terms: str = "") -> TextQuery:
+        """The query's vectors, computed once and reusable across searches: both sides (mode None or "hybrid"),
+        or the one side `mode` names ("dense", "lexical").
 
-        lexical_extra: words added to the BM25 side only (a glossary's terms, `mmrag.query_rewrite`); a word
-        of the query and of the extra counts once.
+        lexical_terms: words added to the BM25 side only (a glossary's terms, `mmrag.query_rewrite`); a word of
+        the query and of the extra counts once.
         """
-        dense = self.encoder.encode_query(query).tolist() if "dense" in modes and query.strip() else None
-        sparse = self._query_terms(query) if "lexical" in modes and query.strip() else None
-        if sparse is not None and lexical_extra.strip():
-            extra = self._query_terms(lexical_extra)
+        if mode is not None:
+            self._check_mode(mode)
+        sides = SIDES if mode in (None, "hybrid") else (mode,)
+        dense = self.encoder.encode_query(query).tolist() if "dense" in sides and query.strip() else None
+        sparse = self._query_terms(query) if "lexical" in sides and query.strip() else None
+        if sparse is not None and lexical_terms.strip():
+            extra = self._query_terms(lexical_terms)
             if extra is not None:
                 merged = dict(zip(sparse.indices, sparse.values))
                 for i, v in zip(extra.indices, extra.values):
@@ -145,8 +150,9 @@ class QdrantTextChannel(Channel):
                 sparse = SparseTerms(list(merged), list(merged.values()))
         return TextQuery(query, dense, sparse)
 
-    def search_sides(self, q: TextQuery, k: int, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
-        """Each side's own ranking: {"text:dense": [...], "text:lexical": [...]} (sides with no vector left out).
+    def search_all(self, q: TextQuery, k: int, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
+        """Each side's own ranking for an encoded query (`encode_query`): {"text:dense": [...], "text:lexical":
+        [...]} (sides with no vector left out).
 
         Late fusion of the sides happens in our code (`mmrag.fusion`), with weights the user can tune.
         """
@@ -175,8 +181,8 @@ class QdrantTextChannel(Channel):
             raise ValueError("the lexical side is off (text.lexical = false)")
         if not query.strip() or k <= 0:
             return []
-        sides = self.search_sides(self.encode_query(query, SIDES if mode == "hybrid" else (mode,)),
-                                  k if mode != "hybrid" else max(k, self.prefetch_k), flt)
+        depth = k if mode != "hybrid" else max(k, self.prefetch_k)
+        sides = self.search_all(self.encode_query(query, mode), depth, flt)
         if mode != "hybrid":
             return sides.get(f"{self.name}:{mode}", [])
         fused = fuse(sides, method="rrf", rrf_k=RRF_K)[:k]

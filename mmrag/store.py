@@ -1,4 +1,9 @@
-"""The element store: SQLite rows for documents and elements, content-addressed pixel files."""
+"""The element store: SQLite rows for documents and elements, content-addressed pixel files.
+
+One file on purpose (~340 lines): it is one class over one index's durable state, whose rows and pixel files are
+kept in step by the same protocol (a document is `indexing` until finished; pixels are referenced by rows and
+collected by a query over them); split, that protocol would be spread over files that cannot change apart.
+"""
 
 from __future__ import annotations
 
@@ -254,6 +259,11 @@ class ElementStore:
             "SELECT id FROM elements WHERE doc=? AND page=? AND kind='page'", (doc, page)
         ).fetchone()
         return row[0] if row else None
+
+    def page_element(self, doc: str, page: int) -> Element | None:
+        """The page element (its render and full text) of a ready document's page."""
+        eid = self.page_element_id(doc, page)
+        return self.get([eid]).get(eid) if eid else None
 
     def referenced_elements(self, docs: Iterable[str], kind: str, value: str) -> list[str]:
         """Ids of what a reference names in these ready documents (see `mmrag.references`), page order.

@@ -238,17 +238,18 @@ def _check_pixels(index: MMIndex, writer_running: bool) -> list[Finding]:
 
 # repairing --------------------------------------------------------------------------------------------------------
 def _repair(index: MMIndex, findings: list[Finding]) -> None:
-    from mmrag.pipelines.ingest import recover_interrupted, reembed
+    from mmrag.pipelines.ingest import reembed
+    from mmrag.pipelines.purge import recover_interrupted
 
     store = index.store
     # Half-written documents and vectors of documents the store does not know: purge (the next run redoes them).
-    recover_interrupted(index)
+    recover_interrupted(index.parts)
     for f in findings:  # pixels before vectors: the image channel embeds them
         if f.check == "pixels" and f.doc:
             _restore_pixels(index, f.doc)
     stale = sorted({f.channel for f in findings if f.check == "fingerprint" and f.channel})
     if stale:
-        reembed(index, channels=stale)
+        reembed(index.parts, channels=stale)
     # Missing vectors, or vectors of elements the store no longer has: re-embed the document in that channel.
     redo = sorted({(f.channel, f.doc) for f in findings if f.check == "vectors" and f.channel and f.doc
                    and f.channel not in stale and store.document(f.doc) is not None})
@@ -258,7 +259,7 @@ def _repair(index: MMIndex, findings: list[Finding]) -> None:
         channel.add(list(store.elements(doc=doc)), store.read_pixels)
         channel.flush()
     store.garbage_collect_pixels()
-    index._save_manifest()  # noqa: SLF001 - the fingerprints of re-embedded channels
+    index.save_manifest()  # the fingerprints of re-embedded channels
 
 
 def _restore_pixels(index: MMIndex, doc: str) -> bool:

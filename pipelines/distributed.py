@@ -19,29 +19,16 @@ import socket
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF, MMRagError
 from mmrag.indexes.qdrant_store import TextPoint
-from mmrag.settings import IngestSettings, Settings, TextChannelSettings
-from mmrag.store import ElementStore, atomic_write_bytes
+from mmrag.settings import IngestSettings, TextChannelSettings
+from mmrag.store import atomic_write_bytes
 
 if TYPE_CHECKING:
     from mmrag.pipelines.ingest import IndexReport, Progress
-
-
-class WritableIndex(Protocol):
-    """What the driver writes to (an MMIndex holding its writer lock)."""
-
-    store: ElementStore
-    settings: Settings
-
-    @property
-    def channels(self) -> dict[str, Any]: ...
-
-    def describe_figures(self, elements: Sequence[Any]) -> None: ...
-
-    def remove(self, doc: str) -> bool: ...
+    from mmrag.pipelines.parts import IndexParts
 
 log = logging.getLogger(__name__)
 
@@ -134,25 +121,27 @@ def _embed(elements: Sequence[Any], settings: TextChannelSettings) -> list[TextP
 
 
 def index_documents_on_ray(
-    index: WritableIndex, files: Sequence[tuple[Path, str]], address: str, progress: Progress | None = None,
+    parts: IndexParts, files: Sequence[tuple[Path, str]], address: str, progress: Progress | None = None,
     prune: bool = False,
 ) -> IndexReport:
-    """`index_documents` with the parsing and text encoding done by Ray tasks; the driver writes."""
+    """`index_documents` with the parsing and text encoding done by Ray tasks; the driver (holding the writer
+    lock) writes."""
     import ray
 
-    from mmrag.pipelines.ingest import IndexReport, changed_documents, prune_missing, recover_interrupted
+    from mmrag.pipelines.ingest import IndexReport, changed_documents
+    from mmrag.pipelines.purge import prune_missing, recover_interrupted
 
     resources = connect(address)
     report = IndexReport()
-    recover_interrupted(index, report)  # type: ignore[arg-type]
-    store = index.store
-    todo = changed_documents(store, files, report)  # type: ignore[arg-type]
+    report.resumed.extend(recover_interrupted(parts))
+    store = parts.store
+    todo = changed_documents(store, files, report)
 
-    channels = index.channels if todo else {}
+    channels = parts.channels.open() if todo else {}
     text_channel = channels.get("text")
     # Text encoding moves to the tasks unless a captioner rewrites figure text on the driver first.
-    remote_text = text_channel is not None and not index.settings.captioner.model
-    text_settings = index.settings.text if remote_text else None
+    remote_text = text_channel is not None and not parts.settings.captioner.model
+    text_settings = parts.settings.text if remote_text else None
     task = ray.remote(num_cpus=1, max_retries=1)(parse_and_embed)
     pixels_dir = str(store.pixels_dir.resolve())
     window = max(1, int(resources.get("CPU", 1)) * IN_FLIGHT_PER_CPU)
@@ -162,7 +151,7 @@ def index_documents_on_ray(
     while queue or pending:
         while queue and len(pending) < window:
             path, doc, sha = queue.popleft()
-            ref = task.remote(str(Path(path).resolve()), doc, index.settings.ingest, text_settings, pixels_dir)
+            ref = task.remote(str(Path(path).resolve()), doc, parts.settings.ingest, text_settings, pixels_dir)
             pending[ref] = (path, doc, sha)
         ready, _ = ray.wait(list(pending), num_returns=1)
         path, doc, sha = pending.pop(ready[0])
@@ -174,25 +163,27 @@ def index_documents_on_ray(
             report.failed.append({"path": str(path), "doc": doc, "reason": result["failed"]})
             log.warning("skipped %s: %s", path, result["failed"])
         else:
-            _write_document(index, channels, path, doc, sha, result, remote_text)
+            _write_document(parts, channels, path, doc, sha, result, remote_text)
             report.added.append(doc)
             report.warnings.extend(f"{doc}: {w}" for w in result["parsed"].warnings)
         done += 1
         if progress:
             progress("documents", done, len(todo))
     if prune:
-        prune_missing(index, files, report)  # type: ignore[arg-type]
+        report.removed.extend(prune_missing(parts, files))
     return report
 
 
 def _write_document(
-    index: WritableIndex, channels: dict[str, Any], path: Path, doc: str, sha: str, result: dict[str, Any],
+    parts: IndexParts, channels: dict[str, Any], path: Path, doc: str, sha: str, result: dict[str, Any],
     remote_text: bool,
 ) -> None:
     """Store one parsed document and its vectors, in the order that lets a killed run resume."""
-    store = index.store
+    from mmrag.pipelines.ingest import describe_figures
+
+    store = parts.store
     parsed = result["parsed"]
-    index.describe_figures(parsed.elements)
+    describe_figures(parts, parsed.elements)
     # `indexing` before any channel is touched: a kill from here on is purged and redone by the next run.
     store.begin_document(doc, str(path), sha, parsed.pages, parsed.elements)
     for channel in channels.values():

@@ -1,7 +1,11 @@
-"""Ingest orchestration: PDFs → elements in the store → vectors in every channel, per document, resumable."""
+"""Ingest orchestration: PDFs → elements in the store → vectors in every channel, per document, resumable.
+
+Every step works on the index's parts (`IndexParts`: store, settings, channels, models) that the facade hands it.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -10,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import MMRagError
+from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
 
 if TYPE_CHECKING:
+    from mmrag.elements import Element
     from mmrag.ingest.parse import ParsedDocument
-    from mmrag.pipelines.index import MMIndex
+    from mmrag.pipelines.parts import IndexParts
     from mmrag.pipelines.workers import Task
     from mmrag.settings import IngestSettings
 
@@ -64,26 +70,6 @@ def discover_pdfs(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return [(path, doc) for doc, path in sorted(found.items())]
 
 
-def recover_interrupted(index: MMIndex, report: IndexReport | None = None) -> list[str]:
-    """Purge documents a killed run left half-written, and vectors of documents the store no longer has.
-
-    Channels (and their models) are opened only when something was left half-written or they are open already.
-    """
-    store = index.store
-    broken = [d["doc"] for d in store.documents(status=INDEXING)]
-    if broken or index.channels_open:
-        known = {d["doc"] for d in store.documents()}
-        for channel in index.channels.values():
-            orphans = channel.docs() - known
-            if broken or orphans:
-                channel.delete_docs(set(broken) | orphans)
-    for doc in broken:
-        store.delete_document(doc)
-    if report is not None:
-        report.resumed.extend(broken)
-    return broken
-
-
 def needs_work(store: ElementStore, files: Sequence[tuple[Path, str]]) -> bool:
     """Whether any file is new or changed, or a killed run left a document half-written."""
     if store.documents(status=INDEXING):
@@ -107,7 +93,7 @@ def warm_workers(settings: IngestSettings, documents: int) -> None:
 
 
 def index_documents(
-    index: MMIndex, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False
+    parts: IndexParts, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False
 ) -> IndexReport:
     """Add or replace each changed document; unchanged ones are skipped by content hash.
 
@@ -116,9 +102,9 @@ def index_documents(
     batch and queue sizes whatever the corpus.
     """
     report = IndexReport()
-    recover_interrupted(index, report)
-    store = index.store
-    settings = index.settings.ingest
+    report.resumed.extend(recover_interrupted(parts))
+    store = parts.store
+    settings = parts.settings.ingest
     tasks: list[Task] = []
     planned = changed_documents(store, files, report)
     todo = [(path, doc) for path, doc, _ in planned]
@@ -127,9 +113,9 @@ def index_documents(
         from mmrag.pipelines.workers import Task, default_workers, shared_pool  # pymupdf: only when parsing
 
         tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
-        writer = _DocumentWriter(index, report, progress, len(tasks))
+        writer = _DocumentWriter(parts, report, progress, len(tasks))
         loaders = []
-        for channel in index.channels.values():  # load weights while the first pages parse
+        for channel in parts.channels.open().values():  # load weights while the first pages parse
             load = getattr(getattr(channel, "encoder", None), "load_weights", None)
             if load is not None:
                 loaders.append(threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder"))
@@ -142,19 +128,27 @@ def index_documents(
             for loader in loaders:  # a process must not exit while native code builds a model on a thread
                 loader.join()
     if prune:
-        prune_missing(index, files, report)
+        report.removed.extend(prune_missing(parts, files))
     if progress and tasks:
         progress("documents", len(tasks), len(tasks))
     return report
 
 
-def prune_missing(index: MMIndex, files: Sequence[tuple[Path, str]], report: IndexReport) -> None:
-    """Remove every indexed document that is not among `files` (`mmrag index --prune`)."""
-    seen = {doc for _, doc in files}
-    for d in index.store.documents():
-        if d["doc"] not in seen:
-            index.remove(d["doc"])
-            report.removed.append(d["doc"])
+def describe_figures(parts: IndexParts, elements: Sequence[Element]) -> None:
+    """Give figures a generated description when a captioning model is configured (cached by pixels)."""
+    if not parts.settings.captioner.model:
+        return
+    figures = [e for e in elements if e.kind == "figure" and e.image]
+    if not figures:
+        return
+    from PIL import Image
+
+    captioner = parts.models.captioner(parts.settings.captioner)
+    images = [Image.open(io.BytesIO(parts.store.read_pixels(e.image))).convert("RGB") for e in figures]
+    for e, t in zip(figures, captioner.caption(images)):
+        if t:
+            e.meta["generated_caption"] = t
+            e.text = (e.text + "\n" if e.text else "") + f"[generated description] {t}"
 
 
 def changed_documents(
@@ -187,8 +181,9 @@ def _quietly(fn: Any) -> None:
 class _DocumentWriter:
     """Writes streamed fragments of each document to the store and the channels, in order (main process only)."""
 
-    def __init__(self, index: MMIndex, report: IndexReport, progress: Progress | None, total: int) -> None:
-        self.index = index
+    def __init__(self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int) -> None:
+        self.parts = parts
+        self.channels = parts.channels.open()
         self.report = report
         self.progress = progress
         self.total = total
@@ -208,12 +203,12 @@ class _DocumentWriter:
             part, ocr_cache = payload
             self._part(task, sha, part, ocr_cache)
             return
-        store, doc = self.index.store, task.doc
+        store, doc = self.parts.store, task.doc
         if kind == TIMEOUT and self.count:
             self.warnings.append(f"truncated after page {self.last_page}: {payload}")
             kind = DONE
         if kind == DONE and self.started:
-            for channel in self.index.channels.values():
+            for channel in self.channels.values():
                 channel.flush()
             store.finish_document(doc, {"ocr_pages": self.ocr_pages, "warnings": self.warnings})
             self.report.added.append(doc)
@@ -221,7 +216,7 @@ class _DocumentWriter:
         else:
             reason = str(payload) if kind in (FAILED, TIMEOUT) else "no pages came back"
             if self.started:  # nothing of a failed document is kept
-                for channel in self.index.channels.values():
+                for channel in self.channels.values():
                     channel.delete_docs([doc])
                     channel.flush()
                 store.delete_document(doc)
@@ -233,14 +228,14 @@ class _DocumentWriter:
             self.progress("documents", self.done_docs, self.total)
 
     def _part(self, task: Task, sha: str, part: ParsedDocument, ocr_cache: dict[str, str]) -> None:
-        store, index = self.index.store, self.index
+        store = self.parts.store
         for key, value in ocr_cache.items():
             store.cache_put(key, value)
         if not self.started:
             # Mark the document as being written before touching any channel: a kill from here on leaves
             # it `indexing`, which the next run purges and redoes. Searches only see `ready` documents.
             store.begin_document(task.doc, task.path, sha, part.pages, [])
-            for channel in index.channels.values():
+            for channel in self.channels.values():
                 channel.delete_docs([task.doc])
             self.started = True
             self.pages_total += part.pages
@@ -250,10 +245,10 @@ class _DocumentWriter:
         self.ocr_pages.extend(part.ocr_pages)
         if not part.elements:
             return
-        index.describe_figures(part.elements)
+        describe_figures(self.parts, part.elements)
         store.add_elements(task.doc, part.elements, self.count)
         self.count += len(part.elements)
-        for channel in index.channels.values():
+        for channel in self.channels.values():
             channel.add(part.elements, store.read_pixels)
         pages = part.elements[-1].page - self.last_page
         self.last_page = part.elements[-1].page
@@ -262,11 +257,11 @@ class _DocumentWriter:
             self.progress("pages", self.pages_done, self.pages_total)
 
 
-def reembed(index: MMIndex, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:
+def reembed(parts: IndexParts, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:
     """Re-create channels' vectors from the stored elements (after a model or settings change); no re-parsing."""
-    store = index.store
+    store = parts.store
     docs = [d["doc"] for d in store.documents(status=READY)]
-    targets = [ch for name, ch in index.channels.items() if channels is None or name in channels]
+    targets = [ch for name, ch in parts.channels.open().items() if channels is None or name in channels]
     for channel in targets:
         channel.delete_docs(set(channel.docs()))
     for i, doc in enumerate(docs):

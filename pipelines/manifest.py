@@ -1,12 +1,16 @@
-"""The index manifest: schema version, settings, channel fingerprints and status."""
+"""The index manifest (schema version, settings, channel fingerprints and status) and the one place that decides
+which settings an index is opened with."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mmrag.errors import SettingsError
+from mmrag.settings import Settings
 from mmrag.store import atomic_write_bytes
 
 SCHEMA_VERSION = 1
@@ -32,3 +36,25 @@ def stale_channels(stored: dict[str, Any], current: dict[str, dict[str, Any]]) -
         if old and fp and old != fp:
             stale.append(name)
     return stale
+
+
+def resolve_settings(
+    root: Path, manifest: Mapping[str, Any] | None, settings: Settings | None = None, *,
+    config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """The settings an index opens with: the given ones, else a config file, else those stored in its manifest,
+    else the defaults; then dotted-key `overrides` (None values ignored), e.g. {"image.device": "cuda"}.
+
+    An existing index keeps its stored settings unless new ones are given (the facade then detects a model change).
+    """
+    if settings is None and config is not None:
+        settings = Settings.load(config)
+    if settings is None and manifest and "settings" in manifest:
+        try:
+            settings = Settings.from_dict(manifest["settings"])
+        except SettingsError as exc:
+            raise SettingsError(f"{root / 'manifest.json'}: {exc}") from None
+    settings = settings or Settings()
+    if overrides and any(v is not None for v in overrides.values()):
+        settings = settings.updated(dict(overrides))
+    return settings

@@ -1,8 +1,9 @@
 """The query path: each channel retrieves on its own, hits are hydrated, fused late, collapsed and reranked.
 
-The text channel is searched as its two sides (`text:dense`, `text:lexical`, one query encoding for both) and
-fused with the other channels in `mmrag.fusion`, so every weight is ours to set (and `mmrag eval --tune` to
-choose). A query that names its evidence ("page 14", "Figure 3", "the last page") adds a `reference` ranking.
+Each channel encodes the query once and gives every ranking it has for it (`Channel.search_all`: the text
+channel its two sides, `text:dense` and `text:lexical`); the rankings are fused in `mmrag.fusion`, so every
+weight is ours to set (and `mmrag eval --tune` to choose). A query that names its evidence ("page 14",
+"Figure 3", "the last page") adds a `reference` ranking.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mmrag.references import Reference, find_references
 from mmrag.settings import QuerySettings
 
 if TYPE_CHECKING:
-    from mmrag.pipelines.index import MMIndex
+    from mmrag.pipelines.parts import IndexParts
 
 MAX_CONTEXT_ELEMENTS = 3  # elements of a collapsed page that travel with its hit to the generator
 FUSED = ("all", "fused")  # names of the fused ranking
@@ -40,7 +41,7 @@ class Retrieval:
 
     rankings: dict[str, list[ChannelHit]]
     elements: dict[str, Element]
-    text_query: Any = None  # the text channel's encoded query, reused for quota candidates
+    queries: dict[str, Any] = field(default_factory=dict)  # each channel's encoded query, reused for quota candidates
     quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     reference: list[ChannelHit] = field(default_factory=list)
@@ -52,6 +53,16 @@ def rewrite(cfg: QuerySettings, query: str) -> RewrittenQuery:
     return rewrite_query(query, load_glossary(cfg.glossary), cfg.strip_instructions)
 
 
+@dataclass
+class SearchResult:
+    """What `search` returns: the hits, and the references of the query it acted on ("page 14", "Table 2": named
+    in the query and found in the index; fused searches only)."""
+
+    hits: list[Hit]
+    references: list[Reference] = field(default_factory=list)
+    query: RewrittenQuery | None = None  # what the channels searched for (instructions out, glossary terms)
+
+
 def channel_weight(weights: Mapping[str, float], name: str) -> float:
     """A ranking's fusion weight: its own key ("text:dense"), else its channel's ("text"), else 1."""
     if name in weights:
@@ -60,41 +71,41 @@ def channel_weight(weights: Mapping[str, float], name: str) -> float:
 
 
 def retrieve(
-    index: MMIndex, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
+    parts: IndexParts, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
     quota_kinds: list[str] | None = None, references: bool = False,
 ) -> Retrieval:
-    """Each named channel's ranking, hydrated; "text" comes back as its two sides, from one query encoding.
+    """Every ranking of each named channel ("text", "text:dense", "image"), hydrated; one query encoding each.
 
-    quota_kinds: also fetch the text channel's best elements of these kinds (for kind quotas);
+    quota_kinds: also fetch, with the same encoded queries, the best elements of these kinds from the channels
+    that offer `kind_candidates` (for kind quotas);
     references: also look up what the query names ("page 14", "Table 2"). Hits of documents that are not
     ready are dropped (a half-written document is never seen).
     """
     rankings: dict[str, list[ChannelHit]] = {}
-    text_query = None
-    rq = rewrite(index.settings.query, query)
+    queries: dict[str, Any] = {}
+    channels = parts.channels.open()
+    rq = rewrite(parts.settings.query, query)
     for name in names:
         base, _, mode = name.partition(":")
-        channel = index.channels.get(base)
+        channel = channels.get(base)
         if channel is None:
-            reason = index.disabled.get(base, "unknown channel")
+            reason = parts.channels.disabled.get(base, "unknown channel")
             raise MMRagError(f"the {base} channel is not available: {reason}")
-        if base == "text":
-            sides = (mode,) if mode else tuple(s for s in ("dense", "lexical") if s != "lexical" or channel.bm25)
-            text_query = channel.encode_query(rq.text, sides, lexical_extra=rq.lexical_terms)
-            rankings.update(channel.search_sides(text_query, k, flt))
-        else:
-            rankings[name] = channel.search(rq.text, k, flt)
+        queries[base] = channel.encode_query(rq.text, mode or None, lexical_terms=rq.lexical_terms)
+        rankings.update(channel.search_all(queries[base], k, flt))
     quota: dict[str, list[ChannelHit]] = {}
     wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
-    if text_query is not None and wanted:
+    if wanted:
         sub = SearchFilter(docs=flt.docs if flt else None, kinds=wanted, pages=flt.pages if flt else None)
-        quota = index.channels["text"].search_sides(text_query, QUOTA_CANDIDATES, sub)
+        for base, encoded in queries.items():
+            if channels[base].kind_candidates:
+                quota.update(channels[base].search_all(encoded, QUOTA_CANDIDATES, sub))
     ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
-    elements = index.store.get(ids)
-    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, text_query,
+    elements = parts.store.get(ids)
+    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, queries,
                   {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()}, rewritten=rq)
     if references:
-        _find_referenced(index, query, r, flt)
+        _find_referenced(parts, query, r, flt)
     return r
 
 
@@ -133,26 +144,23 @@ def rank_units(
     return fused
 
 
-def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10) -> list[Hit]:
+def search(
+    parts: IndexParts, query: str, channel: str = "all", flt: SearchFilter | None = None, k: int = 10
+) -> SearchResult:
     """Ranked hits: a single channel (or text side), or all enabled channels fused with the query settings."""
     if channel not in CHANNEL_CHOICES:
         raise MMRagError(f"unknown channel {channel!r}: use one of {', '.join(CHANNEL_CHOICES)}")
-    cfg = replace(index.settings.query, k=k)
+    cfg = replace(parts.settings.query, k=k)
     fused_mode = channel in FUSED  # collapse, quotas, references and rerank apply to the fused ranking
-    names = list(index.channels) if fused_mode else [channel]
-    r = retrieve(index, query, names, flt, max(cfg.per_channel_k, k),
+    names = list(parts.channels.open()) if fused_mode else [channel]
+    r = retrieve(parts, query, names, flt, max(cfg.per_channel_k, k),
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references)
-    reranker = index.reranker if fused_mode else None
+    reranker = parts.models.reranker(cfg.reranker) if fused_mode else None
     searched = r.rewritten.text if r.rewritten else query
     fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=searched)
     # Only the units that are returned become Hits: each may look up its page's pixels.
-    single = None if fused_mode or channel == "text" else channel
-    return [_to_hit(index, u, r.elements, single) for u in fused[:k]]
-
-
-def recognised_references(index: MMIndex, query: str) -> list[Reference]:
-    """The evidence references a query names, as `search` would act on them."""
-    return find_references(query) if index.settings.query.references else []
+    single = None if fused_mode else channel  # a channel of several rankings ("text") keeps their fused score
+    return SearchResult([_to_hit(parts, u, r.elements, single) for u in fused[:k]], r.references, r.rewritten)
 
 
 def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:
@@ -160,7 +168,7 @@ def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[Chann
     return [ChannelHit(h.element_id, h.score, rank, h.channel) for rank, h in enumerate(visible, start=1)]
 
 
-def _find_referenced(index: MMIndex, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
+def _find_referenced(parts: IndexParts, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
     """The elements the query names, in `r.reference`: its pages (physical or printed label), figures, tables."""
     refs = find_references(query)
     if not refs:
@@ -168,11 +176,11 @@ def _find_referenced(index: MMIndex, query: str, r: Retrieval, flt: SearchFilter
     docs = flt.docs if flt and flt.docs else sorted({e.doc for e in r.elements.values()})
     found: list[str] = []
     for ref in refs:
-        ids = index.store.referenced_elements(docs, ref.kind, ref.value)
+        ids = parts.store.referenced_elements(docs, ref.kind, ref.value)
         if ids:
             r.references.append(ref)
             found += [i for i in ids if i not in found]
-    r.elements.update(index.store.get([i for i in found if i not in r.elements]))
+    r.elements.update(parts.store.get([i for i in found if i not in r.elements]))
     found = [i for i in found if i in r.elements]
     r.reference = [ChannelHit(eid, 1.0, rank, REFERENCE) for rank, eid in enumerate(found, start=1)]
 
@@ -224,7 +232,7 @@ def _representative(unit: FusedItem, elements: dict[str, Element]) -> Element:
     return (best_by_channel or members)[0]
 
 
-def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], single: str | None) -> Hit:
+def _to_hit(parts: IndexParts, unit: FusedItem, elements: dict[str, Element], single: str | None) -> Hit:
     element = _representative(unit, elements)
     channels: dict[str, dict[str, Any]] = {}
     for name, h in sorted(unit.channels.items(), key=lambda item: item[1].rank):
@@ -232,12 +240,12 @@ def _to_hit(index: MMIndex, unit: FusedItem, elements: dict[str, Element], singl
         entry = channels.setdefault(base, {"rank": h.rank, "score": h.score, "element_id": h.element_id})
         if side:  # the text channel's sides: the channel's entry is its best side, each side's rank kept too
             entry[f"{side}_rank"] = h.rank
-    pixels = index.pixel_path(element)
+    pixels = parts.pixel_path(element)
     if pixels is None:  # prose: the page's render, from the unit itself when its page element was ranked
         page = next((elements[m] for m in unit.members if elements[m].kind == "page" and elements[m].page
                      == element.page and elements[m].doc == element.doc), None)
-        page = page or index.page_element(element.doc, element.page)
-        pixels = index.pixel_path(page) if page else None
+        page = page or parts.store.page_element(element.doc, element.page)
+        pixels = parts.pixel_path(page)
     score = unit.channels[single].score if single in unit.channels else unit.score
     related = [m for m in unit.members if m != element.id]
     context = [elements[m] for m in related if elements[m].kind != "page"][:MAX_CONTEXT_ELEMENTS]

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmrag.eval.evaluator import score_ranking
-from mmrag.eval.metrics import dedupe
+from mmrag.eval.metrics import dedupe, score_ranking
 from mmrag.eval.questions import Question, load_questions
 from mmrag.indexes.base import SearchFilter
 from mmrag.pipelines.query import Retrieval, rank_units, retrieve
@@ -126,7 +125,7 @@ def tune(
     cached: list[tuple[Question, Retrieval]] = []
     for i, q in enumerate(questions, start=1):
         flt = SearchFilter(docs=q.docs) if scope == "doc" and q.docs else None
-        cached.append((q, retrieve(index, q.question, names, flt, depth, quota_kinds=["figure", "table"],
+        cached.append((q, retrieve(index.parts, q.question, names, flt, depth, quota_kinds=["figure", "table"],
                                    references=True)))
         if progress:
             progress("retrieving", i, len(questions))
@@ -138,7 +137,8 @@ def tune(
         for q, r in cached:
             if subset is not None and q.id not in subset:
                 continue
-            units = rank_units(r, cfg, reranker=reranker if cfg.reranker else None, query=q.question)
+            searched = r.rewritten.text if r.rewritten else q.question
+            units = rank_units(r, cfg, reranker=reranker if cfg.reranker else None, query=searched)
             pages = dedupe((u.key if isinstance(u.key, tuple) else _page_of(r, u)) for u in units)
             rows.append(score_ranking(pages, q.page_refs, KS, "page"))
         return {key: round(sum(r[key] for r in rows) / len(rows), 6) for key in rows[0]} if rows else {}
@@ -173,10 +173,15 @@ def tune(
 
 def _redundant(values: dict[str, Any], space: dict[str, list[Any]]) -> bool:
     """Candidates that rank like another one: weighted fusion under several rrf_k (rrf_k only matters to rrf),
-    and both text sides switched off."""
+    and every ranking of one channel switched off (both text sides)."""
     if values.get("fusion") == "weighted" and "rrf_k" in space and values["rrf_k"] != space["rrf_k"][0]:
         return True
-    return values.get("weights.text:dense") == 0 and values.get("weights.text:lexical") == 0
+    off: dict[str, list[bool]] = {}
+    for key, value in values.items():
+        ranking = key.removeprefix("weights.")
+        if ranking != key and ":" in ranking:
+            off.setdefault(ranking.partition(":")[0], []).append(value == 0)
+    return any(len(sides) > 1 and all(sides) for sides in off.values())
 
 
 def _page_of(r: Retrieval, unit: Any) -> tuple[str, int]:

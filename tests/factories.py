@@ -1,4 +1,5 @@
-"""Small builders shared by the tests: a tiny open_clip architecture and hand-written PDFs."""
+"""Small builders shared by the tests: a tiny open_clip architecture, hand-written PDFs, a tiny cross-encoder,
+a fake OpenAI-compatible server and a forced reply for the random tiny VLM."""
 
 from __future__ import annotations
 
@@ -65,3 +66,70 @@ def tiny_cross_encoder(folder: Path, words: list[str]) -> str:
     BertForSequenceClassification(cfg).eval().save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+class ChatServer:
+    """A fake OpenAI-compatible `chat/completions` endpoint on 127.0.0.1, in a thread (`with ChatServer(...)`).
+
+    Records each request (`requests`: the JSON body plus its "path"; `headers`) and answers with `reply`, or
+    with an error body when `status` is not 200. `url` is the base URL a client is given (…/v1).
+    """
+
+    def __init__(self, reply: str = "") -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.reply = reply
+        self.status = 200
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, **body})
+                server.headers.append(dict(self.headers))
+                if server.status != 200:
+                    payload: dict[str, Any] = {"error": {"message": "model 'nope' not found"}}
+                else:
+                    payload = {"choices": [{"message": {"role": "assistant", "content": server.reply}}]}
+                data = json.dumps(payload).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> ChatServer:
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def force_text(ids: list[int], prompt_len: int) -> Any:
+    """A `LogitsProcessorList` that makes a (random) model write the token ids `ids` after a prompt of
+    `prompt_len` tokens, so answer handling is checked on real `generate` output."""
+    import torch
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class ForceText(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            step = input_ids.shape[1] - prompt_len
+            if step < len(ids):
+                scores = torch.full_like(scores, -float("inf"))
+                scores[:, ids[step]] = 0.0
+            return scores
+
+    return LogitsProcessorList([ForceText()])

@@ -7,9 +7,10 @@ names) and the base modules (elements, settings, errors); never the pipelines.
 from __future__ import annotations
 
 from mmrag.eval.compare import compare_runs, format_comparison
-from mmrag.eval.evaluator import EvalResult, QuestionRecord, RetrievalEvaluator
+from mmrag.eval.evaluator import RetrievalEvaluator
 from mmrag.eval.questions import Question, load_questions
 from mmrag.eval.report import format_summary, write_report
+from mmrag.eval.result import EvalResult, QuestionRecord
 
 __all__ = [
     "EvalResult",

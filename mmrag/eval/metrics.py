@@ -80,3 +80,20 @@ def ndcg_at_k(ranked: Sequence[Hashable], relevant: Collection[Hashable], k: int
     dcg = sum(1.0 / math.log2(i + 1) for i, item in enumerate(dedupe(ranked)[:k], start=1) if item in rel)
     ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(rel), k) + 1))
     return dcg / ideal
+
+
+def metric_names(ks: Sequence[int], prefix: str = "page") -> list[str]:
+    """Metric keys in report order: page_hit@k, page_recall@k, mrr, ndcg@k (element_* for elements)."""
+    rr = "mrr" if prefix == "page" else f"{prefix}_mrr"
+    ndcg = "ndcg" if prefix == "page" else f"{prefix}_ndcg"
+    return [f"{prefix}_hit@{k}" for k in ks] + [f"{prefix}_recall@{k}" for k in ks] + [rr] + [f"{ndcg}@{k}" for k in ks]
+
+
+def score_ranking(ranked: Sequence[Any], relevant: Iterable[Any], ks: Sequence[int], prefix: str) -> dict[str, float]:
+    """Every metric of `metric_names(ks, prefix)` for one ranking."""
+    rel = list(relevant)
+    hit = {f"{prefix}_hit@{k}": hit_at_k(ranked, rel, k) for k in ks}
+    rec = {f"{prefix}_recall@{k}": recall_at_k(ranked, rel, k) for k in ks}
+    ndcg = "ndcg" if prefix == "page" else f"{prefix}_ndcg"
+    rr = {"mrr" if prefix == "page" else f"{prefix}_mrr": mrr(ranked, rel)}
+    return {**hit, **rec, **rr, **{f"{ndcg}@{k}": ndcg_at_k(ranked, rel, k) for k in ks}}

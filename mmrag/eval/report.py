@@ -11,8 +11,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from mmrag.eval.evaluator import EvalResult, QuestionRecord, metric_names
+from mmrag.eval.metrics import metric_names
 from mmrag.eval.plots import plot_by_evidence, plot_metric_curves
+from mmrag.eval.result import EvalResult, QuestionRecord
 
 PageImageFn = Callable[[str, int], "bytes | None"]
 

@@ -162,44 +162,23 @@ def test_sigkill_mid_run_then_resume_gives_a_complete_index(tmp_path: Path) -> N
 
 def test_ask_through_an_openai_compatible_server(tmp_path: Path) -> None:
     import base64
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    requests: list[dict] = []
+    from factories import ChatServer
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            requests.append(body)
-            reply = {"choices": [{"message": {"role": "assistant",
-                                              "content": "Redwood Gate stores 1,240 MWh [solar.pdf p.4] [x.pdf p.9]"}}]}
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    server = ChatServer("Redwood Gate stores 1,240 MWh [solar.pdf p.4] [x.pdf p.9]")
+    with server:
         shutil.copy(SAMPLE / "solar_outlook_2024.pdf", tmp_path / "solar.pdf")
         idx = tmp_path / "idx"
         assert mmrag("index", str(tmp_path / "solar.pdf"), "--index", str(idx)).returncode == 0
-        url = f"http://127.0.0.1:{server.server_port}/v1"
+        url = server.url
         run = mmrag("ask", "Battery storage of the Redwood Gate project?", "--index", str(idx),
                     "--base-url", url, "--model", "vlm-under-test", "--json")
         assert run.returncode == 0, run.stderr
-    finally:
-        server.shutdown()
     answer = json.loads(run.stdout)
     assert answer["generator"].startswith("openai:vlm-under-test")
     assert [(c["doc"], c["page"]) for c in answer["citations"]][:1] == [("solar.pdf", 4)]
     assert all(c["doc"] == "solar.pdf" and c["page"] == 4 for c in answer["citations"])  # x.pdf p.9 dropped
-    (request,) = requests
+    (request,) = server.requests
     assert request["model"] == "vlm-under-test"
     parts = [p for m in request["messages"] if isinstance(m["content"], list) for p in m["content"]]
     images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]

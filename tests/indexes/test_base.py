@@ -77,6 +77,10 @@ def test_add_channel_and_interface_defaults(monkeypatch: pytest.MonkeyPatch) -> 
     element = Element("e1", "a.pdf", "sha", 1, "text", (0.0, 0.0, 1.0, 1.0), text="x")
     assert channel.add([element], lambda key: b"") == 1
     assert [h.element_id for h in channel.search("q", 5, mode=DEFAULT_MODE)] == ["e1"]
+    # search_all wraps search: one ranking, named after the channel
+    rankings = channel.search_all(channel.encode_query("q"), 5)
+    assert list(rankings) == ["listed"] and [h.element_id for h in rankings["listed"]] == ["e1"]
+    assert channel.kind_candidates is False
     with pytest.raises(ValueError, match="unknown mode"):
         channel.search("q", 5, mode="dense")
     with pytest.raises(TypeError):

@@ -86,7 +86,6 @@ def test_reranker_stage_reorders_fused_hits(sample_index: MMIndex, tmp_path: Pat
         hits = sample_index.search("installed solar capacity by region", k=5)
     finally:
         sample_index.settings.query.reranker = None
-        sample_index._reranker = None
     assert len(hits) == 5 and all("rerank" in h.channels for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert sorted(h.channels["rerank"]["rank"] for h in hits) == [1, 2, 3, 4, 5]
@@ -97,6 +96,8 @@ def test_a_named_page_or_figure_comes_first(sample_index: MMIndex) -> None:
     hits = sample_index.search("What does the chart on page 3 show?", docs=doc, k=5)
     assert (hits[0].element.doc, hits[0].element.page) == ("solar_outlook_2024.pdf", 3)
     assert "reference" in hits[0].channels
+    refs = sample_index.search_result("What does the chart on page 3 show?", docs=doc, k=5).references
+    assert [(r.kind, r.value) for r in refs] == [("page", "3")]  # what search acted on, as `search --json` shows
     hits = sample_index.search("What does Figure 1 plot?", docs=doc, k=5)
     assert hits[0].element.page == 2 and hits[0].element.kind == "figure"
     assert hits[0].element.meta.get("label") == "Figure 1"

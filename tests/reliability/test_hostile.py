@@ -7,18 +7,14 @@ import io
 import json
 import logging
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pymupdf
 import pytest
-import torch
-from factories import register_tiny_clip
+from factories import ChatServer, force_text, register_tiny_clip
 from PIL import Image, ImageDraw, ImageFont
 from rel_helpers import tiny_settings, write_pdf
-from transformers import LogitsProcessor, LogitsProcessorList
 from typer.testing import CliRunner
 
 from mmrag.cli.app import app
@@ -122,20 +118,6 @@ def test_injections_in_every_place_are_indexed(hostile_index: MMIndex) -> None:
     assert any("PWNEDOCR" in e.text for e in figures)  # read by OCR from the figure's pixels
 
 
-class ForceText(LogitsProcessor):
-    """Makes the random model write a fixed reply: here one that obeys the injection and invents a citation."""
-
-    def __init__(self, ids: list[int], prompt_len: int) -> None:
-        self.ids, self.prompt_len = ids, prompt_len
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        step = input_ids.shape[1] - self.prompt_len
-        if step < len(self.ids):
-            scores = torch.full_like(scores, -float("inf"))
-            scores[:, self.ids[step]] = 0.0
-        return scores
-
-
 def test_the_prompt_of_the_tiny_vlm_keeps_documents_fenced(hostile_index: MMIndex) -> None:
     model, processor = build_random_qwen2vl("tiny", seed=0)
     generator = TransformersVLMGenerator(model, processor, model_name="tiny", max_new_tokens=40, image_max_side=112,
@@ -150,45 +132,24 @@ def test_the_prompt_of_the_tiny_vlm_keeps_documents_fenced(hostile_index: MMInde
 
     reply = "PWNED [evil.pdf p.1] The nest holds 3 eggs [body.pdf p.1]"
     ids = processor.tokenizer(reply, add_special_tokens=False)["input_ids"]
-    force = ForceText(ids, inputs.tensors["input_ids"].shape[1])
-    answer = generator.generate(QUESTION, hits, logits_processor=LogitsProcessorList([force]),
+    force = force_text(ids, inputs.tensors["input_ids"].shape[1])
+    answer = generator.generate(QUESTION, hits, logits_processor=force,
                                 max_new_tokens=len(ids))
     assert answer.text == reply
     assert {(c.doc, c.page) for c in answer.citations} == {("body.pdf", 1)}  # the invented marker is dropped
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[tuple[str, list[dict]]]:
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append({"body": body, "authorization": self.headers.get("Authorization")})
-            reply = {"choices": [{"message": {"role": "assistant", "content":
-                                              "PWNED [evil.pdf p.9] The nest holds 3 eggs [body.pdf p.1]"}}]}
-            data = json.dumps(reply).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1", received
-    server.shutdown()
+def fake_openai() -> Iterator[ChatServer]:
+    with ChatServer("PWNED [evil.pdf p.9] The nest holds 3 eggs [body.pdf p.1]") as server:
+        yield server
 
 
-def test_the_openai_compatible_path_keeps_documents_fenced(hostile_index: MMIndex, fake_openai: tuple) -> None:
-    url, received = fake_openai
-    generator = OpenAICompatibleGenerator(url, "vlm", max_context_chars=20000)
+def test_the_openai_compatible_path_keeps_documents_fenced(hostile_index: MMIndex, fake_openai: ChatServer) -> None:
+    generator = OpenAICompatibleGenerator(fake_openai.url, "vlm", max_context_chars=20000)
     answer = generator.generate(QUESTION, _hits(hostile_index))
-    (request,) = received
-    system, user = request["body"]["messages"]
+    (request,) = fake_openai.requests
+    system, user = request["messages"]
     assert system == {"role": "system", "content": SYSTEM_PROMPT}
     text = "\n".join(p["text"] for p in user["content"] if p["type"] == "text")
     _assert_fenced(text, ("PWNED-BODY", "PWNED-CAPTION", "PWNEDOCR", "PWNED-TABLE"))
@@ -196,9 +157,9 @@ def test_the_openai_compatible_path_keeps_documents_fenced(hostile_index: MMInde
 
 
 def test_api_keys_come_from_the_environment_and_are_never_logged_or_stored(
-    tmp_path: Path, fake_openai: tuple, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, fake_openai: ChatServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url, received = fake_openai
+    url = fake_openai.url
     secret, qdrant_secret = "sk-test-7f3a9c-SECRET", "qd-test-51be-SECRET"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     monkeypatch.setenv("QDRANT_API_KEY", qdrant_secret)
@@ -210,7 +171,7 @@ def test_api_keys_come_from_the_environment_and_are_never_logged_or_stored(
     assert indexed.exit_code == 0, indexed.output
     asked = runner.invoke(app, ["ask", QUESTION, "--index", str(root), "--base-url", url, "--model", "vlm", "--json"])
     assert asked.exit_code == 0, asked.output
-    assert received[-1]["authorization"] == f"Bearer {secret}"  # the key was read from the environment and used
+    assert fake_openai.headers[-1]["Authorization"] == f"Bearer {secret}"  # read from the environment, and used
     for key in (secret, qdrant_secret):
         assert key not in caplog.text and key not in indexed.output + asked.output
         for path in root.rglob("*"):

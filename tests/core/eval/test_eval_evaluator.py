@@ -7,7 +7,8 @@ import pytest
 
 from mmrag.elements import Answer, Citation
 from mmrag.errors import ModelUnavailable
-from mmrag.eval.evaluator import RetrievalEvaluator, metric_names
+from mmrag.eval.evaluator import RetrievalEvaluator
+from mmrag.eval.metrics import metric_names
 
 L3 = 1 / math.log2(3)
 IDEAL2 = 1 + L3

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 import base64
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
+from factories import ChatServer
 
 from mmrag.errors import GeneratorError
 from mmrag.generators.openai_compat import OpenAICompatibleGenerator
@@ -15,47 +12,10 @@ from mmrag.generators.openai_compat import OpenAICompatibleGenerator
 REPLY = "Efficiency reached 23 percent [solar.pdf p.3], see also [invented.pdf p.7]."
 
 
-class ChatServer:
-    """A chat/completions endpoint on 127.0.0.1 that records requests and answers with `reply` or `status`."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.reply: str = REPLY
-        self.status = 200
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, **body})
-                server.headers.append(dict(self.headers))
-                if server.status != 200:
-                    payload = {"error": {"message": "model 'nope' not found"}}
-                else:
-                    payload = {"choices": [{"message": {"role": "assistant", "content": server.reply}}]}
-                data = json.dumps(payload).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
 @pytest.fixture
 def chat_server() -> Iterator[ChatServer]:
-    server = ChatServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    with ChatServer(REPLY) as server:
+        yield server
 
 
 def test_request_carries_images_context_and_model(chat_server, corpus_hits):

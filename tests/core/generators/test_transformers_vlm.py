@@ -2,24 +2,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LogitsProcessor, LogitsProcessorList
+from factories import force_text
 
 from mmrag.errors import GeneratorError, ModelUnavailable
 from mmrag.generators.transformers_vlm import TransformersVLMGenerator
-
-
-class ForceText(LogitsProcessor):
-    """Makes a random model write a fixed text, so citation handling is checked on real generate output."""
-
-    def __init__(self, ids: list[int], prompt_len: int) -> None:
-        self.ids, self.prompt_len = ids, prompt_len
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        step = input_ids.shape[1] - self.prompt_len
-        if step < len(self.ids):
-            scores = torch.full_like(scores, -float("inf"))
-            scores[:, self.ids[step]] = 0.0
-        return scores
 
 
 @pytest.fixture
@@ -59,7 +45,7 @@ def test_generate_returns_answer_citing_only_context(generator, corpus_hits):
         "q",
         corpus_hits,
         max_new_tokens=len(forced),
-        logits_processor=LogitsProcessorList([ForceText(forced, prompt_len)]),
+        logits_processor=force_text(forced, prompt_len),
     )
     assert ans.text == "Up [solar.pdf p.3] [fake.pdf p.1]"
     assert ans.generator == "transformers:tiny-qwen2-vl" and ans.supported

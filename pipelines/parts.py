@@ -1,0 +1,210 @@
+"""The parts of an open index that the data path works on: folder, store, settings, channels and models.
+
+`MMIndex` (pipelines/index.py) opens an index folder and hands an `IndexParts` to ingest, query and the Ray
+driver; they work on the parts alone and never reach back into the facade, so the data path runs one way.
+Channels and models open on first use: re-indexing unchanged files, `inspect` and `remove` load no model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmrag.elements import Element
+from mmrag.errors import ModelUnavailable
+from mmrag.indexes.base import Channel
+from mmrag.settings import CaptionerSettings, GeneratorSettings, ImageChannelSettings, Settings
+from mmrag.store import ElementStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexParts:
+    """What the pipelines receive from an open index; built afresh by `MMIndex.parts` (settings may change)."""
+
+    root: Path
+    store: ElementStore
+    settings: Settings
+    channels: ChannelSet
+    models: ModelSet
+
+    def pixel_path(self, element: Element | None) -> str | None:
+        """The file of an element's pixels (figures, tables, pages), None for prose."""
+        return str(self.store.pixel_path(element.image)) if element is not None and element.image else None
+
+
+class ChannelSet:
+    """The channels of one index folder, opened from its settings on first use.
+
+    A channel whose model cannot load is left out, with the reason in `disabled`.
+    """
+
+    def __init__(
+        self, root: Path, settings: Settings, manifest: Mapping[str, Any], *, read_only: bool = False,
+        reset_stale: bool = False,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.manifest = manifest  # the facade's manifest dict, kept up to date by it
+        self.read_only = read_only
+        self.reset_stale = reset_stale
+        self.disabled: dict[str, str] = {}
+        self._open: dict[str, Channel] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open is not None
+
+    def opened(self) -> dict[str, Channel]:
+        """The channels opened so far (empty when none is): what a step that needs no model may touch."""
+        return self._open or {}
+
+    def open(self) -> dict[str, Channel]:
+        """Every enabled channel, by name (loaded on the first call)."""
+        if self._open is None:
+            self._open = {}
+            self._open_text()
+            self._open_image()
+        return self._open
+
+    def open_without_models(self) -> dict[str, Channel]:
+        """The channels, without loading their models where the manifest allows it: deleting needs none.
+
+        The text channel's encoder loads on first encode anyway; the image channel gets the encoder fingerprint
+        the manifest recorded, and the real encoder only if something is encoded later.
+        """
+        if self._open is not None:
+            return self._open
+        if self.manifest.get("settings", {}).get("image") != self.settings.to_dict()["image"]:
+            return self.open()
+        stored = self.manifest.get("channels", {}).get("image", {})
+        if stored.get("status") == "disabled":
+            self._open = {}
+            self._open_text()
+            self.disabled["image"] = stored.get("reason", "disabled")
+        elif stored.get("status") == "enabled" and stored.get("fingerprint"):
+            from mmrag.indexes.faiss_image import FaissImageChannel
+
+            cfg = self.settings.image
+            recorded = {k: v for k, v in stored["fingerprint"].items() if k != "kinds"}
+            self._open = {}
+            self._open_text()
+            self._open["image"] = FaissImageChannel.open(self.root, cfg, _DeferredImageEncoder(cfg, recorded))
+        return self.open()
+
+    def close(self) -> None:
+        for name, channel in self.opened().items():
+            if self.read_only and name != "text":  # closing flushes: a reader writes nothing
+                continue
+            channel.close()
+
+    def _open_text(self) -> None:
+        from mmrag.indexes.qdrant_text import QdrantTextChannel
+
+        assert self._open is not None
+        self._open["text"] = QdrantTextChannel.open(self.root, self.settings.text, read_only=self.read_only)
+
+    def _open_image(self) -> None:
+        assert self._open is not None
+        cfg = self.settings.image
+        if not cfg.enabled:
+            self.disabled["image"] = "disabled in settings (image.enabled = false)"
+            return
+        try:
+            from mmrag.indexes.faiss_image import FaissImageChannel
+            from mmrag.models.image_encoder import OpenClipEncoder
+
+            encoder = OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
+        except ModelUnavailable as exc:
+            self.disabled["image"] = str(exc)
+            log.info("image channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
+            return
+        self._open["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale,
+                                                     read_only=self.read_only)
+
+
+class ModelSet:
+    """The models beside the channels (OCR, figure captioner, reranker, generator), each loaded on first use.
+
+    Each is kept while the settings it was loaded with stay the same, and loaded again when they change.
+    """
+
+    def __init__(self, store: ElementStore) -> None:
+        self.store = store  # the captioner caches its descriptions there
+        self._loaded: dict[str, tuple[Any, Any]] = {}  # role -> (settings it was loaded with, model)
+
+    def ocr(self, engine: str) -> Any:
+        """The OCR engine (None when `engine` is "none" or none is installed)."""
+        from mmrag.ingest.ocr import load_ocr
+
+        return self._get("ocr", engine, lambda: load_ocr(engine))
+
+    def reranker(self, name: str | None) -> Any:
+        """The cross-encoder called `name`; None when no reranker is configured."""
+        if not name:
+            return None
+        from mmrag.models.reranker import CrossEncoderReranker
+
+        return self._get("reranker", name, lambda: CrossEncoderReranker.load(name))
+
+    def captioner(self, cfg: CaptionerSettings) -> Any:
+        """The figure captioner; None when no captioning model is configured."""
+        if not cfg.model:
+            return None
+        from mmrag.models.captioner import Captioner
+
+        return self._get("captioner", cfg, lambda: Captioner.from_settings(
+            cfg, cache_get=self.store.cache_get, cache_put=self.store.cache_put))
+
+    def generator(self, cfg: GeneratorSettings) -> Any:
+        from mmrag.generators import create_generator
+
+        return self._get("generator", cfg, lambda: create_generator(cfg))
+
+    def _get(self, role: str, key: Any, load: Callable[[], Any]) -> Any:
+        held = self._loaded.get(role)
+        if held is None or held[0] != key:
+            held = (_copy(key), load())
+            self._loaded[role] = held
+        return held[1]
+
+
+def _copy(key: Any) -> Any:
+    """A snapshot of a settings section, so that changing the section in place is seen as a change."""
+    from dataclasses import is_dataclass, replace
+
+    return replace(key) if is_dataclass(key) else key
+
+
+class _DeferredImageEncoder:
+    """An image encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+
+    def __init__(self, cfg: ImageChannelSettings, recorded: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.recorded = recorded
+        self.name = str(recorded.get("model", cfg.model))
+        self.dim = int(recorded["dim"])
+        self._encoder: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
+
+    def _real(self) -> Any:
+        if self._encoder is None:
+            from mmrag.models.image_encoder import OpenClipEncoder
+
+            cfg = self.cfg
+            self._encoder = OpenClipEncoder.load(
+                cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size
+            )
+        return self._encoder
+
+    def encode_images(self, images: Sequence[Any]) -> Any:
+        return self._real().encode_images(images)
+
+    def encode_text(self, texts: Sequence[str]) -> Any:
+        return self._real().encode_text(texts)
