@@ -1,4 +1,4 @@
-"""The text channel: dense sentence embeddings + BM25 in Qdrant, one hybrid query fused with RRF inside Qdrant.
+"""The text channel: dense sentence embeddings + BM25 in Qdrant, one query per side, fused in our code.
 
 Every element kind with searchable text is indexed: text chunks, figures (caption + OCR text), tables
 (caption + Markdown) and pages (the page's text, kind "page", so page-level questions and evals can rank whole
@@ -146,7 +146,7 @@ class QdrantTextChannel(Channel):
             if dense is None and (sparse is None or not sparse.indices):
                 continue
             # Equal scores come back in any order; break ties by id so repeated searches agree.
-            ranked = sorted(self.store.query(dense, sparse, k, flt, k), key=lambda r: (-r[1], r[0]))
+            ranked = sorted(self.store.query(dense, sparse, k, flt), key=lambda r: (-r[1], r[0]))
             name = f"{self.name}:{side}"
             out[name] = [ChannelHit(eid, score, rank, name) for rank, (eid, score) in enumerate(ranked, start=1)]
         return out

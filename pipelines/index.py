@@ -13,7 +13,7 @@ from typing import Any
 from mmrag.crash import kill_point
 from mmrag.elements import Answer, Element, Hit
 from mmrag.errors import IndexNotFound, MMRagError, ModelUnavailable, SettingsError, StaleVectors
-from mmrag.indexes.base import Channel, SearchFilter, list_channels
+from mmrag.indexes.base import Channel, SearchFilter, channel_kind, list_channels
 from mmrag.pipelines.ingest import (
     IndexReport,
     Progress,
@@ -105,7 +105,6 @@ class MMIndex:
             self.disabled["image"] = "disabled in settings (image.enabled = false)"
             return
         try:
-            from mmrag.indexes.faiss_image import FaissImageChannel
             from mmrag.models.image_encoder import OpenClipEncoder
 
             encoder = OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
@@ -113,8 +112,9 @@ class MMIndex:
             self.disabled["image"] = str(exc)
             log.info("image channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
             return
-        self._channels["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale,
-                                                          read_only=self.read_only)
+        backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
+        self._channels["image"] = backend.from_settings(  # type: ignore[attr-defined]
+            self.root, self.settings, encoder, reset_stale=self.reset_stale, read_only=self.read_only)
 
     @property
     def ocr(self) -> Any:
@@ -266,13 +266,13 @@ class MMIndex:
             self._load_text_channel()
             self.disabled["image"] = stored.get("reason", "disabled")
         elif stored.get("status") == "enabled" and stored.get("fingerprint"):
-            from mmrag.indexes.faiss_image import FaissImageChannel
-
             cfg = self.settings.image
-            recorded = {k: v for k, v in stored["fingerprint"].items() if k != "kinds"}
+            recorded = {k: v for k, v in stored["fingerprint"].items() if k not in ("kinds", "store")}
             self._channels = {}
             self._load_text_channel()
-            self._channels["image"] = FaissImageChannel.open(self.root, cfg, _DeferredImageEncoder(cfg, recorded))
+            backend = channel_kind("image").load_class(cfg.store)
+            self._channels["image"] = backend.from_settings(  # type: ignore[attr-defined]
+                self.root, self.settings, _DeferredImageEncoder(cfg, recorded))
 
     def _check_fingerprints(self, reembed_stale: bool, progress: Progress | None) -> None:
         """Refuse to mix vectors of different models: re-embed (when asked) the channels that need it."""
