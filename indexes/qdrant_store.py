@@ -12,7 +12,6 @@ from mmrag.indexes.base import SearchFilter
 DENSE = "dense"  # named dense vector of the text channel
 LEXICAL = "lex"  # named sparse vector (BM25 term frequencies; Qdrant applies IDF at query time)
 IMAGE = "image"  # named dense vector of the image channel (image.store = "qdrant")
-RRF_K = 60  # the text channel's own fusion of its two sides (`QdrantTextChannel.search(mode="hybrid")`)
 # Payload fields with an index, so filters are evaluated by Qdrant's payload index, not by a scan.
 KEYWORD_FIELDS = ("doc", "kind")
 INTEGER_FIELDS = ("page",)

@@ -17,12 +17,13 @@ import qdrant_edge as qe
 from mmrag.elements import ChannelHit, Element
 from mmrag.fusion import fuse
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
-from mmrag.indexes.qdrant_store import RRF_K, SparseTerms, TextPoint, TextStore
+from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
 from mmrag.models.text_encoder import TextEncoder, load_text_encoder
 from mmrag.settings import TextChannelSettings
 
 MODES = ("hybrid", "dense", "lexical")
 SIDES = ("dense", "lexical")
+RRF_K = 60  # `search(mode="hybrid")`: equal-weight RRF of the sides (the query path fuses with its own settings)
 
 
 @dataclass
