@@ -252,7 +252,7 @@ def search(
 ) -> None:
     """Retrieve ranked elements with their channel scores."""
     _setup_logging(False)
-    from mmrag.pipelines.query import CHANNEL_CHOICES, FUSED, recognised_references
+    from mmrag.pipelines.query import CHANNEL_CHOICES, FUSED, recognised_references, rewrite
 
     _parse_choices("--channel", channel, CHANNEL_CHOICES)
     kinds = _parse_choices("--kind", kind, KINDS)
@@ -260,9 +260,16 @@ def search(
         hits = idx.search(query, channel=channel, docs=_parse_list(doc), kinds=kinds,
                           pages=_parse_pages(pages), k=k)
         refs = recognised_references(idx, query) if channel in FUSED else []
+        searched = rewrite(idx.settings.query, query)
     if as_json:
-        out.print_json(json.dumps({"references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
+        out.print_json(json.dumps({"query": searched.to_dict(), "references": [r.to_dict() for r in refs],
+                                   "hits": [h.to_dict() for h in hits]}))
         return
+    if searched.dropped:
+        out.print(f"left out of the search (answer instructions): {searched.dropped}", markup=False)
+    if searched.glossary_matches:
+        out.print(f"glossary ({idx.settings.query.glossary}): " + ", ".join(searched.glossary_matches)
+                  + f" → +{searched.lexical_terms!r} (lexical side)", markup=False)
     if refs:
         out.print("references: " + ", ".join(f"{r.kind} {r.value} ({r.text!r})" for r in refs), markup=False)
     t = Table(title=f"search: {query}")

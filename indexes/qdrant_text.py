@@ -129,10 +129,21 @@ class QdrantTextChannel(Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
-    def encode_query(self, query: str, modes: Sequence[str] = SIDES) -> TextQuery:
-        """The query's vectors for the sides asked for, computed once and reusable across searches."""
+    def encode_query(self, query: str, modes: Sequence[str] = SIDES, lexical_extra: str = "") -> TextQuery:
+        """The query's vectors for the sides asked for, computed once and reusable across searches.
+
+        lexical_extra: words added to the BM25 side only (a glossary's terms, `mmrag.query_rewrite`); a word
+        of the query and of the extra counts once.
+        """
         dense = self.encoder.encode_query(query).tolist() if "dense" in modes and query.strip() else None
         sparse = self._query_terms(query) if "lexical" in modes and query.strip() else None
+        if sparse is not None and lexical_extra.strip():
+            extra = self._query_terms(lexical_extra)
+            if extra is not None:
+                merged = dict(zip(sparse.indices, sparse.values))
+                for i, v in zip(extra.indices, extra.values):
+                    merged[i] = max(merged.get(i, 0.0), v)
+                sparse = SparseTerms(list(merged), list(merged.values()))
         return TextQuery(query, dense, sparse)
 
     def search_sides(self, q: TextQuery, k: int, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:

@@ -15,6 +15,7 @@ from mmrag.elements import ChannelHit, Element, Hit
 from mmrag.errors import MMRagError
 from mmrag.fusion import FusedItem, apply_kind_quota, fuse
 from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
+from mmrag.query_rewrite import RewrittenQuery, load_glossary, rewrite_query
 from mmrag.references import Reference, find_references
 from mmrag.settings import QuerySettings
 
@@ -43,6 +44,12 @@ class Retrieval:
     quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     reference: list[ChannelHit] = field(default_factory=list)
+    rewritten: RewrittenQuery | None = None  # what the channels searched for (instructions out, glossary terms)
+
+
+def rewrite(cfg: QuerySettings, query: str) -> RewrittenQuery:
+    """The query as the channels see it under the query settings (see `mmrag.query_rewrite`)."""
+    return rewrite_query(query, load_glossary(cfg.glossary), cfg.strip_instructions)
 
 
 def channel_weight(weights: Mapping[str, float], name: str) -> float:
@@ -64,6 +71,7 @@ def retrieve(
     """
     rankings: dict[str, list[ChannelHit]] = {}
     text_query = None
+    rq = rewrite(index.settings.query, query)
     for name in names:
         base, _, mode = name.partition(":")
         channel = index.channels.get(base)
@@ -72,10 +80,10 @@ def retrieve(
             raise MMRagError(f"the {base} channel is not available: {reason}")
         if base == "text":
             sides = (mode,) if mode else tuple(s for s in ("dense", "lexical") if s != "lexical" or channel.bm25)
-            text_query = channel.encode_query(query, sides)
+            text_query = channel.encode_query(rq.text, sides, lexical_extra=rq.lexical_terms)
             rankings.update(channel.search_sides(text_query, k, flt))
         else:
-            rankings[name] = channel.search(query, k, flt)
+            rankings[name] = channel.search(rq.text, k, flt)
     quota: dict[str, list[ChannelHit]] = {}
     wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
     if text_query is not None and wanted:
@@ -84,7 +92,7 @@ def retrieve(
     ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
     elements = index.store.get(ids)
     r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, text_query,
-                  {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
+                  {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()}, rewritten=rq)
     if references:
         _find_referenced(index, query, r, flt)
     return r
@@ -135,7 +143,8 @@ def search(index: MMIndex, query: str, channel: str = "all", flt: SearchFilter |
     r = retrieve(index, query, names, flt, max(cfg.per_channel_k, k),
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references)
     reranker = index.reranker if fused_mode else None
-    fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=query)
+    searched = r.rewritten.text if r.rewritten else query
+    fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=searched)
     # Only the units that are returned become Hits: each may look up its page's pixels.
     single = None if fused_mode or channel == "text" else channel
     return [_to_hit(index, u, r.elements, single) for u in fused[:k]]

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"eval"},
     {"indexes", "generators"},
     {"models", "ingest", "store", "fusion"},
-    {"elements", "settings", "references", "crash"},
+    {"elements", "settings", "references", "query_rewrite", "crash"},
     {"errors"},
 ]
 

@@ -131,3 +131,24 @@ def test_text_sides_come_from_one_query_encoding(sample_index: MMIndex) -> None:
     finally:
         del encoder.encode_query
     assert len(calls) == 1, "the fused query (sides and quota candidates) encodes the query once"
+
+
+def test_glossary_terms_reach_the_lexical_side(sample_index: MMIndex, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    # "zorblax" is on no page: with a glossary that maps it to the words the page uses, BM25 finds the page.
+    glossary = tmp_path / "g.toml"
+    glossary.write_text('[[term]]\nmatch = ["zorblax"]\nadd = "battery storage MWh"\n')
+    settings = sample_index.settings
+    query = "zorblax of the Redwood Gate project"
+    before = sample_index.search(query, channel="text:lexical", k=5)
+    sample_index.settings = replace(settings, query=replace(settings.query, glossary=str(glossary)))
+    try:
+        after = sample_index.search(query, channel="text:lexical", k=5)
+        fused = sample_index.search(query + " If it is not given, say so and explain why.", k=3)
+    finally:
+        sample_index.settings = settings
+    answer = question("q5")
+    assert (after[0].element.doc, after[0].element.page) in {(answer["doc"], p) for p in answer["pages"]}
+    assert [h.element.id for h in before] != [h.element.id for h in after]
+    assert (fused[0].element.doc, fused[0].element.page) == (after[0].element.doc, after[0].element.page)

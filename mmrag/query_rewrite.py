@@ -1,0 +1,133 @@
+"""What the channels search for: the question without its answer instructions, plus glossary terms.
+
+Questions carry words for whoever answers them ("If gross margin is not a useful metric for a company like this,
+then state that and explain why.", "Answer in USD millions."): those words are on no evidence page and only dilute
+the query, so trailing instruction sentences are left out of what the channels embed. Questions also name things
+in other words than the pages that answer them: an analyst asks for the "quick ratio", the balance sheet prints
+"Total current assets" and "Total current liabilities". A glossary (config as data: a TOML file of regular
+expressions and the words to add) bridges the two on the lexical side only, where an added word can match a line
+item exactly without moving the dense vector of the question. Built-in glossaries live in `mmrag/glossaries/`
+(`list_glossaries()`); `query.glossary` names one or a TOML file of the same form, "" for none.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from mmrag.errors import SettingsError
+
+GLOSSARY_DIR = Path(__file__).with_name("glossaries")
+
+# A trailing sentence that tells the answerer what to do rather than asking for evidence.
+_INSTRUCTIONS = re.compile(
+    r"""(?:^|(?<=[.?!;])\s+)(?:
+          if\b[^.?!]*\b(?:not|n't|no)\b[^?!]*              # "If X is not a useful metric ..., then state that ..."
+        | (?:please\s+)?(?:answer|respond|reply)\s+(?:in|with|as|using)\b[^.?!]*   # "Answer in USD millions."
+        | (?:please\s+)?round\b[^.?!]*\bto\b[^.?!]*         # "Round your answer to two decimals."
+        | please\s+(?:state|explain|show|provide|give|list)\b[^.?!]*
+        )\.?\s*$""",
+    re.I | re.X | re.S,
+)
+
+
+@dataclass(frozen=True)
+class GlossaryTerm:
+    patterns: tuple[re.Pattern[str], ...]
+    add: str
+
+    def matches(self, text: str) -> str | None:
+        """The phrase of `text` that matched, or None."""
+        for p in self.patterns:
+            m = p.search(text)
+            if m:
+                return m.group(0)
+        return None
+
+
+@dataclass(frozen=True)
+class Glossary:
+    name: str
+    terms: tuple[GlossaryTerm, ...]
+
+    def expand(self, text: str) -> tuple[list[str], str]:
+        """(phrases recognised in `text`, the words their terms add), each term once."""
+        found, words = [], []
+        for term in self.terms:
+            phrase = term.matches(text)
+            if phrase is not None:
+                found.append(phrase)
+                words.append(term.add)
+        return found, " ".join(words)
+
+
+@dataclass(frozen=True)
+class RewrittenQuery:
+    """A question as the channels see it: `text` for every channel, `lexical_terms` added to BM25 only."""
+
+    original: str
+    text: str
+    lexical_terms: str = ""
+    glossary_matches: tuple[str, ...] = ()
+    dropped: str = ""  # the instruction sentences left out
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "dropped": self.dropped, "glossary": list(self.glossary_matches),
+                "lexical_terms": self.lexical_terms}
+
+
+def strip_instructions(question: str) -> tuple[str, str]:
+    """(the question without trailing answer instructions, what was dropped); never drops everything."""
+    kept, dropped = question.strip(), []
+    while True:
+        m = _INSTRUCTIONS.search(kept)
+        if not m or not kept[: m.start()].strip():
+            break
+        dropped.insert(0, kept[m.start():].strip())
+        kept = kept[: m.start()].rstrip()
+    return kept, " ".join(dropped)
+
+
+def rewrite_query(question: str, glossary: Glossary | None = None, instructions: bool = True) -> RewrittenQuery:
+    """The question for the channels: instructions left out (when `instructions`), glossary words for BM25."""
+    text, dropped = strip_instructions(question) if instructions else (question, "")
+    if glossary is None:
+        return RewrittenQuery(question, text, dropped=dropped)
+    found, words = glossary.expand(text)
+    return RewrittenQuery(question, text, words, tuple(found), dropped)
+
+
+def list_glossaries() -> list[str]:
+    """Names of the built-in glossaries (`query.glossary = "<name>"`)."""
+    return sorted(p.stem for p in GLOSSARY_DIR.glob("*.toml"))
+
+
+@lru_cache(maxsize=16)
+def load_glossary(spec: str | None) -> Glossary | None:
+    """A built-in glossary by name, or a TOML file by path; None for "" / None.
+
+    File form: `[[term]]` tables, each with `match` (a list of case-insensitive regular expressions) and `add`
+    (the words to add). A bad file or pattern is a SettingsError naming it.
+    """
+    if not spec:
+        return None
+    path = GLOSSARY_DIR / f"{spec}.toml" if spec in list_glossaries() else Path(spec).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"query.glossary {spec!r}: not a built-in glossary ({', '.join(list_glossaries())}) "
+                          "nor a TOML file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        terms = []
+        for i, t in enumerate(data.get("term", [])):
+            match, add = t.get("match"), t.get("add")
+            if isinstance(match, str):
+                match = [match]
+            if not match or not isinstance(add, str) or not all(isinstance(m, str) for m in match):
+                raise ValueError(f"term {i + 1} needs `match` (list of patterns) and `add` (text)")
+            terms.append(GlossaryTerm(tuple(re.compile(m, re.I) for m in match), add))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, re.error) as e:
+        raise SettingsError(f"query.glossary {path}: {e}") from None
+    return Glossary(path.stem, tuple(terms))
