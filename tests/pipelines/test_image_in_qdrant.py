@@ -26,7 +26,7 @@ def _vector_errors(index: MMIndex) -> list[tuple[str | None, str | None]]:
     return [(f.channel, f.doc) for f in check_index(index).findings if f.check == "vectors" and f.level == ERROR]
 
 
-@pytest.mark.slow  # two PDFs indexed, then re-embedded: 45 s on the shared, busy 2-core machine
+@pytest.mark.slow  # two PDFs indexed, then re-embedded: 30-45 s on the shared, busy 2-core machine
 def test_image_vectors_in_qdrant_through_the_index(tmp_path: Path, corpus_copy: Path, tiny_settings: Settings,
                                                    sample_index: MMIndex) -> None:
     import torch
