@@ -1,23 +1,30 @@
-"""Search at scale: build indexes of N elements, time queries per channel and fused, measure ANN recall@10.
+"""Search at scale: build indexes of N elements, time what `mmrag search` runs per channel and fused, and
+measure recall@10 of the approximate indexes against exact search.
 
-    nice python benchmarks/bench_scale.py                          # 10k and 100k elements (minutes on 2 cores)
+    nice python benchmarks/bench_scale.py                          # 10k and 100k elements (~30 min on 2 cores)
     nice python benchmarks/bench_scale.py --sizes 1000000 --json   # 1M: hours on 2 cores, see README
 
-Per size N:
-- text channel (Qdrant Edge, the engine `mmrag index` uses): N points with a 384-d dense vector and BM25 terms
-  of real text — sentences sampled from the dev-set PDFs (`../shared/devset/pdfs`, extracted with PyMuPDF),
-  1-4 per element. Build time (BM25 + upsert), hybrid query p50/p95 on plain segments, optimise (HNSW) time,
-  hybrid p50/p95 after it (unfiltered, and filtered to one document's text and figures), and recall@10 of the
-  HNSW dense side and of the hybrid result against the same queries run with exact dense search.
-- image channel (FAISS, the channel's index types): N 512-d vectors; exact flat and HNSW (the channel's M and
-  efSearch): build time, p50/p95, recall@10 of HNSW against flat.
-- fused: the text hybrid (depth 50) and the image HNSW ranking (depth 50) fused with `mmrag.fusion.fuse`
-  (RRF), as `mmrag search` does per query; latency of the whole.
+Per size N, each channel is opened the way `mmrag index` opens it and searched through its own methods:
+- text channel: `QdrantTextChannel` on a Qdrant Edge shard (default settings), N points with a 384-d dense
+  vector and BM25 terms of real text — sentences sampled from the dev-set PDFs (`../shared/devset/pdfs`,
+  extracted with PyMuPDF), 1-4 per element. Timed, on plain segments and after optimise (HNSW): each side alone
+  (`text:dense`, `text:lexical`), both sides (`search_sides`: two Qdrant queries from one encoded query) and
+  both fused by `mmrag.fusion.fuse` with the default query settings, as the query path does (unfiltered, and
+  filtered to one document's text and figures); recall@10 of the HNSW dense side, and of the fused text
+  ranking, against the same with an exact dense side.
+- image channel, both stores: FAISS (flat, and HNSW with the channel's M/efSearch, as `FaissImageChannel`
+  builds them) and Qdrant (`QdrantImageChannel.search_vector`, image.store = "qdrant", on an Edge shard: exact
+  on plain segments, HNSW after optimise for segments past image.exact_max points): N 512-d vectors; build,
+  p50/p95, recall@10 against exact flat search.
+- fused: what `mmrag search` runs per query once its query is encoded: the text channel's two sides and the
+  image channel, 50 deep each (query.per_channel_k), fused with the default query settings (weighted fusion,
+  no page collapse: that needs the element store); once with the image channel in FAISS HNSW, once in Qdrant.
 
-Dense vectors are random unit vectors drawn around cluster centres (~50 per cluster), not model embeddings:
-encoding 100k texts with MiniLM on two cores takes tens of minutes, and uniform random vectors have no
-neighbours for an ANN index to find, so recall would mean nothing. Queries are drawn the same way; lexical
-queries are 3-5 words taken from a random element's text.
+Query encoding is not timed (the vectors are given; `bench_text_channel.py` times the encoders). Dense vectors
+are random unit vectors drawn around cluster centres (~50 per cluster), not model embeddings: encoding 100k
+texts with MiniLM on two cores takes tens of minutes, and uniform random vectors have no neighbours for an ANN
+index to find, so recall would mean nothing. Queries are drawn the same way; lexical queries are 3-5 words
+taken from a random element's text.
 """
 
 from __future__ import annotations
@@ -43,17 +50,21 @@ import numpy as np
 import qdrant_edge as qe
 
 from mmrag.elements import ChannelHit
-from mmrag.fusion import fuse
+from mmrag.fusion import FusedItem, fuse
 from mmrag.indexes.base import SearchFilter
-from mmrag.indexes.qdrant_edge import EdgeTextStore
-from mmrag.indexes.qdrant_store import DENSE, LEXICAL, RRF_K, SparseTerms, TextPoint
+from mmrag.indexes.qdrant_image import QdrantImageChannel
+from mmrag.indexes.qdrant_store import DENSE, SparseTerms, TextPoint
+from mmrag.indexes.qdrant_text import QdrantTextChannel, TextQuery
+from mmrag.pipelines.query import channel_weight
+from mmrag.settings import ImageChannelSettings, QuerySettings, TextChannelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/devset beside the checkout (or beside the folder of worktrees)
 DEVSET = next((d for d in (ROOT.parent / "shared/devset/pdfs", ROOT.parents[1] / "shared/devset/pdfs") if d.exists()),
               ROOT.parent / "shared/devset/pdfs")
 TEXT_DIM, IMAGE_DIM = 384, 512
-K, DEPTH, PREFETCH_K = 10, 50, 100
+QUERY = QuerySettings()
+K, DEPTH = QUERY.k, QUERY.per_channel_k
 # The image channel's HNSW parameters (indexes/faiss_image.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 128
 ELEMENTS_PER_DOC = 200
@@ -134,120 +145,199 @@ def folder_mb(path: Path) -> float:
     return round(sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file()) / 2**20, 1)
 
 
-# ---------------------------------------------------------------------------------------------- text channel
+# ---------------------------------------------------------------------------------------------- channels
+class RandomTextEncoder:
+    """Stands in for the text model: the benchmark gives each query's vector, nothing is encoded."""
+
+    name, dim = "bench-random-384", TEXT_DIM
+
+    def encode_query(self, text: str) -> np.ndarray:
+        raise AssertionError("queries come encoded")
+
+
+class RandomImageEncoder:
+    name, dim = "bench-random-512", IMAGE_DIM
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.name, "pretrained": "random", "dim": self.dim}
+
+
+def terms(v: Any) -> SparseTerms:
+    return SparseTerms(list(v.indices), list(v.values))
+
+
+def fuse_as_query(rankings: dict[str, list[ChannelHit]]) -> list[FusedItem]:
+    """The rankings fused as the query path fuses them (default query settings, no page collapse), top k."""
+    weights = {name: channel_weight(QUERY.weights, name) for name in rankings}
+    return fuse(rankings, method=QUERY.fusion, weights=weights, rrf_k=QUERY.rrf_k)[:K]
+
+
+def keys(items: Sequence[FusedItem]) -> list[str]:
+    return [str(u.key) for u in items]
+
+
+def hit_ids(hits: Sequence[ChannelHit]) -> list[str]:
+    return [h.element_id for h in hits]
+
+
 class TextBench:
-    """A Qdrant Edge shard of N elements and the queries to run on it."""
+    """The text channel over a Qdrant Edge shard of N elements, and the queries to run on it."""
 
-    def __init__(self, path: Path, texts: list[str], dense: np.ndarray, queries: list[tuple[np.ndarray, str]]):
-        self.path = path
-        self.store = EdgeTextStore(path, TEXT_DIM)
-        self.bm25 = qe.Bm25()
+    def __init__(self, folder: Path, texts: list[str], dense: np.ndarray, queries: list[tuple[np.ndarray, str]]):
+        self.folder = folder
+        self.channel = QdrantTextChannel.open(folder, TextChannelSettings(), RandomTextEncoder())  # type: ignore[arg-type]
+        self.store = self.channel.store
+        bm25 = self.channel.bm25
         self.texts, self.dense = texts, dense
-        self.queries = [(v.tolist(), self._terms(self.bm25.embed_query(q))) for v, q in queries]
-
-    @staticmethod
-    def _terms(v: Any) -> SparseTerms:
-        return SparseTerms(list(v.indices), list(v.values))
+        self.queries = [TextQuery(q, v.tolist(), terms(bm25.embed_query(q))) for v, q in queries]
 
     def build(self, batch: int = 1000) -> float:
+        """Upsert every point as `QdrantTextChannel.add` would (BM25 terms computed here, dense given)."""
+        bm25 = self.channel.bm25
         t0 = time.perf_counter()
         for start in range(0, len(self.texts), batch):
-            points = [
-                TextPoint(i, self.dense[i].tolist(), self._terms(self.bm25.embed_document(self.texts[i])), payload(i))
+            self.channel.add_points([
+                TextPoint(i, self.dense[i].tolist(), terms(bm25.embed_document(self.texts[i])), payload(i))
                 for i in range(start, min(start + batch, len(self.texts)))
-            ]
-            self.store.upsert(points)
-        self.store.flush()
+            ])
+        self.channel.flush()
         return time.perf_counter() - t0
 
-    def hybrid(self, i: int, k: int = K, flt: SearchFilter | None = None) -> list[str]:
-        dense, sparse = self.queries[i]
-        return [eid for eid, _ in self.store.query(dense, sparse, k, flt, PREFETCH_K)]
+    def side(self, i: int, side: str) -> list[str]:
+        q = self.queries[i]
+        one = TextQuery(q.text, q.dense if side == "dense" else None, q.sparse if side == "lexical" else None)
+        return hit_ids(self.channel.search_sides(one, K).get(f"text:{side}", []))
 
-    def hybrid_hits(self, i: int, k: int) -> list[ChannelHit]:
-        dense, sparse = self.queries[i]
-        ranked = self.store.query(dense, sparse, k, None, PREFETCH_K)
-        return [ChannelHit(eid, score, r, "text") for r, (eid, score) in enumerate(ranked, start=1)]
+    def sides(self, i: int, k: int = DEPTH, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
+        return self.channel.search_sides(self.queries[i], k, flt)
 
-    def _ids(self, request: qe.QueryRequest) -> list[str]:
-        return [str(h.payload["element_id"]) for h in self.store.shard.query(request)]
+    def fused(self, i: int, flt: SearchFilter | None = None) -> list[str]:
+        return keys(fuse_as_query(self.sides(i, DEPTH, flt)))
 
-    def dense_only(self, i: int, exact: bool) -> list[str]:
-        q = qe.Query.Nearest(self.queries[i][0], using=DENSE)
-        return self._ids(qe.QueryRequest(limit=K, query=q, params=qe.SearchParams(exact=exact),
-                                         with_payload=["element_id"]))
+    def exact_dense(self, i: int, k: int) -> list[ChannelHit]:
+        """The dense side with exact search (the shard's own exact flag): the reference for HNSW recall."""
+        request = qe.QueryRequest(limit=k, query=qe.Query.Nearest(self.queries[i].dense, using=DENSE),
+                                  params=qe.SearchParams(exact=True), with_payload=["element_id"])
+        ranked = sorted(((str(h.payload["element_id"]), float(h.score)) for h in self.store.shard.query(request)),
+                        key=lambda r: (-r[1], r[0]))
+        return [ChannelHit(eid, s, r, "text:dense") for r, (eid, s) in enumerate(ranked, start=1)]
 
-    def hybrid_exact(self, i: int) -> list[str]:
-        """The hybrid query with an exact dense prefetch: the reference for the HNSW hybrid's recall."""
-        dense, sparse = self.queries[i]
-        prefetches = [
-            qe.Prefetch(limit=PREFETCH_K, query=qe.Query.Nearest(dense, using=DENSE),
-                        params=qe.SearchParams(exact=True)),
-            qe.Prefetch(limit=PREFETCH_K, query=qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values),
-                                                                  using=LEXICAL)),
-        ]
-        return self._ids(qe.QueryRequest(limit=K, query=qe.Fusion.Rrf(k=RRF_K), prefetches=prefetches,
-                                         with_payload=["element_id"]))
+    def fused_exact(self, i: int) -> list[str]:
+        q = self.queries[i]
+        lexical = self.channel.search_sides(TextQuery(q.text, None, q.sparse), DEPTH)
+        return keys(fuse_as_query({"text:dense": self.exact_dense(i, DEPTH), **lexical}))
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+def time_text(tb: TextBench, n_queries: int, one_doc: SearchFilter, r: dict[str, Any]) -> list[list[str]]:
+    """p50/p95 of each side, both sides and fused (unfiltered and one-doc filtered); returns the fused top 10s."""
+    r["dense"], _ = timed(lambda i: tb.side(i, "dense"), n_queries)
+    r["lexical"], _ = timed(lambda i: tb.side(i, "lexical"), n_queries)
+    r["sides"], _ = timed(lambda i: tb.sides(i), n_queries)
+    r["fused"], fused = timed(tb.fused, n_queries)
+    r["fused_filtered"], _ = timed(lambda i: tb.fused(i, one_doc), n_queries)
+    return fused
 
 
 def bench_text(tb: TextBench, n_queries: int, one_doc: SearchFilter, quiet: bool, optimize: bool) -> dict[str, Any]:
-    r: dict[str, Any] = {"build_s": round(tb.build(), 2)}
-    r["plain"], _ = timed(tb.hybrid, n_queries)
-    r["plain_filtered"], _ = timed(lambda i: tb.hybrid(i, flt=one_doc), n_queries)
-    say(f"  text  build {r['build_s']} s; hybrid on plain segments {fmt(r['plain'])}, one-doc filter "
-        f"{fmt(r['plain_filtered'])}", quiet)
+    r: dict[str, Any] = {"build_s": round(tb.build(), 2), "plain": {}}
+    time_text(tb, n_queries, one_doc, r["plain"])
+    pl = r["plain"]
+    say(f"  text  build {r['build_s']} s; plain segments: dense {fmt(pl['dense'])}, lexical {fmt(pl['lexical'])}, "
+        f"both sides {fmt(pl['sides'])}, fused {fmt(pl['fused'])}, one-doc filter {fmt(pl['fused_filtered'])}", quiet)
     if not optimize:
-        r["disk_mb"] = folder_mb(tb.path)
+        r["disk_mb"] = folder_mb(tb.folder)
         r["shard"] = tb.store.describe()
         say(f"  text  not optimised (--optimize-max); {r['disk_mb']} MB on disk", quiet)
         return r
     t0 = time.perf_counter()
-    tb.store.optimize()
+    tb.channel.optimize()
     r["optimize_s"] = round(time.perf_counter() - t0, 2)
     r["shard"] = tb.store.describe()
-    r["disk_mb"] = folder_mb(tb.path)
-    r["hybrid"], approx = timed(tb.hybrid, n_queries)
-    r["hybrid_filtered"], _ = timed(lambda i: tb.hybrid(i, flt=one_doc), n_queries)
-    exact_hybrid = [tb.hybrid_exact(i) for i in range(n_queries)]
-    r["hybrid_recall@10"] = recall(approx, exact_hybrid)
-    hnsw = [tb.dense_only(i, exact=False) for i in range(n_queries)]
-    r["dense_exact"], exact = timed(lambda i: tb.dense_only(i, exact=True), n_queries)
-    r["dense_hnsw"], _ = timed(lambda i: tb.dense_only(i, exact=False), n_queries)
+    r["disk_mb"] = folder_mb(tb.folder)
+    r["hnsw"] = {}
+    fused = time_text(tb, n_queries, one_doc, r["hnsw"])
+    r["hnsw"]["dense_exact"], exact = timed(lambda i: hit_ids(tb.exact_dense(i, K)), n_queries)
+    hnsw = [tb.side(i, "dense") for i in range(n_queries)]
     r["dense_recall@10"] = recall(hnsw, exact)
-    say(f"  text  optimise {r['optimize_s']} s ({r['shard']['segments']} segments, {r['disk_mb']} MB); "
-        f"hybrid {fmt(r['hybrid'])}, one-doc filter {fmt(r['hybrid_filtered'])}; recall@10 hybrid "
-        f"{r['hybrid_recall@10']}, dense HNSW {r['dense_recall@10']} ({fmt(r['dense_hnsw'])} vs exact "
-        f"{fmt(r['dense_exact'])})", quiet)
+    r["fused_recall@10"] = recall(fused, [tb.fused_exact(i) for i in range(n_queries)])
+    h = r["hnsw"]
+    say(f"  text  optimise {r['optimize_s']} s ({r['shard']['segments']} segments, {r['shard']['plain_points']} "
+        f"points left plain, {r['disk_mb']} MB); dense {fmt(h['dense'])} (exact {fmt(h['dense_exact'])}), lexical "
+        f"{fmt(h['lexical'])}, both sides {fmt(h['sides'])}, fused {fmt(h['fused'])}, one-doc filter "
+        f"{fmt(h['fused_filtered'])}; recall@10 dense {r['dense_recall@10']}, fused {r['fused_recall@10']}", quiet)
     return r
 
 
 # ---------------------------------------------------------------------------------------------- image channel
-def bench_image(vectors: np.ndarray, queries: np.ndarray, quiet: bool) -> tuple[dict[str, Any], Any]:
-    n_queries = len(queries)
+def bench_faiss(vectors: np.ndarray, queries: np.ndarray, quiet: bool) -> tuple[dict[str, Any], Any, list[list[str]]]:
+    """FAISS flat and HNSW; returns the figures, the HNSW index and the exact (flat) top 10s."""
+    n_queries = len(queries) - 1
     r: dict[str, Any] = {}
     t0 = time.perf_counter()
     flat = faiss.IndexFlatIP(IMAGE_DIM)
     flat.add(vectors)
     r["flat_build_s"] = round(time.perf_counter() - t0, 2)
-    r["flat"], exact = timed(lambda i: flat.search(queries[i : i + 1], K)[1][0].tolist(), n_queries)
+    r["flat"], exact = timed(lambda i: [f"e{j}" for j in flat.search(queries[i : i + 1], K)[1][0].tolist()],
+                             n_queries)
     t0 = time.perf_counter()
     hnsw = faiss.IndexHNSWFlat(IMAGE_DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     hnsw.hnsw.efSearch = HNSW_EF_SEARCH
     hnsw.add(vectors)
     r["hnsw_build_s"] = round(time.perf_counter() - t0, 2)
-    r["hnsw"], approx = timed(lambda i: hnsw.search(queries[i : i + 1], K)[1][0].tolist(), n_queries)
+    r["hnsw"], approx = timed(lambda i: hit_ids(faiss_hits(hnsw, queries[i], K)), n_queries)
     r["hnsw_recall@10"] = recall(approx, exact)
-    say(f"  image flat {fmt(r['flat'])} (build {r['flat_build_s']} s); HNSW {fmt(r['hnsw'])} "
+    say(f"  image FAISS flat {fmt(r['flat'])} (build {r['flat_build_s']} s); HNSW {fmt(r['hnsw'])} "
         f"(build {r['hnsw_build_s']} s), recall@10 {r['hnsw_recall@10']}", quiet)
-    flat.reset()  # free its memory before the fused run
-    return r, hnsw
+    flat.reset()  # free its memory before the next runs
+    return r, hnsw, exact
 
 
-def image_hits(index: Any, query: np.ndarray, k: int) -> list[ChannelHit]:
+def faiss_hits(index: Any, query: np.ndarray, k: int) -> list[ChannelHit]:
+    """Labels mapped to element ids, as `FaissImageChannel.search_vector` does."""
     scores, ids = index.search(query[None, :], k)
     return [ChannelHit(f"e{int(i)}", float(s), r, "image")
             for r, (s, i) in enumerate(zip(scores[0], ids[0]), start=1) if i >= 0]
+
+
+def bench_qdrant_image(folder: Path, vectors: np.ndarray, queries: np.ndarray, exact: list[list[str]],
+                       one_doc: SearchFilter, quiet: bool, optimize: bool) -> tuple[dict[str, Any], QdrantImageChannel]:
+    """The image channel with image.store = "qdrant" on an Edge shard: build, search plain and after optimise."""
+    n_queries = len(queries) - 1
+    settings = ImageChannelSettings(store="qdrant")
+    channel = QdrantImageChannel.open(folder, settings, RandomImageEncoder(), text=TextChannelSettings())  # type: ignore[arg-type]
+    r: dict[str, Any] = {"exact_max": settings.exact_max}
+    t0 = time.perf_counter()
+    for start in range(0, len(vectors), 1000):  # what add_vectors upserts, without building Element objects
+        channel.store.upsert([TextPoint(i, vectors[i].tolist(), None, payload(i))
+                              for i in range(start, min(start + 1000, len(vectors)))])
+    channel.flush()
+    r["build_s"] = round(time.perf_counter() - t0, 2)
+
+    def search(i: int, flt: SearchFilter | None = None) -> list[str]:
+        return hit_ids(channel.search_vector(queries[i], K, flt))
+
+    r["plain"], got = timed(search, n_queries)
+    r["plain_filtered"], _ = timed(lambda i: search(i, one_doc), n_queries)
+    r["plain_recall@10"] = recall(got, exact)
+    say(f"  image Qdrant build {r['build_s']} s; plain segments {fmt(r['plain'])} (recall@10 {r['plain_recall@10']}), "
+        f"one-doc filter {fmt(r['plain_filtered'])}", quiet)
+    if optimize:
+        t0 = time.perf_counter()
+        channel.optimize()
+        r["optimize_s"] = round(time.perf_counter() - t0, 2)
+        r["shard"] = channel.store.describe()
+        r["hnsw"], got = timed(search, n_queries)
+        r["hnsw_filtered"], _ = timed(lambda i: search(i, one_doc), n_queries)
+        r["hnsw_recall@10"] = recall(got, exact)
+        say(f"  image Qdrant optimise {r['optimize_s']} s ({r['shard']['points'] - r['shard']['plain_points']} of "
+            f"{r['shard']['points']} in HNSW); {fmt(r['hnsw'])} (recall@10 {r['hnsw_recall@10']}), one-doc filter "
+            f"{fmt(r['hnsw_filtered'])}", quiet)
+    r["disk_mb"] = folder_mb(folder / "qdrant_image")
+    return r, channel
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -263,34 +353,35 @@ def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path)
                (texts[prng.randrange(n)].split() for _ in range(args.queries + 1))]
     text_queries = list(zip(clustered(args.queries + 1, TEXT_DIM, text_centres, rng), lexical))
     with_image = "image" in args.channels.split(",")
-    image_vectors = image_queries = np.zeros((0, IMAGE_DIM), np.float32)
+    say(f"N = {n:,}: data ready in {time.perf_counter() - t0:.1f} s", quiet)
+    one_doc = SearchFilter(docs=[f"doc{(n // ELEMENTS_PER_DOC) // 2:05d}.pdf"], kinds=["text", "figure"])
+    folder = root / f"n{n}"
+    optimize = n <= args.optimize_max
+    tb = TextBench(folder, texts, dense, text_queries)
+    result: dict[str, Any] = {"elements": n}
+    result["text"] = bench_text(tb, args.queries, one_doc, quiet, optimize)
+    del texts, dense
     if with_image:
         image_centres = centres_for(n, IMAGE_DIM, rng)
         image_vectors = clustered(n, IMAGE_DIM, image_centres, rng)
         image_queries = clustered(args.queries + 1, IMAGE_DIM, image_centres, rng)
-    say(f"N = {n:,}: data ready in {time.perf_counter() - t0:.1f} s", quiet)
-    one_doc = SearchFilter(docs=[f"doc{(n // ELEMENTS_PER_DOC) // 2:05d}.pdf"], kinds=["text", "figure"])
-    tb = TextBench(root / f"edge{n}", texts, dense, text_queries)
-    result: dict[str, Any] = {"elements": n}
-    result["text"] = bench_text(tb, args.queries, one_doc, quiet, optimize=n <= args.optimize_max)
-    del texts, dense
-    if not with_image:
-        result["peak_rss_mb"] = rss_mb()
-        tb.store.close()
-        shutil.rmtree(tb.path, ignore_errors=True)
-        return result
-    result["image"], hnsw = bench_image(image_vectors, image_queries, quiet)
+        result["image_faiss"], hnsw, exact = bench_faiss(image_vectors, image_queries, quiet)
+        result["image_qdrant"], qimage = bench_qdrant_image(folder, image_vectors, image_queries, exact, one_doc,
+                                                            quiet, optimize)
+        del image_vectors
 
-    def fused(i: int) -> list[Any]:
-        rankings = {"text": tb.hybrid_hits(i, DEPTH), "image": image_hits(hnsw, image_queries[i], DEPTH)}
-        return fuse(rankings, method="rrf", rrf_k=60)[:K]
+        def fused(i: int, image: Callable[[np.ndarray], list[ChannelHit]]) -> list[str]:
+            return keys(fuse_as_query({**tb.sides(i, DEPTH), "image": image(image_queries[i])}))
 
-    result["fused"], _ = timed(fused, args.queries)
+        result["fused_faiss"], _ = timed(lambda i: fused(i, lambda q: faiss_hits(hnsw, q, DEPTH)), args.queries)
+        result["fused_qdrant"], _ = timed(lambda i: fused(i, lambda q: qimage.search_vector(q, DEPTH)), args.queries)
+        say(f"  fused (text sides + image, {DEPTH} deep each, {QUERY.fusion}): image in FAISS "
+            f"{fmt(result['fused_faiss'])}, image in Qdrant {fmt(result['fused_qdrant'])}", quiet)
+        qimage.close()
     result["peak_rss_mb"] = rss_mb()
-    say(f"  fused (text hybrid + image HNSW, depth {DEPTH}, RRF) {fmt(result['fused'])}; "
-        f"peak RSS so far {result['peak_rss_mb']} MB", quiet)
-    tb.store.close()
-    shutil.rmtree(tb.path, ignore_errors=True)
+    say(f"  peak RSS so far {result['peak_rss_mb']} MB", quiet)
+    tb.close()
+    shutil.rmtree(folder, ignore_errors=True)
     return result
 
 
@@ -309,12 +400,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "faiss_threads": faiss.omp_get_max_threads()},
+                    "faiss_threads": faiss.omp_get_max_threads(), "load_average": os.getloadavg()},
         "text_source": f"{len(sentences)} sentences from {args.pdfs}",
         "queries": args.queries,
         "sizes": {},
     }
-    say(f"{len(sentences)} sentences from {args.pdfs}; {args.queries} queries per index", args.json)
+    say(f"{len(sentences)} sentences from {args.pdfs}; {args.queries} queries per index; load average "
+        f"{os.getloadavg()[0]:.1f}", args.json)
     root = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
         for n in (int(s) for s in args.sizes.split(",") if s):

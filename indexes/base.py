@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mmrag.elements import ChannelHit, Element
@@ -131,12 +131,17 @@ class ChannelKind:
     settings: str  # the section of Settings it reads ("text" → Settings.text)
     modes: tuple[str, ...]  # as the class declares them; the first is the default
     summary: str = ""
+    # Other backends of the same channel, chosen by its settings section's `store` ("qdrant" → "module:Class");
+    # `target` is the default one. Every backend has the channel's name and modes.
+    backends: dict[str, str] = field(default_factory=dict, hash=False)
 
-    def load_class(self) -> type[Channel]:
-        module, _, attr = self.target.partition(":")
+    def load_class(self, backend: str | None = None) -> type[Channel]:
+        """The class of the backend named in `backends`, else of `target` (settings validate the names)."""
+        target = self.backends.get(backend, self.target) if backend else self.target
+        module, _, attr = target.partition(":")
         cls = getattr(importlib.import_module(module), attr)
         if not (isinstance(cls, type) and issubclass(cls, Channel)):
-            raise TypeError(f"{self.target} is not a Channel")
+            raise TypeError(f"{target} is not a Channel")
         return cls
 
     def runs(self) -> list[str]:
@@ -151,7 +156,8 @@ CHANNELS: dict[str, ChannelKind] = {
     ),
     "image": ChannelKind(
         "image", "mmrag.indexes.faiss_image:FaissImageChannel", "image", (DEFAULT_MODE,),
-        "open_clip embeddings of figure, table and page pixels, in FAISS",
+        "open_clip embeddings of figure, table and page pixels, in FAISS (or Qdrant: image.store)",
+        backends={"qdrant": "mmrag.indexes.qdrant_image:QdrantImageChannel"},
     ),
 }
 

@@ -13,7 +13,6 @@ loses nothing); flush() saves the cache atomically.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import zlib
@@ -22,20 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from mmrag.elements import ChannelHit, Element
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
 from mmrag.indexes.faiss_index import FLAT, HNSW, GpuSwitch, VectorIndex, kind_for, load_index, new_index
 from mmrag.indexes.faiss_vectors import ImageVectorStore
+from mmrag.indexes.image_embed import embed_pixels, images_by_doc
 from mmrag.models.image_encoder import ImageEncoder
-from mmrag.settings import ImageChannelSettings
+from mmrag.settings import ImageChannelSettings, Settings
 from mmrag.store import atomic_write_bytes
 
 log = logging.getLogger(__name__)
-
-ENCODE_CHUNK = 256  # images decoded and held in memory at once while adding
-
 
 class FaissImageChannel(Channel):
     """Image retrieval channel: embeds element pixels with an ImageEncoder, searches them with FAISS."""
@@ -54,6 +50,14 @@ class FaissImageChannel(Channel):
         self.index: VectorIndex = new_index(FLAT, self.dim, self.gpu)
         self._needs_rebuild = False  # a removal the index could not do in place
         self._dirty = False  # the index differs from index.faiss
+
+    @classmethod
+    def from_settings(
+        cls, index_dir: Path, settings: Settings, encoder: ImageEncoder, *, reset_stale: bool = False,
+        read_only: bool = False,
+    ) -> FaissImageChannel:
+        """The channel as `Settings` configure it (the registry's uniform way to open an image backend)."""
+        return cls.open(index_dir, settings.image, encoder, reset_stale=reset_stale, read_only=read_only)
 
     @classmethod
     def open(
@@ -141,37 +145,13 @@ class FaissImageChannel(Channel):
     # Channel ----------------------------------------------------------------------------------
     def add(self, elements: Sequence[Element], read_pixels: PixelReader) -> int:
         """Embed the elements of the configured kinds that have pixels; returns how many vectors were stored."""
-        wanted = set(self.settings.kinds)
-        by_doc: dict[str, dict[str, Element]] = {}
-        for e in elements:
-            if e.kind in wanted and e.image:
-                by_doc.setdefault(e.doc, {})[e.id] = e
         added = 0
-        for doc, members in by_doc.items():
-            kept, vectors = self._embed(list(members.values()), read_pixels)
+        for doc, members in images_by_doc(elements, self.settings.kinds).items():
+            kept, vectors = embed_pixels(members, read_pixels, self.encoder)
             if kept:
                 self.add_vectors(doc, kept, vectors)
                 added += len(kept)
         return added
-
-    def _embed(self, elements: list[Element], read_pixels: PixelReader) -> tuple[list[Element], np.ndarray]:
-        kept: list[Element] = []
-        parts: list[np.ndarray] = []
-        for start in range(0, len(elements), ENCODE_CHUNK):
-            images: list[Image.Image] = []
-            for e in elements[start : start + ENCODE_CHUNK]:
-                try:
-                    image = Image.open(io.BytesIO(read_pixels(e.image or "")))
-                    image.load()
-                except Exception as exc:  # a missing or undecodable crop loses one element, not the document
-                    log.warning("image channel: skipping %s (%s p.%d): %s", e.id, e.doc, e.page, exc)
-                    continue
-                images.append(image)
-                kept.append(e)
-            if images:
-                parts.append(np.asarray(self.encoder.encode_images(images), dtype=np.float32))
-        vectors = np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
-        return kept, vectors
 
     def add_vectors(self, doc: str, elements: Sequence[Element], vectors: np.ndarray) -> None:
         """Store embeddings of one document's elements (rows in element order; same ids are replaced)."""

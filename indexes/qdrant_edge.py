@@ -1,4 +1,4 @@
-"""The text channel's embedded backend: a Qdrant Edge shard (the Qdrant engine in-process) in one folder.
+"""The Qdrant channels' embedded backend: a Qdrant Edge shard (the Qdrant engine in-process) in one folder.
 
 A shard can be open in one process only (its WAL is locked). Readers beside a writer therefore open a private
 copy: under a shared flock on `<index>/qdrant.lock` they copy the shard folder (sparse files stay sparse) into a
@@ -26,13 +26,13 @@ from mmrag.crash import kill_point
 from mmrag.errors import IndexLocked, StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.qdrant_store import (
-    DENSE,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
-    LEXICAL,
-    RRF_K,
+    TEXT_LAYOUT,
+    Layout,
     SparseTerms,
     TextPoint,
+    one_search,
     payload_filter,
 )
 
@@ -42,19 +42,23 @@ _FACET_LIMIT = 1_000_000
 class EdgeTextStore:
     """Dense + BM25 sparse vectors with payload indexes in a Qdrant Edge shard under `path`.
 
+    layout: the named vectors (the text channel's dense + BM25 by default; the image channel's one dense vector).
     An existing shard is loaded (its config checked against the requested dimension), a missing one created.
     Updates go to the shard's WAL at once; `flush()` persists segments; `optimize()` builds HNSW indexes.
     read_only: open a private copy of the shard as it is now (see the module docstring), so that a writer
-    may hold the shard meanwhile; changes to the copy are thrown away on close.
+    may hold the shard meanwhile; changes to the copy are thrown away on close. reset_stale: replace a shard
+    whose vectors have another size by an empty one instead of raising StaleVectors.
     """
 
     backend = "edge"
 
     def __init__(
-        self, path: str | Path, dim: int, read_only: bool = False, hnsw_min_points: int | None = None
+        self, path: str | Path, dim: int, read_only: bool = False, hnsw_min_points: int | None = None,
+        layout: Layout = TEXT_LAYOUT, reset_stale: bool = False,
     ) -> None:
         self.path = Path(path)
         self.dim = dim
+        self.layout = layout
         self.read_only = read_only
         self._lock_path = self.path.parent / f"{self.path.name}.lock"
         self._copy: Path | None = None
@@ -63,9 +67,10 @@ class EdgeTextStore:
         optimizers = None
         if hnsw_min_points is not None:
             optimizers = qe.EdgeOptimizersConfig(indexing_threshold=max(1, hnsw_min_points * dim * 4 // 1024))
+        sparse = {layout.sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if layout.sparse else None
         config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-            sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            vectors={layout.dense: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            sparse_vectors=sparse,
             optimizers=optimizers,
         )
         if read_only:
@@ -81,7 +86,13 @@ class EdgeTextStore:
             return
         with self._io():
             if (self.path / "edge_config.json").exists():
-                self.shard = self._load(config, self.path)
+                try:
+                    self.shard = self._load(config, self.path)
+                except StaleVectors:
+                    if not reset_stale:
+                        raise
+                    shutil.rmtree(self.path)  # vectors of another size: start from an empty shard
+                    self.shard = qe.EdgeShard.create(str(self.path), config)
             else:
                 self.shard = qe.EdgeShard.create(str(self.path), config)
             self._ensure_payload_indexes()
@@ -112,7 +123,8 @@ class EdgeTextStore:
                 ) from exc
             if "incompatible" in message.lower():
                 raise StaleVectors(
-                    f"{self.path}: stored text vectors do not match the current model ({self.dim}-d): {message}; "
+                    f"{self.path}: stored {self.layout.channel} vectors do not match the current model "
+                    f"({self.dim}-d): {message}; "
                     "run `mmrag index --reembed --index DIR` to rebuild them"
                 ) from exc
             raise
@@ -134,39 +146,26 @@ class EdgeTextStore:
             return
         batch = []
         for p in points:
-            vector: dict[str, Any] = {DENSE: p.dense}
-            if p.sparse is not None and p.sparse.indices:  # no empty sparse vectors: plain_points() counts them
-                vector[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
+            vector: dict[str, Any] = {self.layout.dense: p.dense}
+            # no empty sparse vectors: plain_points() counts them
+            if self.layout.sparse and p.sparse is not None and p.sparse.indices:
+                vector[self.layout.sparse] = qe.SparseVector(p.sparse.indices, p.sparse.values)
             batch.append(qe.Point(id=p.id, vector=vector, payload=p.payload))
         self._update(qe.UpdateOperation.upsert_points(batch))
         kill_point("embed")
 
     def query(
-        self,
-        dense: list[float] | None,
-        sparse: SparseTerms | None,
-        k: int,
-        flt: SearchFilter | None,
-        prefetch_k: int,
+        self, dense: list[float] | None, sparse: SparseTerms | None, k: int, flt: SearchFilter | None
     ) -> list[tuple[str, float]]:
-        qfilter = edge_filter(flt)
-        searches = []
-        if dense is not None:
-            searches.append(qe.Query.Nearest(dense, using=DENSE))
-        if sparse is not None and sparse.indices:
-            searches.append(qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=LEXICAL))
-        if not searches:
+        if k <= 0 or not one_search(dense, sparse):
             return []
-        if len(searches) == 1:
-            request = qe.QueryRequest(limit=k, query=searches[0], filter=qfilter, with_payload=["element_id"])
+        if dense is not None:
+            search = qe.Query.Nearest(dense, using=self.layout.dense)
+        elif self.layout.sparse and sparse is not None:
+            search = qe.Query.Nearest(qe.SparseVector(sparse.indices, sparse.values), using=self.layout.sparse)
         else:
-            limit = max(k, prefetch_k)
-            request = qe.QueryRequest(
-                limit=k,
-                query=qe.Fusion.Rrf(k=RRF_K),
-                prefetches=[qe.Prefetch(limit=limit, query=q, filter=qfilter) for q in searches],
-                with_payload=["element_id"],
-            )
+            return []
+        request = qe.QueryRequest(limit=k, query=search, filter=edge_filter(flt), with_payload=["element_id"])
         return [(str(h.payload["element_id"]), float(h.score)) for h in self.shard.query(request)]
 
     def delete_docs(self, docs: Sequence[str]) -> None:
@@ -188,8 +187,10 @@ class EdgeTextStore:
         """Dense vectors not yet in an HNSW index (in plain segments, searched by a scan until `optimize()`)."""
         info = self.shard.info()
         # indexed_vectors_count also counts every sparse vector (always in an inverted index): take those out.
-        has_sparse = qe.Filter(must=[qe.HasVectorCondition(LEXICAL)])
-        sparse = int(self.shard.count(qe.CountRequest(exact=True, filter=has_sparse)))
+        sparse = 0
+        if self.layout.sparse:
+            has_sparse = qe.Filter(must=[qe.HasVectorCondition(self.layout.sparse)])
+            sparse = int(self.shard.count(qe.CountRequest(exact=True, filter=has_sparse)))
         return max(0, int(info.points_count) - (int(info.indexed_vectors_count) - sparse))
 
     def optimize(self) -> bool:

@@ -1,8 +1,8 @@
-"""The text channel's server backend: a Qdrant server or cluster collection through qdrant-client.
+"""The Qdrant channels' server backend: a Qdrant server or cluster collection through qdrant-client.
 
-The same layout as the Edge shard (named dense vector, sparse "lex" with the IDF modifier, payload indexes on
-doc, kind and page); qdrant-client's local mode (`location=":memory:"` or `path=`) speaks the same API and is
-what the tests run against.
+The same layouts as the Edge shard (text: named dense vector and sparse "lex" with the IDF modifier; image: one
+named dense vector "image"; payload indexes on doc, kind and page); qdrant-client's local mode
+(`location=":memory:"` or `path=`) speaks the same API and is what the tests run against.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from mmrag.errors import MMRagError, StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.qdrant_store import (
-    DENSE,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
-    LEXICAL,
-    RRF_K,
+    TEXT_LAYOUT,
+    Layout,
     SparseTerms,
     TextPoint,
+    one_search,
     payload_filter,
 )
 from mmrag.settings import TextChannelSettings
@@ -87,7 +87,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class ServerTextStore:
-    """A collection in Qdrant reached through a QdrantClient; created with the text layout when missing.
+    """A collection in Qdrant reached through a QdrantClient; created with its layout (text by default) when missing.
 
     Every call is retried on transient errors with exponential back-off (BACKOFF_BASE_S doubling, with jitter,
     up to settings.retries attempts); upserts go in batches of settings.upsert_batch points. All writes are
@@ -99,35 +99,47 @@ class ServerTextStore:
     def __init__(
         self, client: QdrantClient, collection: str, dim: int, where: str = "",
         settings: TextChannelSettings | None = None, sleep: Callable[[float], None] = time.sleep,
+        layout: Layout = TEXT_LAYOUT, reset_stale: bool = False,
     ) -> None:
+        """reset_stale: replace a collection of another layout (vectors of another size) by an empty one."""
         self.client = client
         self.collection = collection
         self.dim = dim
+        self.layout = layout
         self.where = where
         self.settings = settings or TextChannelSettings()
         self.sleep = sleep
         self.retried = 0  # transient failures absorbed so far (shown by describe())
         if self._call(client.collection_exists, collection):
-            self._check_layout()
-        else:
-            self._create()
+            try:
+                self._check_layout()
+                return
+            except StaleVectors:
+                if not reset_stale:
+                    raise
+                log.info("Qdrant collection %s: dropping vectors of another layout", collection)
+                self._call(client.delete_collection, collection)
+        self._create()
 
     @classmethod
     def connect(
-        cls, url: str, collection: str, dim: int, settings: TextChannelSettings | None = None
+        cls, url: str, collection: str, dim: int, settings: TextChannelSettings | None = None,
+        layout: Layout = TEXT_LAYOUT, reset_stale: bool = False,
     ) -> ServerTextStore:
         """A store on the Qdrant at `url`; the API key, if any, comes from $QDRANT_API_KEY."""
         timeout = (settings or TextChannelSettings()).timeout_s
         client = QdrantClient(url=url, api_key=os.environ.get("QDRANT_API_KEY"), timeout=timeout)
-        return cls(client, collection, dim, where=url, settings=settings)
+        return cls(client, collection, dim, where=url, settings=settings, layout=layout, reset_stale=reset_stale)
 
     @classmethod
     def local(
-        cls, location: str, collection: str, dim: int, settings: TextChannelSettings | None = None
+        cls, location: str, collection: str, dim: int, settings: TextChannelSettings | None = None,
+        layout: Layout = TEXT_LAYOUT, reset_stale: bool = False,
     ) -> ServerTextStore:
         """qdrant-client's local mode: ":memory:" or a folder (for tests; slow past a few thousand points)."""
         client = QdrantClient(location=":memory:") if location == ":memory:" else QdrantClient(path=location)
-        return cls(client, collection, dim, where=f"local:{location}", settings=settings)
+        return cls(client, collection, dim, where=f"local:{location}", settings=settings, layout=layout,
+                   reset_stale=reset_stale)
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """fn(*args, **kwargs), retried on transient errors with exponential back-off and jitter."""
@@ -151,18 +163,20 @@ class ServerTextStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def create_request(self) -> dict[str, Any]:
-        """The create_collection arguments: text layout, shards, replicas and on-disk settings from the settings."""
+        """The create_collection arguments: the layout, shards, replicas and on-disk settings from the settings."""
         cfg = self.settings
+        sparse = self.layout.sparse
         return {
             "collection_name": self.collection,
             "vectors_config": {
-                DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE, on_disk=cfg.on_disk)
+                self.layout.dense: models.VectorParams(size=self.dim, distance=models.Distance.COSINE,
+                                                       on_disk=cfg.on_disk)
             },
             "sparse_vectors_config": {
-                LEXICAL: models.SparseVectorParams(
+                sparse: models.SparseVectorParams(
                     modifier=models.Modifier.IDF, index=models.SparseIndexParams(on_disk=cfg.on_disk)
                 )
-            },
+            } if sparse else None,
             "shard_number": cfg.shard_number,
             "replication_factor": cfg.replication_factor,
             "on_disk_payload": cfg.on_disk_payload,
@@ -181,11 +195,13 @@ class ServerTextStore:
     def _check_layout(self) -> None:
         params = self._call(self.client.get_collection, self.collection).config.params
         vectors = params.vectors if isinstance(params.vectors, dict) else {}
-        dense = vectors.get(DENSE)
-        if dense is None or dense.size != self.dim or LEXICAL not in (params.sparse_vectors or {}):
+        dense = vectors.get(self.layout.dense)
+        sparse_ok = not self.layout.sparse or self.layout.sparse in (params.sparse_vectors or {})
+        if dense is None or dense.size != self.dim or not sparse_ok:
             size = dense.size if dense is not None else None
             raise StaleVectors(
-                f"Qdrant collection {self.collection!r} has another layout (dense size {size}, want {self.dim}, "
+                f"Qdrant collection {self.collection!r} has another layout ({self.layout.dense!r} size {size}, "
+                f"want {self.dim}, "
                 f"sparse {sorted(params.sparse_vectors or {})}); run `mmrag index --reembed --index DIR` "
                 "or choose another text.collection"
             )
@@ -195,46 +211,30 @@ class ServerTextStore:
             return
         structs = []
         for p in points:
-            vector: dict[str, Any] = {DENSE: p.dense}
-            if p.sparse is not None and p.sparse.indices:
-                vector[LEXICAL] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
+            vector: dict[str, Any] = {self.layout.dense: p.dense}
+            if self.layout.sparse and p.sparse is not None and p.sparse.indices:
+                vector[self.layout.sparse] = models.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
             structs.append(models.PointStruct(id=p.id, vector=vector, payload=p.payload))
         step = max(1, self.settings.upsert_batch)
         for start in range(0, len(structs), step):
             self._call(self.client.upsert, self.collection, points=structs[start : start + step], wait=True)
 
     def query(
-        self,
-        dense: list[float] | None,
-        sparse: SparseTerms | None,
-        k: int,
-        flt: SearchFilter | None,
-        prefetch_k: int,
+        self, dense: list[float] | None, sparse: SparseTerms | None, k: int, flt: SearchFilter | None
     ) -> list[tuple[str, float]]:
-        qfilter = server_filter(flt)
-        searches: list[tuple[Any, str]] = []
-        if dense is not None:
-            searches.append((dense, DENSE))
-        if sparse is not None and sparse.indices:
-            searches.append((models.SparseVector(indices=sparse.indices, values=sparse.values), LEXICAL))
-        if not searches:
+        if k <= 0 or not one_search(dense, sparse):
             return []
-        if len(searches) == 1:
-            vector, using = searches[0]
-            response = self._call(
-                self.client.query_points, self.collection, query=vector, using=using, query_filter=qfilter, limit=k,
-                with_payload=["element_id"],
-            )
+        vector: Any
+        if dense is not None:
+            vector, using = dense, self.layout.dense
+        elif self.layout.sparse and sparse is not None:
+            vector, using = models.SparseVector(indices=sparse.indices, values=sparse.values), self.layout.sparse
         else:
-            limit = max(k, prefetch_k)
-            response = self._call(
-                self.client.query_points,
-                self.collection,
-                prefetch=[models.Prefetch(query=v, using=u, filter=qfilter, limit=limit) for v, u in searches],
-                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
-                limit=k,
-                with_payload=["element_id"],
-            )
+            return []
+        response = self._call(
+            self.client.query_points, self.collection, query=vector, using=using, query_filter=server_filter(flt),
+            limit=k, with_payload=["element_id"],
+        )
         return [(str(p.payload["element_id"]), float(p.score)) for p in response.points if p.payload]
 
     def delete_docs(self, docs: Sequence[str]) -> None:
@@ -251,6 +251,19 @@ class ServerTextStore:
 
     def count(self) -> int:
         return int(self._call(self.client.count, self.collection, exact=True).count)
+
+    def point_elements(self) -> dict[str, str]:
+        """Element id -> document of every point (for `mmrag check`), scrolled in pages."""
+        found: dict[str, str] = {}
+        offset = None
+        while True:
+            records, offset = self._call(self.client.scroll, self.collection, limit=4096, offset=offset,
+                                         with_payload=["element_id", "doc"], with_vectors=False)
+            for r in records:
+                payload = r.payload or {}
+                found[str(payload.get("element_id"))] = str(payload.get("doc"))
+            if offset is None:
+                return found
 
     def plain_points(self) -> int:
         """0: a Qdrant server builds its HNSW indexes in the background."""

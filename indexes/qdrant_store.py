@@ -1,4 +1,5 @@
-"""The storage contract behind the Qdrant text channel, shared by the Edge and server backends."""
+"""The storage contract behind the Qdrant channels (text, and image vectors by setting), shared by the Edge and
+server backends."""
 
 from __future__ import annotations
 
@@ -8,12 +9,25 @@ from typing import Any, Protocol
 
 from mmrag.indexes.base import SearchFilter
 
-DENSE = "dense"  # named dense vector
+DENSE = "dense"  # named dense vector of the text channel
 LEXICAL = "lex"  # named sparse vector (BM25 term frequencies; Qdrant applies IDF at query time)
-RRF_K = 60
+IMAGE = "image"  # named dense vector of the image channel (image.store = "qdrant")
 # Payload fields with an index, so filters are evaluated by Qdrant's payload index, not by a scan.
 KEYWORD_FIELDS = ("doc", "kind")
 INTEGER_FIELDS = ("page",)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The named vectors of a collection: one dense vector (cosine) and the BM25 sparse vector, or none."""
+
+    dense: str = DENSE
+    sparse: str | None = LEXICAL
+    channel: str = "text"  # whose vectors these are (in messages)
+
+
+TEXT_LAYOUT = Layout()
+IMAGE_LAYOUT = Layout(IMAGE, None, "image")
 
 
 @dataclass
@@ -26,7 +40,8 @@ class SparseTerms:
 
 @dataclass
 class TextPoint:
-    """One element as stored: point id, dense vector, BM25 terms (None when lexical is off), payload."""
+    """One element as stored: point id, dense vector, BM25 terms (None when lexical is off or the layout has
+    no sparse vector), payload."""
 
     id: int
     dense: list[float]
@@ -35,21 +50,17 @@ class TextPoint:
 
 
 class TextStore(Protocol):
-    """A Qdrant collection (Edge shard or server collection) holding TextPoints."""
+    """A Qdrant collection (Edge shard or server collection) holding TextPoints in a `Layout`."""
 
     backend: str
+    layout: Layout
 
     def upsert(self, points: Sequence[TextPoint]) -> None: ...
 
     def query(
-        self,
-        dense: list[float] | None,
-        sparse: SparseTerms | None,
-        k: int,
-        flt: SearchFilter | None,
-        prefetch_k: int,
+        self, dense: list[float] | None, sparse: SparseTerms | None, k: int, flt: SearchFilter | None
     ) -> list[tuple[str, float]]:
-        """(element_id, score) best first: RRF of both prefetches when both vectors are given, else one search."""
+        """(element_id, score) best first: one search of the dense or of the sparse vector (give one), filtered."""
         ...
 
     def delete_docs(self, docs: Sequence[str]) -> None: ...
@@ -57,6 +68,10 @@ class TextStore(Protocol):
     def docs(self) -> set[str]: ...
 
     def count(self) -> int: ...
+
+    def point_elements(self) -> dict[str, str]:
+        """Element id -> document of every point (for `mmrag check`)."""
+        ...
 
     def plain_points(self) -> int:
         """Dense vectors not yet in an HNSW index (0 where the backend indexes in the background)."""
@@ -90,3 +105,11 @@ def payload_filter(flt: SearchFilter | None, api: Any, range_type: Any) -> Any:
         lo, hi = flt.pages
         must.append(api.FieldCondition(key="page", range=range_type(gte=lo, lte=hi)))
     return api.Filter(must=must) if must else None
+
+
+def one_search(dense: list[float] | None, sparse: SparseTerms | None) -> bool:
+    """Whether a query names exactly one vector to search (a sparse vector with no terms names none)."""
+    has_sparse = sparse is not None and bool(sparse.indices)
+    if dense is not None and has_sparse:
+        raise ValueError("one search at a time: give the dense or the sparse vector (fuse sides in mmrag.fusion)")
+    return dense is not None or has_sparse

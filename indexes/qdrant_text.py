@@ -1,4 +1,4 @@
-"""The text channel: dense sentence embeddings + BM25 in Qdrant, one hybrid query fused with RRF inside Qdrant.
+"""The text channel: dense sentence embeddings + BM25 in Qdrant, one query per side, fused in our code.
 
 Every element kind with searchable text is indexed: text chunks, figures (caption + OCR text), tables
 (caption + Markdown) and pages (the page's text, kind "page", so page-level questions and evals can rank whole
@@ -17,12 +17,13 @@ import qdrant_edge as qe
 from mmrag.elements import ChannelHit, Element
 from mmrag.fusion import fuse
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
-from mmrag.indexes.qdrant_store import RRF_K, SparseTerms, TextPoint, TextStore
+from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
 from mmrag.models.text_encoder import TextEncoder, load_text_encoder
 from mmrag.settings import TextChannelSettings
 
 MODES = ("hybrid", "dense", "lexical")
 SIDES = ("dense", "lexical")
+RRF_K = 60  # `search(mode="hybrid")`: equal-weight RRF of the sides (the query path fuses with its own settings)
 
 
 @dataclass
@@ -163,7 +164,7 @@ class QdrantTextChannel(Channel):
             if dense is None and (sparse is None or not sparse.indices):
                 continue
             # Equal scores come back in any order; break ties by id so repeated searches agree.
-            ranked = sorted(self.store.query(dense, sparse, k, flt, k), key=lambda r: (-r[1], r[0]))
+            ranked = sorted(self.store.query(dense, sparse, k, flt), key=lambda r: (-r[1], r[0]))
             name = f"{self.name}:{side}"
             out[name] = [ChannelHit(eid, score, rank, name) for rank, (eid, score) in enumerate(ranked, start=1)]
         return out

@@ -19,6 +19,7 @@ WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical")
 CHOICES: dict[str, tuple[str, ...]] = {
     "ingest.ocr": ("auto", "rapidocr", "tesseract", "none"),
     "image.use_gpu": ("auto", "never", "always"),
+    "image.store": ("faiss", "qdrant"),
     "query.fusion": ("rrf", "weighted"),
     "generator.backend": ("auto", "transformers", "openai", "extractive"),
 }
@@ -85,6 +86,9 @@ class ImageChannelSettings:
     kinds: list[str] = field(default_factory=lambda: ["figure", "table", "page"])
     exact_max: int = 50_000  # past this many vectors an HNSW index replaces exact search
     use_gpu: str = "auto"  # auto | never | always (faiss-gpu)
+    # Where the vectors live: "faiss" (files under <index>/faiss) or "qdrant" (a named vector "image" in the
+    # Qdrant the text channel uses, Edge or the server at text.qdrant_url: collection "<text.collection>_image").
+    store: str = "faiss"
 
 
 @dataclass

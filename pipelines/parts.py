@@ -15,7 +15,7 @@ from typing import Any
 
 from mmrag.elements import Element
 from mmrag.errors import ModelUnavailable
-from mmrag.indexes.base import Channel
+from mmrag.indexes.base import Channel, channel_kind
 from mmrag.settings import CaptionerSettings, GeneratorSettings, ImageChannelSettings, Settings
 from mmrag.store import ElementStore
 
@@ -87,13 +87,13 @@ class ChannelSet:
             self._open_text()
             self.disabled["image"] = stored.get("reason", "disabled")
         elif stored.get("status") == "enabled" and stored.get("fingerprint"):
-            from mmrag.indexes.faiss_image import FaissImageChannel
-
             cfg = self.settings.image
-            recorded = {k: v for k, v in stored["fingerprint"].items() if k != "kinds"}
+            recorded = {k: v for k, v in stored["fingerprint"].items() if k not in ("kinds", "store")}
             self._open = {}
             self._open_text()
-            self._open["image"] = FaissImageChannel.open(self.root, cfg, _DeferredImageEncoder(cfg, recorded))
+            backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
+            self._open["image"] = backend.from_settings(  # type: ignore[attr-defined]
+                self.root, self.settings, _DeferredImageEncoder(cfg, recorded))
         return self.open()
 
     def close(self) -> None:
@@ -115,7 +115,6 @@ class ChannelSet:
             self.disabled["image"] = "disabled in settings (image.enabled = false)"
             return
         try:
-            from mmrag.indexes.faiss_image import FaissImageChannel
             from mmrag.models.image_encoder import OpenClipEncoder
 
             encoder = OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
@@ -123,8 +122,9 @@ class ChannelSet:
             self.disabled["image"] = str(exc)
             log.info("image channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
             return
-        self._open["image"] = FaissImageChannel.open(self.root, cfg, encoder, reset_stale=self.reset_stale,
-                                                     read_only=self.read_only)
+        backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
+        self._open["image"] = backend.from_settings(  # type: ignore[attr-defined]
+            self.root, self.settings, encoder, reset_stale=self.reset_stale, read_only=self.read_only)
 
 
 class ModelSet:

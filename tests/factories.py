@@ -1,8 +1,9 @@
-"""Small builders shared by the tests: a tiny open_clip architecture, hand-written PDFs, a tiny cross-encoder,
-a fake OpenAI-compatible server and a forced reply for the random tiny VLM."""
+"""Small builders shared by the tests: a tiny open_clip architecture, image elements, hand-written PDFs, a tiny
+cross-encoder, a fake OpenAI-compatible server and a forced reply for the random tiny VLM."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,49 @@ def tiny_clip_encoder(name: str, batch_size: int = 8) -> Any:
 
     torch.manual_seed(0)
     return OpenClipEncoder.load(name, "random", device="cpu", batch_size=batch_size)
+
+
+IMAGE_KINDS = ["figure", "table", "page"]
+
+
+class Pixels:
+    """An in-memory pixel store: key → PNG bytes (a PixelReader)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def put(self, image: Any) -> str:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        key = f"px{len(self.data)}.png"
+        self.data[key] = buffer.getvalue()
+        return key
+
+    def __call__(self, key: str) -> bytes:
+        return self.data[key]
+
+
+def image_corpus(pixels: Pixels, docs: int = 3, per_doc: int = 6) -> list[Any]:
+    """`docs` documents of `per_doc` random-pixel figures, tables and pages (pages 1-3), each with a text chunk
+    and a figure without pixels (neither embedded by the image channel)."""
+    import numpy as np
+    from PIL import Image
+
+    from mmrag.elements import Element, element_id
+
+    rng = np.random.default_rng(1)
+    elements = []
+    for d in range(docs):
+        doc = f"doc {d}.pdf"
+        for i in range(per_doc):
+            kind = IMAGE_KINDS[i % 3]
+            image = Image.fromarray(rng.integers(0, 255, (48 + 4 * i, 64, 3), dtype=np.uint8))
+            bbox = (float(i), 0.0, 10.0, 10.0)
+            eid = element_id(f"sha{d}", 1 + i // 2, kind, bbox)
+            elements.append(Element(eid, doc, f"sha{d}", 1 + i // 2, kind, bbox, image=pixels.put(image)))
+        for kind, box in (("text", (0.0, 0.0, 1.0, 1.0)), ("figure", (5.0, 5.0, 6.0, 6.0))):
+            elements.append(Element(element_id(f"sha{d}", 1, kind, box), doc, f"sha{d}", 1, kind, box))
+    return elements
 
 
 def zero_page_pdf() -> bytes:

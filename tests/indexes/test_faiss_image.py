@@ -5,60 +5,24 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
+from factories import IMAGE_KINDS as KINDS
 from factories import TINY_CLIP as TINY
-from factories import tiny_clip_encoder
+from factories import Pixels, image_corpus, tiny_clip_encoder
 from PIL import Image
 
-from mmrag.elements import Element, element_id
+from mmrag.elements import Element
 from mmrag.errors import StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.faiss_image import FaissImageChannel
 from mmrag.models.image_encoder import OpenClipEncoder
 from mmrag.settings import ImageChannelSettings
 
-KINDS = ["figure", "table", "page"]
-
 
 @pytest.fixture(scope="module")
 def encoder(tiny_clip: str) -> OpenClipEncoder:
     """A tiny random open_clip model: text-image similarity is meaningless, the mechanics are not."""
     return tiny_clip_encoder(tiny_clip, batch_size=8)
-
-
-class Pixels:
-    """An in-memory pixel store: key → PNG bytes."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
-
-    def put(self, image: Image.Image) -> str:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        key = f"px{len(self.data)}.png"
-        self.data[key] = buffer.getvalue()
-        return key
-
-    def __call__(self, key: str) -> bytes:
-        return self.data[key]
-
-
-def _corpus(pixels: Pixels, docs: int = 3, per_doc: int = 6) -> list[Element]:
-    rng = np.random.default_rng(1)
-    elements = []
-    for d in range(docs):
-        doc = f"doc {d}.pdf"
-        for i in range(per_doc):
-            kind = KINDS[i % 3]
-            image = Image.fromarray(rng.integers(0, 255, (48 + 4 * i, 64, 3), dtype=np.uint8))
-            bbox = (float(i), 0.0, 10.0, 10.0)
-            eid = element_id(f"sha{d}", 1 + i // 2, kind, bbox)
-            elements.append(Element(eid, doc, f"sha{d}", 1 + i // 2, kind, bbox, image=pixels.put(image)))
-        # not embedded: a text chunk, and a figure without pixels
-        for kind, box in (("text", (0.0, 0.0, 1.0, 1.0)), ("figure", (5.0, 5.0, 6.0, 6.0))):
-            elements.append(Element(element_id(f"sha{d}", 1, kind, box), doc, f"sha{d}", 1, kind, box))
-    return elements
 
 
 @pytest.fixture
@@ -68,7 +32,7 @@ def pixels() -> Pixels:
 
 @pytest.fixture
 def corpus(pixels: Pixels) -> list[Element]:
-    return _corpus(pixels)
+    return image_corpus(pixels)
 
 
 def _open(tmp_path: Path, encoder: OpenClipEncoder, **settings: object) -> FaissImageChannel:

@@ -133,11 +133,17 @@ def test_upserts_go_in_batches_and_filters_apply() -> None:
     assert client.upserts == [100, 100, 80]
     assert store.count() == 280 and store.docs() == {"a.pdf", "b.pdf"}
     q = points(1, start=5)[0]
-    got = store.query(q.dense, q.sparse, 10, SearchFilter(docs=["a.pdf"], kinds=["figure"], pages=(2, 3)), 50)
-    assert got and all(eid.startswith("a.pdf-") for eid, _ in got)
-    assert all(int(eid.split("-")[1]) % 2 == 1 and 1 + int(eid.split("-")[1]) % 7 in (2, 3) for eid, _ in got)
+    flt = SearchFilter(docs=["a.pdf"], kinds=["figure"], pages=(2, 3))
+    for dense, sparse in ((q.dense, None), (None, q.sparse)):
+        got = store.query(dense, sparse, 10, flt)
+        assert got and all(eid.startswith("a.pdf-") for eid, _ in got)
+        assert all(int(eid.split("-")[1]) % 2 == 1 and 1 + int(eid.split("-")[1]) % 7 in (2, 3) for eid, _ in got)
+    with pytest.raises(ValueError, match="one search at a time"):
+        store.query(q.dense, q.sparse, 10, None)
+    held = store.point_elements()
+    assert len(held) == 280 and held["a.pdf-5"] == "a.pdf" and held["b.pdf-1000"] == "b.pdf"
     store.delete_docs(["a.pdf"])
-    assert store.docs() == {"b.pdf"}
+    assert store.docs() == {"b.pdf"} and set(store.point_elements().values()) == {"b.pdf"}
 
 
 @pytest.mark.parametrize("error", [
