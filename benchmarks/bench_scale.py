@@ -8,7 +8,7 @@ Per size N, each channel is opened the way `mmrag index` opens it and searched t
 - text channel: `QdrantTextChannel` on a Qdrant Edge shard (default settings), N points with a 384-d dense
   vector and BM25 terms of real text — sentences sampled from the dev-set PDFs (`../shared/devset/pdfs`,
   extracted with PyMuPDF), 1-4 per element. Timed, on plain segments and after optimise (HNSW): each side alone
-  (`text:dense`, `text:lexical`), both sides (`search_sides`: two Qdrant queries from one encoded query) and
+  (`text:dense`, `text:lexical`), both sides (`search_all`: two Qdrant queries from one encoded query) and
   both fused by `mmrag.fusion.fuse` with the default query settings, as the query path does (unfiltered, and
   filtered to one document's text and figures); recall@10 of the HNSW dense side, and of the fused text
   ranking, against the same with an exact dense side.
@@ -206,10 +206,10 @@ class TextBench:
     def side(self, i: int, side: str) -> list[str]:
         q = self.queries[i]
         one = TextQuery(q.text, q.dense if side == "dense" else None, q.sparse if side == "lexical" else None)
-        return hit_ids(self.channel.search_sides(one, K).get(f"text:{side}", []))
+        return hit_ids(self.channel.search_all(one, K).get(f"text:{side}", []))
 
     def sides(self, i: int, k: int = DEPTH, flt: SearchFilter | None = None) -> dict[str, list[ChannelHit]]:
-        return self.channel.search_sides(self.queries[i], k, flt)
+        return self.channel.search_all(self.queries[i], k, flt)
 
     def fused(self, i: int, flt: SearchFilter | None = None) -> list[str]:
         return keys(fuse_as_query(self.sides(i, DEPTH, flt)))
@@ -224,7 +224,7 @@ class TextBench:
 
     def fused_exact(self, i: int) -> list[str]:
         q = self.queries[i]
-        lexical = self.channel.search_sides(TextQuery(q.text, None, q.sparse), DEPTH)
+        lexical = self.channel.search_all(TextQuery(q.text, None, q.sparse), DEPTH)
         return keys(fuse_as_query({"text:dense": self.exact_dense(i, DEPTH), **lexical}))
 
     def close(self) -> None:

@@ -6,7 +6,7 @@
 Search uses synthetic points: real BM25 terms of synthetic text (Zipf-distributed words), and random unit vectors
 for the 384-d dense part (encoding 100k texts with MiniLM on a CPU takes tens of minutes; HNSW latency does not
 depend on where the vectors came from, random vectors are if anything a harder case). Searches run through
-`QdrantTextChannel.search_sides`, as the query path does: one Qdrant query per side (dense, BM25) from one encoded
+`QdrantTextChannel.search_all`, as the query path does: one Qdrant query per side (dense, BM25) from one encoded
 query, fused in our code by `mmrag.fusion.fuse` with the default query settings; each side alone is timed too.
 qdrant-client's local mode is the baseline (the ratio is local / Edge); it is slow, so it runs at the smaller sizes.
 """
@@ -151,11 +151,11 @@ def bench_store(
         def run(i: int) -> object:
             q = queries[i]
             one = TextQuery("", q.dense if name == "dense" else None, q.sparse if name == "lexical" else None)
-            return channel.search_sides(one, QUERY.k)
+            return channel.search_all(one, QUERY.k)
         return run
 
     def fused(i: int, flt: SearchFilter | None = None) -> list[object]:
-        sides = channel.search_sides(queries[i], QUERY.per_channel_k, flt)
+        sides = channel.search_all(queries[i], QUERY.per_channel_k, flt)
         return fuse(sides, method=QUERY.fusion, weights=weights, rrf_k=QUERY.rrf_k)[: QUERY.k]
 
     def filtered(i: int) -> object:
