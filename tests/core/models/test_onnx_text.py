@@ -60,3 +60,16 @@ def test_cross_encoder_truncates_long_passages() -> None:
 def test_unknown_model_offline_names_the_remedy() -> None:
     with pytest.raises(ModelUnavailable, match="HF_HUB_OFFLINE"):
         load_text_encoder("nobody/no-such-model")
+
+
+def test_batches_keep_to_the_token_budget_and_cover_every_text() -> None:
+    from mmrag.models.onnx_text import _batches_by_length
+
+    lengths = [512] * 20 + [40] * 100 + [200, 7, 300]
+    batches = _batches_by_length(lengths, max_batch=64, max_tokens=8192)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert len(b) <= 64
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 8192
+    assert max(len(b) for b in batches if lengths[b[0]] == 512) == 16  # long texts: small batches
+    assert max(len(b) for b in batches) == 64  # short ones fill the batch
