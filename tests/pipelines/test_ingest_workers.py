@@ -58,8 +58,9 @@ def test_a_crashed_worker_fails_its_document_and_the_run_goes_on(tmp_path: Path)
 
 def test_a_document_over_max_seconds_is_cut_off_even_inside_c_code(tmp_path: Path) -> None:
     hang = IngestSettings(ocr="none", max_seconds=1.0)
+    # the next document has no time limit: on a loaded machine its own parse may well take over a second
     tasks = [Task(str(_stuck_pdf(tmp_path)), "stuck.pdf", hang),
-             Task(str(SAMPLE / "finfet_yield_paper.pdf"), "b.pdf", hang)]
+             Task(str(SAMPLE / "finfet_yield_paper.pdf"), "b.pdf", IngestSettings(ocr="none"))]
     pool = WorkerPool(1)  # one worker: the next document needs the hung worker replaced
     try:
         order, outcome = _run(pool, tasks)
