@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from factories import IMAGE_KINDS as KINDS
 from factories import TINY_CLIP as TINY
-from factories import Pixels, image_corpus, tiny_clip_encoder
+from factories import Pixels
 from PIL import Image
 
 from mmrag.elements import Element
@@ -17,22 +17,6 @@ from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.faiss_image import FaissImageChannel
 from mmrag.models.image_encoder import OpenClipEncoder
 from mmrag.settings import ImageChannelSettings
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_clip: str) -> OpenClipEncoder:
-    """A tiny random open_clip model: text-image similarity is meaningless, the mechanics are not."""
-    return tiny_clip_encoder(tiny_clip, batch_size=8)
-
-
-@pytest.fixture
-def pixels() -> Pixels:
-    return Pixels()
-
-
-@pytest.fixture
-def corpus(pixels: Pixels) -> list[Element]:
-    return image_corpus(pixels)
 
 
 def _open(tmp_path: Path, encoder: OpenClipEncoder, **settings: object) -> FaissImageChannel:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import IMAGE_KINDS, Pixels, image_corpus, tiny_clip_encoder
+from factories import IMAGE_KINDS, Pixels
 from PIL import Image
 from qdrant_client import QdrantClient
 
@@ -23,21 +23,6 @@ from mmrag.models.image_encoder import OpenClipEncoder
 from mmrag.settings import ImageChannelSettings, Settings, TextChannelSettings
 
 BACKENDS = ["edge", "server"]
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_clip: str) -> OpenClipEncoder:
-    return tiny_clip_encoder(tiny_clip, batch_size=8)
-
-
-@pytest.fixture
-def pixels() -> Pixels:
-    return Pixels()
-
-
-@pytest.fixture
-def corpus(pixels: Pixels) -> list[Element]:
-    return image_corpus(pixels)
 
 
 class Backend:
