@@ -14,7 +14,7 @@ from mmrag.errors import SettingsError
 ELEMENT_KINDS = ("text", "figure", "table", "page")
 CHANNELS = ("text", "image")
 # What a fusion weight may name: a channel, one side of the text channel, or a ranking the query adds.
-WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical")
+WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical", "text:rrf")
 # The allowed values of the enum-like settings, checked whenever settings are built.
 CHOICES: dict[str, tuple[str, ...]] = {
     "ingest.ocr": ("auto", "rapidocr", "tesseract", "none"),
@@ -105,7 +105,9 @@ class QuerySettings:
     fusion: str = "weighted"  # weighted (min-max normalised scores) | rrf
     rrf_k: int = 60
     # Late-fusion weights: the text channel's two sides and the image channel ("text" sets both sides).
-    weights: dict[str, float] = field(default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "image": 1.0})
+    # "text:rrf" is the two sides fused per element (RRF), a ranking of its own in the late fusion.
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "text:rrf": 2.0, "image": 1.0})
     page_evidence: float = 0.0  # a page's further hits in a channel add to its score, decayed by this per hit
     kind_quota: dict[str, int] = field(default_factory=lambda: {"figure": 2, "table": 2})
     references: bool = True  # act on "page 14", "slide 5", "Figure 3", "Table 2", "the last page" in a query

@@ -153,3 +153,19 @@ def test_glossary_terms_reach_the_lexical_side(sample_index: MMIndex, tmp_path: 
     assert (after[0].element.doc, after[0].element.page) in {(answer["doc"], p) for p in answer["pages"]}
     assert [h.element.id for h in before] != [h.element.id for h in after]
     assert (fused[0].element.doc, fused[0].element.page) == (after[0].element.doc, after[0].element.page)
+
+
+def test_the_sides_fused_per_element_are_one_more_ranking(sample_index: MMIndex) -> None:
+    from mmrag.fusion import fuse
+    from mmrag.pipelines.query import combined_ranking, retrieve
+
+    r = retrieve(sample_index.parts, "battery storage capacity of the solar project", ["text"], None, 20)
+    sides = {n: h for n, h in r.rankings.items() if n in ("text:dense", "text:lexical")}
+    assert set(r.rankings) == {"text:dense", "text:lexical", "text:rrf"}
+    expected = [u.key for u in fuse(sides, method="rrf", rrf_k=60, key=lambda h: h.element_id)]
+    assert [h.element_id for h in combined_ranking(sides, "text:rrf")] == expected
+    assert [h.rank for h in r.rankings["text:rrf"]] == list(range(1, len(r.rankings["text:rrf"]) + 1))
+    hits = sample_index.search("battery storage capacity of the solar project", k=3)
+    assert "rrf_rank" in hits[0].channels["text"]  # it took part in the fused ranking
+    single = sample_index.search("battery storage capacity of the solar project", channel="text", k=3)
+    assert all("rrf_rank" not in h.channels.get("text", {}) for h in single)  # not in a channel's own ranking
