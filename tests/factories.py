@@ -177,3 +177,23 @@ def force_text(ids: list[int], prompt_len: int) -> Any:
             return scores
 
     return LogitsProcessorList([ForceText()])
+
+
+def assert_filters_apply_inside_the_search(channel: Any, corpus: list[Any]) -> None:
+    """Doc, kind and page filters on `image_corpus` (3 documents x 4 pages x 3 kinds) hold inside the search."""
+    from mmrag.indexes.base import SearchFilter
+
+    by_id = {e.id: e for e in corpus}
+    cases = [
+        (SearchFilter(docs=["doc 1.pdf"]), lambda e: e.doc == "doc 1.pdf", 6),
+        (SearchFilter(kinds=["table"]), lambda e: e.kind == "table", 6),
+        (SearchFilter(pages=(2, 3)), lambda e: 2 <= e.page <= 3, 12),
+        (SearchFilter(docs=["doc 0.pdf", "doc 2.pdf"], kinds=["page", "figure"], pages=(1, 1)),
+         lambda e: e.doc != "doc 1.pdf" and e.kind in ("page", "figure") and e.page == 1, 2),
+    ]
+    for flt, keep, expected in cases:
+        hits = channel.search("a table", k=50, flt=flt)
+        assert len(hits) == expected, flt
+        assert all(keep(by_id[h.element_id]) for h in hits)
+        # a filter is not a post-filter of a short list: k=2 still gives 2 matching hits
+        assert len(channel.search("a table", k=2, flt=flt)) == 2

@@ -23,3 +23,4 @@ def pixels() -> Pixels:
 @pytest.fixture
 def corpus(pixels: Pixels) -> list[Element]:
     return image_corpus(pixels)
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from factories import IMAGE_KINDS as KINDS
 from factories import TINY_CLIP as TINY
-from factories import Pixels
+from factories import Pixels, assert_filters_apply_inside_the_search
 from PIL import Image
 
 from mmrag.elements import Element
@@ -59,20 +59,7 @@ def test_filters_apply_inside_the_search(tmp_path: Path, encoder: OpenClipEncode
                                          pixels: Pixels, exact_max: int) -> None:
     channel = _open(tmp_path, encoder, exact_max=exact_max)
     channel.add(corpus, pixels)
-    by_id = {e.id: e for e in corpus}
-    cases = [
-        (SearchFilter(docs=["doc 1.pdf"]), lambda e: e.doc == "doc 1.pdf", 6),
-        (SearchFilter(kinds=["table"]), lambda e: e.kind == "table", 6),
-        (SearchFilter(pages=(2, 3)), lambda e: 2 <= e.page <= 3, 12),
-        (SearchFilter(docs=["doc 0.pdf", "doc 2.pdf"], kinds=["page", "figure"], pages=(1, 1)),
-         lambda e: e.doc != "doc 1.pdf" and e.kind in ("page", "figure") and e.page == 1, 2),
-    ]
-    for flt, keep, expected in cases:
-        hits = channel.search("a table", k=50, flt=flt)
-        assert len(hits) == expected, flt
-        assert all(keep(by_id[h.element_id]) for h in hits)
-        # a filter is not a post-filter of a short list: k=2 still gives 2 matching hits
-        assert len(channel.search("a table", k=2, flt=flt)) == 2
+    assert_filters_apply_inside_the_search(channel, corpus)
     assert channel.search("x", k=5, flt=SearchFilter(docs=["nope.pdf"])) == []
     assert channel.search("x", k=5, flt=SearchFilter(pages=(40, 50))) == []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import IMAGE_KINDS, Pixels
+from factories import IMAGE_KINDS, Pixels, assert_filters_apply_inside_the_search
 from PIL import Image
 from qdrant_client import QdrantClient
 
@@ -69,19 +69,7 @@ def test_filters_apply_inside_the_search(backend: Backend, encoder: OpenClipEnco
                                          pixels: Pixels) -> None:
     channel = backend.open(encoder)
     channel.add(corpus, pixels)
-    by_id = {e.id: e for e in corpus}
-    cases = [
-        (SearchFilter(docs=["doc 1.pdf"]), lambda e: e.doc == "doc 1.pdf", 6),
-        (SearchFilter(kinds=["table"]), lambda e: e.kind == "table", 6),
-        (SearchFilter(pages=(2, 3)), lambda e: 2 <= e.page <= 3, 12),
-        (SearchFilter(docs=["doc 0.pdf", "doc 2.pdf"], kinds=["page", "figure"], pages=(1, 1)),
-         lambda e: e.doc != "doc 1.pdf" and e.kind in ("page", "figure") and e.page == 1, 2),
-    ]
-    for flt, keep, expected in cases:
-        hits = channel.search("a table", k=50, flt=flt)
-        assert len(hits) == expected, flt
-        assert all(keep(by_id[h.element_id]) for h in hits)
-        assert len(channel.search("a table", k=2, flt=flt)) == 2  # not a post-filter of a short list
+    assert_filters_apply_inside_the_search(channel, corpus)
     assert channel.search("x", k=5, flt=SearchFilter(docs=["nope.pdf"])) == []
 
 
