@@ -37,12 +37,12 @@ def search(
                                    pages=parse_pages(pages), k=k)
     hits, refs, searched = result.hits, result.references, result.query
     if as_json:
-        out.print_json(json.dumps({"query": searched.to_dict() if searched else None,
+        out.print_json(json.dumps({"query": searched.to_dict(),
                                    "references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
         return
-    if searched and searched.dropped:
+    if searched.dropped:
         out.print(f"left out of the search (answer instructions): {searched.dropped}", markup=False)
-    if searched and searched.glossary_matches:
+    if searched.glossary_matches:
         out.print("glossary: " + ", ".join(searched.glossary_matches)
                   + f" → +{searched.lexical_terms!r} (lexical side)", markup=False)
     if refs:

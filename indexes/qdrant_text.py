@@ -15,7 +15,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from mmrag.elements import ChannelHit, Element
-from mmrag.fusion import fuse
+from mmrag.fusion import rrf_ranking
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
 from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
 from mmrag.models.text_encoder import TextEncoder, load_text_encoder
@@ -186,8 +186,7 @@ class QdrantTextChannel(Channel):
         sides = self.search_all(self.encode_query(query, mode), depth, flt)
         if mode != "hybrid":
             return sides.get(f"{self.name}:{mode}", [])
-        fused = fuse(sides, method="rrf", rrf_k=RRF_K)[:k]
-        return [ChannelHit(str(u.key), u.score, rank, self.name) for rank, u in enumerate(fused, start=1)]
+        return rrf_ranking(sides, self.name, RRF_K)[:k]
 
     def search_dense(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
         return self.search(query, k, flt, mode="dense")

@@ -65,6 +65,12 @@ def fuse(
     return sorted(units.values(), key=lambda u: (-u.score, _best_rank(u)))
 
 
+def rrf_ranking(rankings: Mapping[str, Sequence[ChannelHit]], name: str, rrf_k: int = 60) -> list[ChannelHit]:
+    """Rankings fused per element by equal-weight RRF, as one ranking of hits named `name`, best first."""
+    fused = fuse(rankings, method="rrf", rrf_k=rrf_k)
+    return [ChannelHit(str(u.key), u.score, rank, name) for rank, u in enumerate(fused, start=1)]
+
+
 def _best_rank(unit: FusedItem) -> int:
     return min(h.rank for h in unit.channels.values())
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.elements import ChannelHit, Element, Hit
 from mmrag.errors import MMRagError
-from mmrag.fusion import FusedItem, apply_kind_quota, fuse
+from mmrag.fusion import FusedItem, apply_kind_quota, fuse, rrf_ranking
 from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
 from mmrag.query_rewrite import RewrittenQuery, load_glossary, rewrite_query
 from mmrag.references import Reference, find_references
@@ -29,7 +29,11 @@ CHANNEL_CHOICES = (*FUSED, *(run for name in list_channels() for run in channel_
 REFERENCE = "reference"  # the ranking of elements a query names ("page 14", "Table 2")
 REFERENCE_WEIGHT = 4.0  # a named page or figure outweighs any one channel's rank 1
 QUOTA_CANDIDATES = 10
-COMBINED = "rrf"  # "<channel>:rrf": a channel's own rankings fused per element (see combined_ranking)
+# "<channel>:rrf": a channel's own rankings fused per element (RRF), one more ranking for the late fusion. Late
+# fusion works on pages; this carries the channel's element-level agreement between its sides into it. Dev set
+# (68 questions, fused page_hit@1 / @5): 0.412 / 0.588 without it, 0.412 / 0.647 with weight 2; the 21 held-back
+# questions 0.429 / 0.619 -> 0.476 / 0.762; sample corpus 0.900 -> 0.917 at @1.
+COMBINED = "rrf"
 
 
 @dataclass
@@ -42,11 +46,11 @@ class Retrieval:
 
     rankings: dict[str, list[ChannelHit]]
     elements: dict[str, Element]
+    rewritten: RewrittenQuery  # what the channels searched for (instructions out, glossary terms)
     queries: dict[str, Any] = field(default_factory=dict)  # each channel's encoded query, reused for quota candidates
     quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     reference: list[ChannelHit] = field(default_factory=list)
-    rewritten: RewrittenQuery | None = None  # what the channels searched for (instructions out, glossary terms)
 
 
 def rewrite(cfg: QuerySettings, query: str) -> RewrittenQuery:
@@ -60,19 +64,8 @@ class SearchResult:
     in the query and found in the index; fused searches only)."""
 
     hits: list[Hit]
+    query: RewrittenQuery  # what the channels searched for (instructions out, glossary terms)
     references: list[Reference] = field(default_factory=list)
-    query: RewrittenQuery | None = None  # what the channels searched for (instructions out, glossary terms)
-
-
-def combined_ranking(rankings: Mapping[str, list[ChannelHit]], name: str) -> list[ChannelHit]:
-    """One channel's rankings fused per element by RRF (k = 60), as one more ranking for the late fusion.
-
-    Late fusion works on pages; this ranking carries the channel's own element-level agreement between its
-    sides into it. Dev set (68 questions, fused page_hit@1 / @5): 0.412 / 0.588 without it, 0.412 / 0.647 with
-    weight 2; the 21 held-back questions 0.429 / 0.619 -> 0.476 / 0.762; sample corpus 0.900 -> 0.917 at @1.
-    """
-    fused = fuse(rankings, method="rrf", rrf_k=60, key=lambda h: h.element_id)
-    return [ChannelHit(str(u.key), u.score, rank, name) for rank, u in enumerate(fused, start=1)]
 
 
 def channel_weight(weights: Mapping[str, float], name: str) -> float:
@@ -91,7 +84,7 @@ def retrieve(
     quota_kinds: also fetch, with the same encoded queries, the best elements of these kinds from the channels
     that offer `kind_candidates` (for kind quotas);
     references: also look up what the query names ("page 14", "Table 2"); combined: add "<channel>:rrf" for a
-    channel that gives several rankings (`combined_ranking`). Hits of documents that are not ready are dropped
+    channel that gives several rankings (`COMBINED`). Hits of documents that are not ready are dropped
     (a half-written document is never seen).
     """
     rankings: dict[str, list[ChannelHit]] = {}
@@ -108,7 +101,7 @@ def retrieve(
         found = channel.search_all(queries[base], k, flt)
         rankings.update(found)
         if combined and len(found) > 1:  # several rankings of one channel also count fused per element
-            rankings[f"{base}:{COMBINED}"] = combined_ranking(found, f"{base}:{COMBINED}")
+            rankings[f"{base}:{COMBINED}"] = rrf_ranking(found, f"{base}:{COMBINED}")
     quota: dict[str, list[ChannelHit]] = {}
     wanted = [kind for kind in quota_kinds or () if not flt or not flt.kinds or kind in flt.kinds]
     if wanted:
@@ -118,8 +111,8 @@ def retrieve(
                 quota.update(channels[base].search_all(encoded, QUOTA_CANDIDATES, sub))
     ids = {h.element_id for hits in [*rankings.values(), *quota.values()] for h in hits}
     elements = parts.store.get(ids)
-    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, queries,
-                  {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()}, rewritten=rq)
+    r = Retrieval({n: _visible(h, elements) for n, h in rankings.items()}, elements, rq, queries,
+                  {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
     if references:
         _find_referenced(parts, query, r, flt)
     return r
@@ -173,11 +166,10 @@ def search(
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references,
                  combined=fused_mode)
     reranker = parts.models.reranker(cfg.reranker) if fused_mode else None
-    searched = r.rewritten.text if r.rewritten else query
-    fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=searched)
+    fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=r.rewritten.text)
     # Only the units that are returned become Hits: each may look up its page's pixels.
     single = None if fused_mode else channel  # a channel of several rankings ("text") keeps their fused score
-    return SearchResult([_to_hit(parts, u, r.elements, single) for u in fused[:k]], r.references, r.rewritten)
+    return SearchResult([_to_hit(parts, u, r.elements, single) for u in fused[:k]], r.rewritten, r.references)
 
 
 def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[ChannelHit]:

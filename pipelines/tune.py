@@ -138,8 +138,7 @@ def tune(
         for q, r in cached:
             if subset is not None and q.id not in subset:
                 continue
-            searched = r.rewritten.text if r.rewritten else q.question
-            units = rank_units(r, cfg, reranker=reranker if cfg.reranker else None, query=searched)
+            units = rank_units(r, cfg, reranker=reranker if cfg.reranker else None, query=r.rewritten.text)
             pages = dedupe((u.key if isinstance(u.key, tuple) else _page_of(r, u)) for u in units)
             rows.append(score_ranking(pages, q.page_refs, KS, "page"))
         return {key: round(sum(r[key] for r in rows) / len(rows), 6) for key in rows[0]} if rows else {}

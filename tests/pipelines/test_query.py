@@ -156,14 +156,14 @@ def test_glossary_terms_reach_the_lexical_side(sample_index: MMIndex, tmp_path: 
 
 
 def test_the_sides_fused_per_element_are_one_more_ranking(sample_index: MMIndex) -> None:
-    from mmrag.fusion import fuse
-    from mmrag.pipelines.query import combined_ranking, retrieve
+    from mmrag.fusion import fuse, rrf_ranking
+    from mmrag.pipelines.query import retrieve
 
     r = retrieve(sample_index.parts, "battery storage capacity of the solar project", ["text"], None, 20)
     sides = {n: h for n, h in r.rankings.items() if n in ("text:dense", "text:lexical")}
     assert set(r.rankings) == {"text:dense", "text:lexical", "text:rrf"}
     expected = [u.key for u in fuse(sides, method="rrf", rrf_k=60, key=lambda h: h.element_id)]
-    assert [h.element_id for h in combined_ranking(sides, "text:rrf")] == expected
+    assert [h.element_id for h in rrf_ranking(sides, "text:rrf")] == expected
     assert [h.rank for h in r.rankings["text:rrf"]] == list(range(1, len(r.rankings["text:rrf"]) + 1))
     hits = sample_index.search("battery storage capacity of the solar project", k=3)
     assert "rrf_rank" in hits[0].channels["text"]  # it took part in the fused ranking
