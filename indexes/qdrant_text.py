@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from mmrag.elements import ChannelHit, Element
@@ -114,7 +115,8 @@ class QdrantTextChannel(Channel):
         progress: called with the running count after each stored batch.
         """
         done = 0
-        for points in embed_points(elements, self.encoder, self.bm25, self.settings.batch_size):
+        for points in embed_points(elements, self.encoder, self.bm25, self.settings.batch_size,
+                                   self.settings.page_tokens):
             self.store.upsert(points)
             done += len(points)
             if progress is not None:
@@ -202,7 +204,8 @@ class QdrantTextChannel(Channel):
 
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
-        return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None}
+        return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None,
+                "page_tokens": self.settings.page_tokens}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.fingerprint(), **self.store.describe()}
@@ -232,12 +235,14 @@ class QdrantTextChannel(Channel):
 
 
 def embed_points(
-    elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int
+    elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int, page_tokens: int = 0
 ) -> Iterator[list[TextPoint]]:
     """The text channel's points for every element with text (dense vector, BM25 terms, payload), in batches.
 
     A plain function of the encoder and a `qdrant_edge.Bm25` (None: lexical off), so a Ray task on another
     machine builds exactly the points `QdrantTextChannel.add` would. Duplicate ids: the last element wins.
+    page_tokens: the dense vector of a page element reads only the page's first N tokens (0: all the model
+    takes); BM25 always reads the whole page.
     """
     unique: dict[int, tuple[Element, str]] = {}
     for e in elements:
@@ -249,7 +254,12 @@ def embed_points(
     step = max(1, batch_size) * 8
     for start in range(0, len(todo), step):
         chunk = todo[start : start + step]
-        vectors = encoder.encode_documents([t for _, t in chunk], batch_size=batch_size)
+        vectors = np.zeros((len(chunk), encoder.dim), dtype=np.float32)
+        pages = [i for i, (e, _) in enumerate(chunk) if e.kind == "page" and page_tokens > 0]
+        for rows, max_tokens in ((pages, page_tokens), (sorted(set(range(len(chunk))) - set(pages)), None)):
+            if rows:
+                texts = [chunk[i][1] for i in rows]
+                vectors[rows] = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)
         yield [
             TextPoint(
                 id=e.point_id,

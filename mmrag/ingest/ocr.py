@@ -94,7 +94,10 @@ class RapidOCREngine:
 
         # Its default scales every image up to a 736-px short side: small figure crops then cost 2x and
         # read worse ("BLOCKC-14" for "BLOCK C-14"). Capping the long side keeps crops as rendered.
-        self._engine = RapidOCR(det_limit_side_len=1280, det_limit_type="max")
+        # One thread per session: OCR runs in the worker processes, one per core, beside the encoder; more
+        # threads only spin against them.
+        self._engine = RapidOCR(det_limit_side_len=1280, det_limit_type="max", intra_op_num_threads=1,
+                                inter_op_num_threads=1)
 
     def read(self, image: Image.Image) -> list[OCRLine]:
         import numpy as np

@@ -55,6 +55,10 @@ def _session(path: Path) -> Any:
             # shrinks the arena back afterwards (`_run_options`), so memory follows the batch in hand instead of
             # keeping the largest shape's for good, and token-budget batches keep that batch small.
             options.enable_cpu_mem_arena = True
+            # No busy-waiting between ops: parse workers share the cores, and spinning threads stole their time
+            # (encoding the 4-filing bench's chunks beside one busy process: 90 s spinning, 62 s without; alone,
+            # both 37 s).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0"))
             if threads:
                 options.intra_op_num_threads = threads
@@ -92,6 +96,7 @@ class _OnnxModel:
         self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.no_padding()  # batches are padded in `_feed`, to their own longest text
         self.pad_id = self.tokenizer.token_to_id("[PAD]") or 0
+        self._short_tokenizers: dict[int, Any] = {}
 
     def load_weights(self) -> None:
         """Create the session now (it is created on first use otherwise)."""
@@ -114,6 +119,18 @@ class _OnnxModel:
         if "token_type_ids" in self.input_names:
             feed["token_type_ids"] = types
         return feed
+
+    def _tokenizer(self, max_tokens: int | None) -> Any:
+        """The tokenizer, truncating at max_tokens (with its special tokens) when that is below the model's limit."""
+        if not max_tokens or max_tokens >= self.max_length:
+            return self.tokenizer
+        if max_tokens not in self._short_tokenizers:
+            from tokenizers import Tokenizer
+
+            short = Tokenizer.from_str(self.tokenizer.to_str())
+            short.enable_truncation(max_length=max_tokens)
+            self._short_tokenizers[max_tokens] = short
+        return self._short_tokenizers[max_tokens]
 
     @functools.cached_property
     def input_names(self) -> set[str]:
@@ -186,11 +203,13 @@ class OnnxTextEncoder(_OnnxModel):
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int | None = None, max_tokens: int | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        encodings = self.tokenizer.encode_batch(list(texts))
+        encodings = self._tokenizer(max_tokens).encode_batch(list(texts))
         for batch in _batches_by_length([len(e.ids) for e in encodings], batch_size or self.batch_size):
             out[batch] = self._embed_encodings([encodings[i] for i in batch])
         return out

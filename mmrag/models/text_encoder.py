@@ -25,8 +25,11 @@ class TextEncoder(Protocol):
     name: str
     dim: int
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """(len(texts), dim) float32, rows L2-normalised."""
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int | None = None, max_tokens: int | None = None
+    ) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised; max_tokens: read at most this many tokens of each
+        text (None: as many as the model takes)."""
         ...
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -67,16 +70,26 @@ class SentenceTransformerEncoder:
         dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(dim_of())
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int | None = None, max_tokens: int | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=batch_size or self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        model = self._model
+        with _LOCK:  # the model is shared: its sequence limit changes for this call only
+            limit = model.max_seq_length
+            if max_tokens:
+                model.max_seq_length = min(max_tokens, limit or max_tokens)
+            try:
+                vectors = model.encode(
+                    list(texts),
+                    batch_size=batch_size or self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            finally:
+                model.max_seq_length = limit
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:

@@ -30,7 +30,9 @@ class HashingEncoder:
     name = "hashing-16"
     dim = DIM
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int | None = None, max_tokens: int | None = None
+    ) -> np.ndarray:
         out = np.zeros((len(texts), DIM), np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().split():

@@ -11,12 +11,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import qdrant_edge as qe  # noqa: E402
 from qdrant_client import QdrantClient  # noqa: E402
 
 from mmrag.elements import ChannelHit, Element, element_id  # noqa: E402
 from mmrag.errors import IndexLocked, StaleVectors  # noqa: E402
 from mmrag.indexes.base import SearchFilter  # noqa: E402
-from mmrag.indexes.qdrant_text import QdrantTextChannel  # noqa: E402
+from mmrag.indexes.qdrant_text import QdrantTextChannel, embed_points  # noqa: E402
 from mmrag.models.text_encoder import SentenceTransformerEncoder, TextEncoder  # noqa: E402
 from mmrag.settings import TextChannelSettings  # noqa: E402
 
@@ -190,7 +191,9 @@ class TinyEncoder:
     name = "tiny"
     dim = 8
 
-    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+    def encode_documents(
+        self, texts: Sequence[str], batch_size: int | None = None, max_tokens: int | None = None
+    ) -> np.ndarray:
         v = np.ones((len(texts), self.dim), dtype=np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
@@ -209,7 +212,7 @@ def test_another_dimension_is_reported_as_stale(tmp_path: Path, encoder: Sentenc
 
 
 def test_fingerprint_and_describe(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
-    fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25"}
+    fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25", "page_tokens": 256}
     assert edge.fingerprint() == fp == server.fingerprint()
     assert edge.describe()["backend"] == "edge"
     assert server.describe()["backend"] == "server"
@@ -252,3 +255,19 @@ def test_server_adapter_persists_in_local_folder(tmp_path: Path, encoder: Senten
     assert scores(reopened.search("ZX-4471", 3)) == pytest.approx(before)
     assert reopened.count() == len(CORPUS) - 1
     reopened.close()
+
+
+def test_a_page_vector_reads_only_its_first_tokens_and_chunks_read_all(encoder: SentenceTransformerEncoder) -> None:
+    """The page element's dense vector comes from its first `page_tokens` tokens; BM25 and chunks see all of it."""
+    long_text = "Quarterly revenue grew in every region. " + "The cafeteria menu lists soups and salads. " * 60
+    page = make("d", 1, "page", text=long_text)
+    chunk = make("d", 1, "text", text=long_text)
+    (points,) = embed_points([page, chunk], encoder, qe.Bm25(), batch_size=8, page_tokens=16)
+    page_vector, chunk_vector = (np.asarray(p.dense, dtype=np.float32) for p in points)
+    head = encoder.encode_documents([long_text], max_tokens=16)[0]
+    whole = encoder.encode_documents([long_text])[0]
+    assert float(page_vector @ head) > 0.999 and float(chunk_vector @ whole) > 0.999
+    assert float(page_vector @ whole) < 0.98  # the cut is real: the tail changes the vector
+    assert points[0].sparse == points[1].sparse  # BM25 reads the whole page
+    (untouched,) = embed_points([page], encoder, qe.Bm25(), batch_size=8, page_tokens=0)
+    assert float(np.asarray(untouched[0].dense) @ whole) > 0.999

@@ -43,6 +43,16 @@ def test_bge_encoder_ranks_the_relevant_passage_first() -> None:
     assert float(again[0] @ docs[1]) > 0.99
 
 
+def test_max_tokens_reads_only_the_start_of_a_text() -> None:
+    encoder = load_text_encoder(BGE)
+    long_text = RELEVANT + " " + IRRELEVANT * 40
+    head, whole = encoder.encode_documents([long_text], max_tokens=8)[0], encoder.encode_documents([long_text])[0]
+    start = encoder.encode_documents(["Berlin has a population of 3,"])[0]  # about the first 6 word pieces
+    assert float(head @ start) > float(whole @ start) and float(head @ whole) < 0.95
+    assert np.allclose(encoder.encode_documents([RELEVANT], max_tokens=512)[0],
+                       encoder.encode_documents([RELEVANT])[0], atol=1e-6)
+
+
 def test_cross_encoder_scores_relevant_far_above_irrelevant() -> None:
     reranker = CrossEncoderReranker.load(CROSS)
     assert isinstance(reranker.model, OnnxCrossEncoder)
