@@ -1,6 +1,7 @@
 """Ingest speed and memory of the whole `mmrag index` next to pymupdf4llm.to_markdown, on the same real files.
 
     python benchmarks/bench_ingest.py [--pdfs FILES_OR_DIRS...] [--workers 1,2,all] [--rss-pages 10,100] [--json]
+        [--keep DIR]   # e.g. --pdfs ../shared/devset/pdfs --keep .devset/idx_all, then devset.py --reuse
     python benchmarks/bench_ingest.py --accuracy [PATHS...]   # parse_pdf alone vs truth.json (sample corpus)
 
 Needs mmrag installed (`pip install -e .`): pipelines/, indexes/ and cli/ import as mmrag.* only through it.
@@ -269,7 +270,9 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int,
     return seconds, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
-def _mmrag(files: list[Path], workers: int | None, workdir: Path, extra: list[str] | None = None) -> dict:
+def _mmrag(
+    files: list[Path], workers: int | None, workdir: Path, extra: list[str] | None = None, keep: Path | None = None
+) -> dict:
     index = workdir / f"idx-{workers}-{time.monotonic_ns()}"
     cmd = [sys.executable, "-m", "mmrag.cli.app", "index", *map(str, files), "--index", str(index), "--json",
            *(extra or [])]
@@ -280,6 +283,10 @@ def _mmrag(files: list[Path], workers: int | None, workdir: Path, extra: list[st
         summary = json.loads(out.stdout)
     except json.JSONDecodeError:
         raise SystemExit(f"mmrag index failed ({out.returncode}): {out.stderr[-2000:]}") from None
+    if keep is not None:  # e.g. for `benchmarks/devset.py --out DIR --reuse` to score
+        shutil.rmtree(keep, ignore_errors=True)
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(index, keep)
     shutil.rmtree(index, ignore_errors=True)
     return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "pages": summary["pages"],
             "failed": summary["failed"], "elements": summary["elements"], "channels": summary["channels"]}
@@ -307,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pdfs", nargs="*", default=None, help="files or folders (default: 4 dev-set PDFs)")
     ap.add_argument("--workers", default="1,2,all", help="worker counts to time (all: one per CPU core)")
     ap.add_argument("--rss-pages", default="10,100", help="two corpus sizes (pages) for peak RSS; '' to skip")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the index of the last --workers run here (e.g. .devset/idx_all, for devset.py --reuse)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     files = _pdfs(args.pdfs) if args.pdfs else [DEVSET / n for n in DEFAULT_PDFS]
@@ -332,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         for n in counts:
-            row = _mmrag(files, n, work)
+            row = _mmrag(files, n, work, keep=args.keep if n == counts[-1] else None)
             row.update(name=f"mmrag index --workers {n}", workers=n, pages_per_s=total / row["seconds"])
             row["ratio_vs_pymupdf4llm"] = row["pages_per_s"] / b_rate
             report["rows"].append(row)

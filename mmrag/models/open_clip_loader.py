@@ -11,9 +11,13 @@ weights, for tests and benchmarks.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import logging
 import os
+import sys
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +75,58 @@ def load_open_clip(model: str, pretrained: str | None, device: str) -> OpenClipP
             detail = f" (open_clip: {_first_line(exc)})" if online or source.local else ""
             raise ModelUnavailable(model, ROLE, _remedy(model, str(pretrained)) + detail) from exc
     return OpenClipParts(net, preprocess, tokenizer, source.label)
+
+
+def raise_if_missing_offline(model: str, pretrained: str | None) -> None:
+    """Fail fast, importing neither torch nor open_clip (~5 s, ~300 MB), when an open_clip tag's weights cannot
+    be had: the tag's hub repository has no folder in the Hugging Face cache and the hub does not answer (or
+    HF_HUB_OFFLINE is set). Raises the ModelUnavailable `load_open_clip` would; anything less certain (files,
+    folders, hf-hub names, tags fetched by URL, a registry this cannot read) is left to `load_open_clip`.
+    """
+    if not pretrained or pretrained == RANDOM or "hf-hub:" in model + pretrained or model.startswith("local-dir:"):
+        return
+    if os.sep in pretrained or pretrained.endswith(_CHECKPOINT_SUFFIXES) or Path(pretrained).expanduser().exists():
+        return
+    repo = _registry_repo(model, pretrained)
+    if repo is None or (hub_cache_dir() / ("models--" + repo.replace("/", "--"))).is_dir():
+        return
+    if hub_reachable():  # False at once under HF_HUB_OFFLINE
+        return
+    raise ModelUnavailable(model, ROLE, _remedy(model, pretrained))
+
+
+def _registry_repo(model: str, pretrained: str) -> str | None:
+    """The hub repository open_clip's registry names for a (model, tag), read without importing open_clip."""
+    registry = _open_clip_registry()
+    if registry is None:
+        return None
+    try:
+        repo = registry.get_pretrained_cfg(model, pretrained).get("hf_hub") or ""
+    except Exception:  # noqa: BLE001 - an unexpected registry shape: let open_clip itself decide
+        return None
+    return repo.strip("/") or None
+
+
+@functools.cache
+def _open_clip_registry() -> types.ModuleType | None:
+    """open_clip's `pretrained.py` (a table and a few lookups), loaded on its own: `import open_clip` imports torch."""
+    try:
+        spec = importlib.util.find_spec("open_clip")
+        folder = Path((spec.submodule_search_locations or [])[0]) if spec else None
+        if folder is None or not (folder / "pretrained.py").is_file():
+            return None
+        package = types.ModuleType("_mmrag_open_clip_registry")
+        package.__path__ = [str(folder)]  # its relative imports (.constants, .version) resolve in open_clip's folder
+        sys.modules[package.__name__] = package
+        module = types.ModuleType(f"{package.__name__}.pretrained")
+        module.__package__, module.__file__ = package.__name__, str(folder / "pretrained.py")
+        sys.modules[module.__name__] = module
+        # Its one heavy import (safetensors.torch, for loading, which this copy never does) is left out.
+        source = (folder / "pretrained.py").read_text().replace("import safetensors.torch", "raise ImportError")
+        exec(compile(source, module.__file__, "exec"), module.__dict__)  # noqa: S102 - open_clip's own file
+        return module
+    except Exception:  # noqa: BLE001 - any surprise: the full load path decides
+        return None
 
 
 @dataclass

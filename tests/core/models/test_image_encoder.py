@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from PIL import Image
 
 from mmrag.errors import ModelUnavailable
 from mmrag.models.image_encoder import ImageEncoder, OpenClipEncoder
+from mmrag.models.open_clip_loader import load_open_clip
 
 
 @pytest.fixture(scope="session")
@@ -189,3 +193,25 @@ def test_url_hosted_tag_is_not_fetched_offline(tiny_clip: str, offline_empty_cac
     with pytest.raises(ModelUnavailable) as info:
         OpenClipEncoder.load(tiny_clip, "web", device="cpu")
     assert "create_model_and_transforms" in info.value.remedy and attempts == []
+
+
+FAIL_FAST = """
+import json, sys
+from mmrag.errors import ModelUnavailable
+from mmrag.models.image_encoder import OpenClipEncoder
+try:
+    OpenClipEncoder.load("ViT-B-32", "laion2b_s34b_b79k")
+except ModelUnavailable as exc:
+    print(json.dumps({"error": str(exc), "imported": [m for m in ("torch", "open_clip") if m in sys.modules]}))
+"""
+
+
+def test_missing_tag_weights_are_reported_before_torch_is_imported(offline_empty_cache: Path) -> None:
+    """Offline with nothing cached, the tag's weights are known missing from open_clip's registry file alone."""
+    out = subprocess.run([sys.executable, "-c", FAIL_FAST], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["imported"] == []
+    with pytest.raises(ModelUnavailable) as info:  # the full path (open_clip itself) says the same
+        load_open_clip("ViT-B-32", "laion2b_s34b_b79k", "cpu")
+    assert result["error"] == str(info.value)
