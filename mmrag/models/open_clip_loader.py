@@ -78,7 +78,7 @@ def load_open_clip(model: str, pretrained: str | None, device: str) -> OpenClipP
 
 
 def raise_if_missing_offline(model: str, pretrained: str | None) -> None:
-    """Fail fast, importing neither torch nor open_clip (~5 s, ~300 MB), when an open_clip tag's weights cannot
+    """Fail fast, importing neither torch nor open_clip (~5 s, ~0.7 GB), when an open_clip tag's weights cannot
     be had: the tag's hub repository has no folder in the Hugging Face cache and the hub does not answer (or
     HF_HUB_OFFLINE is set). Raises the ModelUnavailable `load_open_clip` would; anything less certain (files,
     folders, hf-hub names, tags fetched by URL, a registry this cannot read) is left to `load_open_clip`.
