@@ -255,11 +255,12 @@ def embed_points(
     for start in range(0, len(todo), step):
         chunk = todo[start : start + step]
         vectors = np.zeros((len(chunk), encoder.dim), dtype=np.float32)
-        pages = [i for i, (e, _) in enumerate(chunk) if e.kind == "page" and page_tokens > 0]
-        for rows, max_tokens in ((pages, page_tokens), (sorted(set(range(len(chunk))) - set(pages)), None)):
-            if rows:
-                texts = [chunk[i][1] for i in rows]
-                vectors[rows] = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)
+        rows_by_limit: dict[int | None, list[int]] = {}  # pages read their first page_tokens, the rest all
+        for i, (e, _) in enumerate(chunk):
+            rows_by_limit.setdefault(page_tokens if e.kind == "page" and page_tokens else None, []).append(i)
+        for max_tokens, rows in rows_by_limit.items():
+            texts = [chunk[i][1] for i in rows]
+            vectors[rows] = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)
         yield [
             TextPoint(
                 id=e.point_id,

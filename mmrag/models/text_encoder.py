@@ -16,6 +16,7 @@ from mmrag.models.resolve import resolve_device, resolve_model_path
 # One loaded model per (weights path, device) and process: channels, evals and benchmarks share it.
 _MODELS: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
+_ENCODE_LOCK = threading.Lock()  # a shared model's sequence limit changes for one encode call at a time
 
 
 @runtime_checkable
@@ -76,7 +77,7 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self._model
-        with _LOCK:  # the model is shared: its sequence limit changes for this call only
+        with _ENCODE_LOCK:  # the model is shared: its sequence limit changes for this call only
             limit = model.max_seq_length
             if max_tokens:
                 model.max_seq_length = min(max_tokens, limit or max_tokens)
