@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ingest.py [--pdfs FILES_OR_DIRS...] [--workers 1,2,all] [--rss-pages 10,100] [--json]
         [--keep DIR]   # e.g. --pdfs ../shared/devset/pdfs --keep .devset/idx_all, then devset.py --reuse
+        [--search-sizes 10000,100000,1000000]   # and search latency per channel at those sizes (bench_scale.py)
     python benchmarks/bench_ingest.py --accuracy [PATHS...]   # parse_pdf alone vs truth.json (sample corpus)
 
 Needs mmrag installed (`pip install -e .`): pipelines/, indexes/ and cli/ import as mmrag.* only through it.
@@ -11,6 +12,8 @@ text and image embeddings, model loading included) with 1, 2 and all workers, an
 `pymupdf4llm.to_markdown` (its defaults) over the same files; ratios are against that baseline, from the same
 run. Files pymupdf4llm cannot read are left out of its pages/s (and listed). Memory: peak RSS of the whole
 `mmrag index` process tree on the first N pages of the files, at two sizes (10x more pages should add < 20%).
+Search (--search-sizes): `bench_scale.py` in its own process, after the ingest runs, and its p50/p95 per channel
+and fused at each size in the same report, so one run prints ingest, memory and search figures.
 Default files: four dev-set PDFs (~280 pages) from ../shared/devset/pdfs.
 """
 
@@ -316,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rss-pages", default="10,100", help="two corpus sizes (pages) for peak RSS; '' to skip")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep the index of the last --workers run here (e.g. .devset/idx_all, for devset.py --reuse)")
+    ap.add_argument("--search-sizes", default="",
+                    help="also run bench_scale.py at these element counts (e.g. 10000,100000,1000000: hours at 1M)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     files = _pdfs(args.pdfs) if args.pdfs else [DEVSET / n for n in DEFAULT_PDFS]
@@ -354,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 rss.append({"pages": row["pages"], "peak_rss_mb": row["peak_rss_mb"], "seconds": row["seconds"]})
             report["rss"] = rss
             report["rss_growth"] = rss[1]["peak_rss_mb"] / rss[0]["peak_rss_mb"] - 1
+    if args.search_sizes:
+        report["search"] = _search_at_scale(args.search_sizes)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -370,7 +377,56 @@ def main(argv: list[str] | None = None) -> int:
         a, c = report["rss"]
         print(f"peak RSS of `mmrag index`: {a['pages']} pages {a['peak_rss_mb']:.0f} MB, {c['pages']} pages "
               f"{c['peak_rss_mb']:.0f} MB (+{100 * report['rss_growth']:.0f}%)")
+    if "search" in report:
+        _print_search(report["search"])
     return 0
+
+
+def _search_at_scale(sizes: str) -> dict:
+    """bench_scale.py --json at these sizes, in its own process (its data and indexes stay out of this one)."""
+    cmd = [sys.executable, str(Path(__file__).with_name("bench_scale.py")), "--sizes", sizes, "--json"]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # its progress lines go to our stderr
+    if out.returncode != 0:
+        raise SystemExit(f"bench_scale.py failed ({out.returncode})")
+    return json.loads(out.stdout)
+
+
+def search_rows(scale: dict) -> list[tuple[str, str, str]]:
+    """(elements, what, 'p50 / p95 ms') rows from a bench_scale.py report: each channel, HNSW where it was built."""
+    rows = []
+
+    def ms(t: dict) -> str:
+        return f"{t['p50_ms']:.2f} / {t['p95_ms']:.2f}"
+
+    def segments(r: dict) -> tuple[str, str]:
+        """Which figures to show (after optimise when it ran) and what the shard searched then."""
+        if "hnsw" not in r:
+            return "plain", "exact, plain segments"
+        shard = r.get("shard", {})
+        return "hnsw", "HNSW" if shard.get("plain_points", 0) < shard.get("points", 1) else "exact, small"
+
+    for n, r in scale["sizes"].items():
+        size = f"{int(n):,}"
+        text = r["text"]
+        seg, how = segments(text)
+        for side in ("dense", "lexical", "fused", "fused_filtered"):
+            rows.append((size, f"text:{side} ({how})", ms(text[seg][side])))
+        if "image_faiss" in r:
+            rows.append((size, "image: FAISS flat", ms(r["image_faiss"]["flat"])))
+            rows.append((size, f"image: FAISS HNSW (recall@10 {r['image_faiss']['hnsw_recall@10']})",
+                         ms(r["image_faiss"]["hnsw"])))
+            q = r["image_qdrant"]
+            qseg, how = segments(q)
+            rows.append((size, f"image: Qdrant ({how}, recall@10 {q[f'{qseg}_recall@10']})", ms(q[qseg])))
+            rows.append((size, "all channels fused, image in FAISS", ms(r["fused_faiss"])))
+            rows.append((size, "all channels fused, image in Qdrant", ms(r["fused_qdrant"])))
+    return rows
+
+
+def _print_search(scale: dict) -> None:
+    print(f"search at scale (bench_scale.py, {scale['queries']} queries per index, k = 10), ms p50 / p95:")
+    for size, what, figures in search_rows(scale):
+        print(f"  {size:>10}  {what:52} {figures}")
 
 
 if __name__ == "__main__":
