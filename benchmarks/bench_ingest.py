@@ -403,7 +403,8 @@ def search_rows(scale: dict) -> list[tuple[str, str, str]]:
         if "hnsw" not in r:
             return "plain", "exact, plain segments"
         shard = r.get("shard", {})
-        return "hnsw", "HNSW" if shard.get("plain_points", 0) < shard.get("points", 1) else "exact, small"
+        built = shard.get("plain_points", 0) < shard.get("points", 1)
+        return "hnsw", "optimised, HNSW" if built else "optimised, too small for HNSW"
 
     for n, r in scale["sizes"].items():
         size = f"{int(n):,}"

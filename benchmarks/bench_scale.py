@@ -52,6 +52,7 @@ import qdrant_edge as qe
 from mmrag.elements import ChannelHit
 from mmrag.fusion import FusedItem, fuse
 from mmrag.indexes.base import SearchFilter
+from mmrag.indexes.faiss_index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, HnswIndex
 from mmrag.indexes.qdrant_image import QdrantImageChannel
 from mmrag.indexes.qdrant_store import DENSE, SparseTerms, TextPoint
 from mmrag.indexes.qdrant_text import QdrantTextChannel, TextQuery
@@ -65,8 +66,6 @@ DEVSET = next((d for d in (ROOT.parent / "shared/devset/pdfs", ROOT.parents[1] /
 TEXT_DIM, IMAGE_DIM = 384, 512
 QUERY = QuerySettings()
 K, DEPTH = QUERY.k, QUERY.per_channel_k
-# The image channel's HNSW parameters (indexes/faiss_image.py).
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 128
 ELEMENTS_PER_DOC = 200
 KINDS = ("text", "text", "figure", "table", "page")
 
@@ -272,7 +271,9 @@ def bench_text(tb: TextBench, n_queries: int, one_doc: SearchFilter, quiet: bool
 
 
 # ---------------------------------------------------------------------------------------------- image channel
-def bench_faiss(vectors: np.ndarray, queries: np.ndarray, quiet: bool) -> tuple[dict[str, Any], Any, list[list[str]]]:
+def bench_faiss(
+    vectors: np.ndarray, queries: np.ndarray, quiet: bool
+) -> tuple[dict[str, Any], HnswIndex, list[list[str]]]:
     """FAISS flat and HNSW; returns the figures, the HNSW index and the exact (flat) top 10s."""
     n_queries = len(queries) - 1
     r: dict[str, Any] = {}
@@ -283,22 +284,21 @@ def bench_faiss(vectors: np.ndarray, queries: np.ndarray, quiet: bool) -> tuple[
     r["flat"], exact = timed(lambda i: [f"e{j}" for j in flat.search(queries[i : i + 1], K)[1][0].tolist()],
                              n_queries)
     t0 = time.perf_counter()
-    hnsw = faiss.IndexHNSWFlat(IMAGE_DIM, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    hnsw.hnsw.efSearch = HNSW_EF_SEARCH
-    hnsw.add(vectors)
+    hnsw = HnswIndex.new(IMAGE_DIM)  # the channel's own index (IDMap2 over IndexHNSWFlat, its M/efConstruction)
+    hnsw.add(vectors, np.arange(len(vectors), dtype=np.int64))
     r["hnsw_build_s"] = round(time.perf_counter() - t0, 2)
     r["hnsw"], approx = timed(lambda i: hit_ids(faiss_hits(hnsw, queries[i], K)), n_queries)
     r["hnsw_recall@10"] = recall(approx, exact)
+    r["hnsw_params"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
     say(f"  image FAISS flat {fmt(r['flat'])} (build {r['flat_build_s']} s); HNSW {fmt(r['hnsw'])} "
         f"(build {r['hnsw_build_s']} s), recall@10 {r['hnsw_recall@10']}", quiet)
     flat.reset()  # free its memory before the next runs
     return r, hnsw, exact
 
 
-def faiss_hits(index: Any, query: np.ndarray, k: int) -> list[ChannelHit]:
-    """Labels mapped to element ids, as `FaissImageChannel.search_vector` does."""
-    scores, ids = index.search(query[None, :], k)
+def faiss_hits(index: HnswIndex, query: np.ndarray, k: int) -> list[ChannelHit]:
+    """Labels mapped to element ids, as `FaissImageChannel.search_vector` does (its index's own search)."""
+    scores, ids = index.search(query[None, :], k, None)
     return [ChannelHit(f"e{int(i)}", float(s), r, "image")
             for r, (s, i) in enumerate(zip(scores[0], ids[0]), start=1) if i >= 0]
 

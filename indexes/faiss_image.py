@@ -24,7 +24,7 @@ import numpy as np
 
 from mmrag.elements import ChannelHit, Element
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
-from mmrag.indexes.faiss_index import FLAT, HNSW, GpuSwitch, VectorIndex, kind_for, load_index, new_index
+from mmrag.indexes.faiss_index import FLAT, HNSW, HNSW_GRAPH, GpuSwitch, VectorIndex, kind_for, load_index, new_index
 from mmrag.indexes.faiss_vectors import ImageVectorStore
 from mmrag.indexes.image_embed import embed_pixels, images_by_doc
 from mmrag.models.image_encoder import ImageEncoder
@@ -119,6 +119,8 @@ class FaissImageChannel(Channel):
             return None
         if sidecar.get("fingerprint") != self.vectors.fingerprint or sidecar.get("index_type") not in (FLAT, HNSW):
             return None
+        if sidecar["index_type"] == HNSW and sidecar.get("graph") != HNSW_GRAPH:
+            return None  # built with other graph parameters (e.g. before efConstruction went to 100): rebuild
         return sidecar
 
     def _wanted_kind(self) -> str:
@@ -221,6 +223,8 @@ class FaissImageChannel(Channel):
             "crc32": zlib.crc32(data),
             "docs": self.vectors.tokens(),
         }
+        if self.index.kind == HNSW:
+            sidecar["graph"] = HNSW_GRAPH
         atomic_write_bytes(self.root / "index.json", json.dumps(sidecar, indent=1).encode())
         self._dirty = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from mmrag.elements import Element
 from mmrag.errors import StaleVectors
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.faiss_image import FaissImageChannel
+from mmrag.indexes.faiss_index import HNSW_GRAPH
 from mmrag.models.image_encoder import OpenClipEncoder
 from mmrag.settings import ImageChannelSettings
 
@@ -145,6 +147,28 @@ def test_hnsw_past_exact_max(tmp_path: Path, encoder: OpenClipEncoder, corpus: l
     assert _open(tmp_path / "hnsw", encoder, exact_max=4).describe()["index_type"] == "hnsw"
     # falling back under the threshold goes back to exact search
     assert _open(tmp_path / "hnsw", encoder, exact_max=100).describe()["index_type"] == "flat"
+
+
+def test_hnsw_built_with_other_graph_parameters_is_rebuilt(tmp_path: Path, encoder: OpenClipEncoder,
+                                                          corpus: list[Element], pixels: Pixels) -> None:
+    channel = _open(tmp_path, encoder, exact_max=4)
+    channel.add(corpus, pixels)
+    before = channel.search("x", k=5)
+    channel.close()
+    sidecar_path = tmp_path / "faiss" / "index.json"
+    sidecar = json.loads(sidecar_path.read_text())
+    assert sidecar["index_type"] == "hnsw" and sidecar["graph"] == HNSW_GRAPH
+    # as an index built before efConstruction went from 40 to 100 left it (no "graph" then)
+    del sidecar["graph"]
+    sidecar_path.write_text(json.dumps(sidecar))
+    reopened = _open(tmp_path, encoder, exact_max=4)
+    assert reopened.search("x", k=5) == before
+    reopened.close()
+    assert json.loads(sidecar_path.read_text())["graph"] == HNSW_GRAPH  # rebuilt, and saved again
+    # an index whose sidecar matches is loaded as it is, not rebuilt
+    mtime = (tmp_path / "faiss" / "index.faiss").stat().st_mtime_ns
+    _open(tmp_path, encoder, exact_max=4).close()
+    assert (tmp_path / "faiss" / "index.faiss").stat().st_mtime_ns == mtime
 
 
 def test_other_encoder_vectors_are_reported_stale(tmp_path: Path, encoder: OpenClipEncoder,
