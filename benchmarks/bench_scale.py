@@ -52,7 +52,7 @@ import qdrant_edge as qe
 from mmrag.elements import ChannelHit
 from mmrag.fusion import FusedItem, fuse
 from mmrag.indexes.base import SearchFilter
-from mmrag.indexes.faiss_index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, HnswIndex
+from mmrag.indexes.faiss_index import HNSW_EF_SEARCH, HNSW_GRAPH, HnswIndex
 from mmrag.indexes.qdrant_image import QdrantImageChannel
 from mmrag.indexes.qdrant_store import DENSE, SparseTerms, TextPoint
 from mmrag.indexes.qdrant_text import QdrantTextChannel, TextQuery
@@ -289,7 +289,7 @@ def bench_faiss(
     r["hnsw_build_s"] = round(time.perf_counter() - t0, 2)
     r["hnsw"], approx = timed(lambda i: hit_ids(faiss_hits(hnsw, queries[i], K)), n_queries)
     r["hnsw_recall@10"] = recall(approx, exact)
-    r["hnsw_params"] = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION, "efSearch": HNSW_EF_SEARCH}
+    r["hnsw_params"] = {**HNSW_GRAPH, "efSearch": HNSW_EF_SEARCH}
     say(f"  image FAISS flat {fmt(r['flat'])} (build {r['flat_build_s']} s); HNSW {fmt(r['hnsw'])} "
         f"(build {r['hnsw_build_s']} s), recall@10 {r['hnsw_recall@10']}", quiet)
     flat.reset()  # free its memory before the next runs
