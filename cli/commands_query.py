@@ -34,11 +34,10 @@ def search(
     kinds = parse_choices("--kind", kind, KINDS)
     with open_index(index, read_only=True) as idx:
         result = idx.search_result(query, channel=channel, docs=parse_list(doc), kinds=kinds,
-                                   pages=parse_pages(pages), k=k)
+                                   pages=parse_pages("--pages", pages), k=k)
     hits, refs, searched = result.hits, result.references, result.query
     if as_json:
-        out.print_json(json.dumps({"query": searched.to_dict(),
-                                   "references": [r.to_dict() for r in refs], "hits": [h.to_dict() for h in hits]}))
+        out.print_json(json.dumps(result.to_dict()))
         return
     if searched.dropped:
         out.print(f"left out of the search (answer instructions): {searched.dropped}", markup=False)

@@ -151,6 +151,12 @@ class ElementStore:
         )
         return [_doc_row(r) for r in rows]
 
+    def generation(self) -> tuple[int, float]:
+        """(ready documents, latest change): changes whenever a document finishes, is replaced or removed."""
+        n, latest = self.db.execute(
+            "SELECT COUNT(*), COALESCE(MAX(updated), 0) FROM documents WHERE status=?", (READY,)).fetchone()
+        return int(n), float(latest)
+
     def begin_document(self, doc: str, path: str, sha256: str, pages: int, elements: list[Element]) -> None:
         """Replace a document's rows with new elements, marked `indexing` until `finish_document`."""
         with self.transaction():

@@ -61,6 +61,7 @@ class MMIndex:
     ) -> None:
         self.root = Path(path)
         self.read_only = read_only
+        self._config, self._overrides = config, overrides
         manifest = read_manifest(self.root) if self.root.exists() else None
         if manifest is None and not create:
             raise IndexNotFound(f"{self.root}: no mmrag index here (create one with `mmrag index PDFS --index DIR`)")
@@ -248,6 +249,17 @@ class MMIndex:
         """Retrieve, then answer with the configured generator (extractive when none)."""
         hits = self.search(question, docs=docs, kinds=kinds, pages=pages, k=k)
         return self.generator.generate(question, hits)
+
+    def reopened(self) -> MMIndex:
+        """A fresh read-only view of this folder, seeing the documents finished since this one was opened, with
+        the stored settings (a tuned `query` section included) and the models this one has loaded.
+
+        For a long-running reader (`mmrag serve`): open it, warm it, swap it in, then close this one.
+        """
+        fresh = MMIndex(self.root, create=False, read_only=True, config=self._config, overrides=self._overrides)
+        self._models.store = fresh.store  # the captioner's cache lives in the store; the models stay loaded
+        fresh._models = self._models
+        return fresh
 
     def pixel_path(self, element: Element) -> str | None:
         return self.parts.pixel_path(element)

@@ -67,6 +67,11 @@ class SearchResult:
     query: RewrittenQuery  # what the channels searched for (instructions out, glossary terms)
     references: list[Reference] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a search, the same for `search --json`, `GET /api/search` and the MCP `search` tool."""
+        return {"query": self.query.to_dict(), "references": [r.to_dict() for r in self.references],
+                "hits": [h.to_dict() for h in self.hits]}
+
 
 def channel_weight(weights: Mapping[str, float], name: str) -> float:
     """A ranking's fusion weight: its own key ("text:dense"), else its channel's ("text"), else 1."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from mmrag.elements import Answer, Hit
@@ -11,6 +11,8 @@ from mmrag.elements import Answer, Hit
 if TYPE_CHECKING:
     from mmrag.generators.context import Context
     from mmrag.settings import GeneratorSettings
+
+TokenCallback = Callable[[str], None]  # receives each piece of answer text as it is written
 
 
 class Generator(ABC):
@@ -21,10 +23,23 @@ class Generator(ABC):
     """
 
     name: str
+    streams: bool = False  # True when `stream` hands out the text piece by piece as the model writes it
 
     @abstractmethod
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
         """Answer the question from these hits only."""
+
+    def stream(self, question: str, hits: Sequence[Hit], on_token: TokenCallback) -> Answer:
+        """Answer like `generate`, calling on_token with each piece of text as it is produced; returns the final Answer
+        (the same Answer `generate` would give: text, citations, supported). Default: generate, then one on_token call
+        with the whole text.
+
+        The pieces join to the Answer's text. on_token runs in the caller's thread; an exception it raises (a client
+        that went away) stops the generation and propagates.
+        """
+        answer = self.generate(question, hits)
+        on_token(answer.text)
+        return answer
 
 
 class VisionGenerator(Generator):
@@ -39,6 +54,36 @@ class VisionGenerator(Generator):
 
         return build_context(hits, max_context_chars=self.max_context_chars, max_images=self.max_images,
                              image_max_side=self.image_max_side)
+
+    def build_answer(self, text: str, ctx: Context, hits: Sequence[Hit]) -> Answer:
+        """The Answer for the model's reply `text`: the context markers it cites, and whether it is supported."""
+        from mmrag.generators.context import is_supported
+
+        citations = ctx.citations(text)
+        return Answer(text, self.name, citations, list(hits), supported=is_supported(text, citations))
+
+
+class StrippedTokens:
+    """Passes text pieces on to `on_token` so that they join to the stripped text (as `str.strip` gives it).
+
+    Leading whitespace is dropped, and whitespace is held back until more text follows it, so trailing whitespace
+    is never sent; empty pieces are not sent.
+    """
+
+    def __init__(self, on_token: TokenCallback) -> None:
+        self.on_token = on_token
+        self.started = False
+        self.pending = ""
+
+    def __call__(self, piece: str) -> None:
+        if not self.started:
+            piece = piece.lstrip()
+            self.started = bool(piece)
+        text = self.pending + piece
+        body = text.rstrip()
+        self.pending = text[len(body) :]
+        if body:
+            self.on_token(body)
 
 
 def context_budget(settings: GeneratorSettings) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +11,8 @@ from PIL import Image
 
 from mmrag.elements import Answer, Hit
 from mmrag.errors import GeneratorError, ModelUnavailable
-from mmrag.generators.base import VisionGenerator, context_budget
-from mmrag.generators.context import SYSTEM_PROMPT, Context, is_supported
+from mmrag.generators.base import StrippedTokens, TokenCallback, VisionGenerator, context_budget
+from mmrag.generators.context import SYSTEM_PROMPT, Context
 from mmrag.models.vlm import load_vlm
 from mmrag.settings import GeneratorSettings
 
@@ -30,8 +30,45 @@ class VLMInputs:
     tensors: Any
 
 
+class TokenStreamer:
+    """A `model.generate(streamer=...)` streamer (transformers' BaseStreamer protocol: `put`, `end`) that decodes
+    the new tokens incrementally and hands each new piece of text to `on_text`, synchronously, inside `generate`.
+
+    The first `put` (the prompt) is skipped. The whole reply is decoded again at each token with `decode`, and the
+    text past what was already sent goes out, so the pieces join to `decode(all new ids)`; a piece that ends in an
+    incomplete UTF-8 character (U+FFFD) waits for the next token.
+    """
+
+    def __init__(self, decode: Callable[[list[int]], str], on_text: TokenCallback) -> None:
+        self.decode = decode
+        self.on_text = on_text
+        self.ids: list[int] = []
+        self.sent = 0
+        self.prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if len(value.shape) > 1 and value.shape[0] > 1:
+            raise GeneratorError("streaming supports one sequence at a time")
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        self.ids.extend(value.reshape(-1).tolist())
+        self._flush(final=False)
+
+    def end(self) -> None:
+        self._flush(final=True)
+
+    def _flush(self, final: bool) -> None:
+        text = self.decode(self.ids)
+        if len(text) > self.sent and (final or not text.endswith("\ufffd")):
+            self.on_text(text[self.sent :])
+            self.sent = len(text)
+
+
 class TransformersVLMGenerator(VisionGenerator):
     """Answers with a transformers vision-language model (Qwen2-VL, Idefics, LLaVA, …) over text and pixels."""
+
+    streams = True
 
     def __init__(
         self,
@@ -112,10 +149,18 @@ class TransformersVLMGenerator(VisionGenerator):
             out = self.model.generate(**tensors, **kwargs)
         return out[:, tensors["input_ids"].shape[1] :]
 
+    def decode(self, ids: Any) -> str:
+        """The text of one sequence of generated token ids, special tokens left out (not stripped)."""
+        return self.processor.batch_decode([ids], skip_special_tokens=True)[0]
+
     def generate(self, question: str, hits: Sequence[Hit], **generate_kwargs: Any) -> Answer:
         """Answer from the hits; keyword arguments go to `model.generate` (e.g. a streamer)."""
         inputs = self.build_inputs(question, hits)
         new_ids = self._generate_ids(inputs, **generate_kwargs)
-        text = self.processor.batch_decode(new_ids, skip_special_tokens=True)[0].strip()
-        citations = inputs.context.citations(text)
-        return Answer(text, self.name, citations, list(hits), supported=is_supported(text, citations))
+        return self.build_answer(self.decode(new_ids[0]).strip(), inputs.context, hits)
+
+    def stream(self, question: str, hits: Sequence[Hit], on_token: TokenCallback, **generate_kwargs: Any) -> Answer:
+        """`generate` with a streamer: on_token gets each new piece of the reply as the model writes it, and the
+        pieces join to the final Answer's text (leading and trailing whitespace are not sent)."""
+        streamer = TokenStreamer(self.decode, StrippedTokens(on_token))
+        return self.generate(question, hits, streamer=streamer, **generate_kwargs)
