@@ -172,9 +172,11 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
 
     @app.get("/api/elements/{element_id}/image", tags=["pixels"], response_class=Response)
     def element_image(element_id: str, box: bool = Query(
-            False, description="The element's page render with its box drawn, instead of its crop.")) -> Response:
+            False, description="The element's page render with its box drawn, instead of its crop."),
+            w: int | None = Query(None, ge=32, le=4096, description="Scale down to at most this width (pixels).")
+    ) -> Response:
         """The element's crop (figures, tables) or page render (pages, and `?box=1`)."""
-        data, media_type = service.element_image(element_id, box=box)
+        data, media_type = service.element_image(element_id, box=box, width=w)
         return Response(data, media_type=media_type, headers={"Cache-Control": IMAGE_CACHE})
 
 

@@ -22,6 +22,7 @@ COOKIE = "mmrag_key"
 PUBLIC_PATHS = ("/api/health", "/login", "/favicon.ico")
 PUBLIC_PREFIXES = ("/static/",)
 MAX_BODY_BYTES = 64 * 1024  # a question with filters fits many times over
+MULTIPART_SLACK = 64 * 1024  # an upload's form framing around the PDF
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
             "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -80,7 +81,7 @@ class _SecurityMiddleware:
                 await _send_error(send, 401, "missing or wrong API key: send the header Authorization: Bearer <key>",
                                   [(b"www-authenticate", b"Bearer")])
             return
-        limit = self.options.max_upload_bytes if _is_upload(scope) else self.options.max_body_bytes
+        limit = self.options.max_upload_bytes + MULTIPART_SLACK if _is_upload(scope) else self.options.max_body_bytes
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await _send_error(send, 413, f"request body of {declared} bytes: the limit is {limit} bytes")

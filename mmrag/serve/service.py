@@ -216,9 +216,9 @@ class IndexService:
             page_id = self.index.store.page_element_id(e.doc, e.page)
         return {**e.to_dict(), "has_image": bool(e.image), "page_element_id": page_id}
 
-    def element_image(self, element_id: str, box: bool = False) -> tuple[bytes, str]:
+    def element_image(self, element_id: str, box: bool = False, width: int | None = None) -> tuple[bytes, str]:
         """(image bytes, media type): the element's crop (or page render), or with `box` its page render with its
-        box drawn.
+        box drawn; `width`: scaled down to at most this many pixels wide (thumbnails).
 
         Only pixel files that the store names for an element are read; nothing of the request reaches a path.
         """
@@ -226,8 +226,8 @@ class IndexService:
         if box or not e.image:
             page = self._page_element(e.doc, e.page)
             rects = [e.bbox] if e.kind != "page" else []
-            return _png(page_with_boxes(page, self._pixels(page)[0], rects))
-        return self._pixels(e)
+            return _png(page_with_boxes(page, self._pixels(page)[0], rects), width)
+        return _scaled(self._pixels(e), width)
 
     def page_image(self, doc: str, page: int, boxes: list[str] | None = None) -> tuple[bytes, str]:
         """(image bytes, media type) of a page render, with the boxes of these elements of that page drawn."""
@@ -268,10 +268,23 @@ def element_summary(e: Element) -> dict[str, Any]:
 _MEDIA_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
-def _png(img: Any) -> tuple[bytes, str]:
+def _png(img: Any, width: int | None = None) -> tuple[bytes, str]:
+    if width and img.width > width:
+        img = img.resize((width, max(1, round(img.height * width / img.width))))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue(), "image/png"
+
+
+def _scaled(pixels: tuple[bytes, str], width: int | None) -> tuple[bytes, str]:
+    """Stored pixels as they are, or a PNG at most `width` pixels wide."""
+    if not width:
+        return pixels
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(pixels[0]))
+    return _png(img.convert("RGB") if img.mode not in ("RGB", "RGBA", "L") else img, width) \
+        if img.width > width else pixels
 
 
 __all__ = ["BadParameter", "IndexService", "NotFound", "element_summary"]

@@ -1,0 +1,152 @@
+"""PDF uploads over HTTP (`mmrag serve --allow-upload`): `POST /api/documents` takes one PDF, a background job
+indexes it with the CLI's writer (same writer lock, same bad-file handling), `GET /api/jobs/{id}` shows progress.
+
+An upload is saved as `<index>/uploads/<name>.pdf`, its name reduced to letters, digits, dot, dash, underscore
+and space; the document is known by that name, so uploading a file of the same name again replaces it (as
+`mmrag index` does with a changed file). Jobs run one at a time; a job that finds another writer (a running
+`mmrag index`) waits for its lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, File, UploadFile
+from fastapi.responses import JSONResponse
+
+from mmrag.errors import IndexLocked, MMRagError
+from mmrag.params import BadParameter
+from mmrag.serve.service import IndexService, NotFound
+from mmrag.store import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+UPLOAD_FOLDER = "uploads"
+PDF_MAGIC = b"%PDF-"
+MAGIC_WINDOW = 1024  # readers accept a header within the first 1 KiB
+LOCK_WAIT_SECONDS = 600.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+@dataclass
+class Job:
+    """One upload's indexing: queued, waiting (for the writer lock), running, done or failed."""
+
+    id: str
+    file: str
+    status: str = "queued"
+    progress: dict[str, list[int]] = field(default_factory=dict)  # stage -> [done, total]
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class UploadJobs:
+    """The upload queue of one served index; `max_bytes` is the largest PDF taken."""
+
+    def __init__(self, service: IndexService, max_bytes: int, lock_wait_seconds: float = LOCK_WAIT_SECONDS) -> None:
+        self.service = service
+        self.root = service.root
+        self.max_bytes = max_bytes
+        self.lock_wait_seconds = lock_wait_seconds
+        self.jobs: dict[str, Job] = {}
+        self._queue: queue.Queue[tuple[Job, Path]] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._worker = threading.Thread(target=self._run, daemon=True, name="mmrag-uploads")
+        self._worker.start()
+
+    def submit(self, filename: str | None, data: bytes) -> Job:
+        """Check and save an uploaded PDF, and queue its indexing; BadParameter names what is wrong with it."""
+        name = safe_pdf_name(filename)
+        if len(data) > self.max_bytes:
+            raise BadParameter(f"{name}: {len(data)} bytes; the upload limit is {self.max_bytes} bytes")
+        if not data:
+            raise BadParameter(f"{name}: the file is empty")
+        if PDF_MAGIC not in data[:MAGIC_WINDOW]:
+            raise BadParameter(f"{name}: not a PDF (no %PDF- header in its first {MAGIC_WINDOW} bytes)")
+        path = self.root / UPLOAD_FOLDER / name
+        atomic_write_bytes(path, data)
+        job = Job(id=f"{next(self._ids)}-{int(time.time())}", file=name)
+        self.jobs[job.id] = job
+        self._queue.put((job, path))
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r}: no such upload job")
+        return job
+
+    def _run(self) -> None:
+        while True:
+            job, path = self._queue.get()
+            try:
+                self._index(job, path)
+            except Exception as exc:  # a job never takes the worker (or the server) down
+                log.exception("upload job %s failed", job.id)
+                job.status, job.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            job.finished = time.time()
+
+    def _index(self, job: Job, path: Path) -> None:
+        from mmrag.pipelines.index import open_index
+
+        def progress(stage: str, done: int, total: int) -> None:
+            job.progress[stage] = [done, total]
+
+        deadline = time.monotonic() + self.lock_wait_seconds
+        while True:
+            try:
+                with open_index(self.root, create=False) as index:
+                    job.status = "running"
+                    report = index.add([path], progress=progress)
+                break
+            except IndexLocked as exc:
+                if time.monotonic() > deadline:
+                    raise MMRagError(f"{job.file}: the index stayed locked by another writer ({exc})") from None
+                job.status = "waiting"
+                time.sleep(1.0)
+        job.report = report.to_dict()
+        if report.failed:
+            job.status, job.error = "failed", "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed)
+        else:
+            job.status = "done"
+        self.service.refresh(wait=True)
+
+
+def safe_pdf_name(filename: str | None) -> str:
+    """The upload's file name reduced to a safe base name ending in .pdf (no folder, no dot files)."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    base = _UNSAFE.sub("_", base).strip(" .")[:120]
+    if not base.lower().endswith(".pdf"):
+        base = (base or "upload") + ".pdf"
+    return base
+
+
+def upload_routes(app: FastAPI, jobs: UploadJobs) -> None:
+    @app.post("/api/documents", tags=["index"], status_code=202)
+    async def upload(file: UploadFile = File(..., description="One PDF.")) -> JSONResponse:
+        """Upload a PDF to index (only with `mmrag serve --allow-upload`); returns the job to poll."""
+        data = await file.read(jobs.max_bytes + 1)
+        job = jobs.submit(file.filename, data)
+        return JSONResponse({**job.to_dict(), "status_url": f"/api/jobs/{job.id}"}, status_code=202)
+
+    @app.get("/api/jobs/{job_id}", tags=["index"])
+    def job_status(job_id: str) -> dict[str, Any]:
+        """An upload job: status (queued, waiting, running, done, failed), progress by stage, the index report."""
+        return jobs.get(job_id).to_dict()
+
+    @app.get("/api/jobs", tags=["index"])
+    def job_list() -> dict[str, Any]:
+        return {"jobs": [j.to_dict() for j in jobs.jobs.values()]}
