@@ -2,7 +2,7 @@
 
 One import namespace from four folders (README "Layout"): mmrag/ (this core package), pipelines/
 (mmrag.pipelines), indexes/ (mmrag.indexes) and cli/ (mmrag.cli). Layers, top to bottom, each importing only
-below itself: cli → pipelines → eval → indexes / generators → models / ingest / store → elements / settings /
+below itself: cli → serve → pipelines → eval → indexes / generators → models / ingest / store → elements / settings /
 errors (tests/test_layers.py reads the imports and checks it). This module is the public facade, an entry
 point like the CLI: seven names, and `open_index` imports the pipelines when called.
 """

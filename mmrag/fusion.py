@@ -80,7 +80,8 @@ def apply_kind_quota(
 ) -> list[FusedItem]:
     """The top k, changed so that each kind with a quota has at least that many units when any exist.
 
-    Units pulled in for a quota replace the lowest-ranked units that no quota needs; order stays by score.
+    Units pulled in for a quota replace the lowest-ranked units that no quota needs, never the first unit (with a
+    small k the quotas could otherwise fill every place and push out the best hit); order stays by score.
     """
     top = list(ranked[:k])
     rest = list(ranked[k:])
@@ -103,7 +104,7 @@ def apply_kind_quota(
 def _last_replaceable(
     top: list[FusedItem], quota: Mapping[str, int], kind_of: Callable[[FusedItem], set[str]]
 ) -> FusedItem | None:
-    for unit in reversed(top):
+    for unit in reversed(top[1:]):
         kinds = kind_of(unit)
         protected = False
         for kind, need in quota.items():

@@ -1,6 +1,6 @@
 """The layers, read from the imports (ast) of every module: data flows one way.
 
-cli → pipelines → eval → indexes / generators → models / ingest / store → elements / settings / errors.
+cli → serve → pipelines → eval → indexes / generators → models / ingest / store → elements / settings / errors.
 A module may import its own folder or a lower layer, never a sibling folder of its layer nor a higher one,
 and no modules import each other in a circle. Imports inside functions and under TYPE_CHECKING count: they
 are dependencies a reader has to follow all the same.
@@ -19,11 +19,12 @@ FOLDERS = {"mmrag": "mmrag", "pipelines": "mmrag.pipelines", "indexes": "mmrag.i
 # __init__ (the `open_index` facade) is "mmrag".
 LAYERS: list[set[str]] = [
     {"cli", "langchain", "mmrag"},  # entry points: the CLI, the LangChain adapter, the package facade
+    {"serve"},  # the server's three doors (HTTP API, web page, MCP), started by the CLI
     {"pipelines"},
     {"eval"},
     {"indexes", "generators"},
     {"models", "ingest", "store", "fusion"},
-    {"elements", "settings", "references", "query_rewrite", "crash"},
+    {"elements", "settings", "references", "query_rewrite", "crash", "params"},
     {"errors"},
 ]
 

@@ -75,7 +75,7 @@ class _SecurityMiddleware:
         path: str = scope.get("path", "")
         headers = _headers(scope)
         if self.options.api_key and not _public(path) and not self._authorised(headers):
-            if scope["method"] == "GET" and not path.startswith(("/api/", "/mcp")):
+            if scope["method"] == "GET" and not path.startswith(("/api/", "/mcp", "/openapi.json")):
                 await _send(send, 303, b"", [(b"location", b"/login")])
             else:
                 await _send_error(send, 401, "missing or wrong API key: send the header Authorization: Bearer <key>",

@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from mmrag import __version__
+from mmrag.serve import VERSION as __version__
 from mmrag.elements import KINDS
 from mmrag.errors import MMRagError
 from mmrag.serve.security import COOKIE, key_matches

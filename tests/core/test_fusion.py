@@ -70,3 +70,12 @@ def test_evidence_decay_lets_a_page_with_several_hits_outrank_one_lucky_hit() ->
     with_evidence = fuse(ranking, key=lambda h: page[h.element_id], evidence_decay=0.9)
     assert [u.key for u in with_evidence] == [2, 1]
     assert with_evidence[0].members == ["b", "c"] and with_evidence[0].channels["text"].element_id == "b"
+
+
+def test_kind_quotas_never_push_out_the_best_unit() -> None:
+    kinds = {"t1": "text", "f1": "figure", "f2": "figure", "b1": "table", "b2": "table"}
+    fused = fuse({"text": ranking("text", ["t1", "f1", "f2", "b1", "b2"])})
+    top = apply_kind_quota(fused, 3, {"figure": 2, "table": 2}, lambda u: {kinds[u.key]})
+    assert top[0].key == "t1" and len(top) == 3
+    top = apply_kind_quota(fused, 1, {"figure": 1}, lambda u: {kinds[u.key]})
+    assert [u.key for u in top] == ["t1"]

@@ -1,0 +1,157 @@
+"""While it serves: documents another process finishes appear without a restart, and with uploads on, a PDF sent
+over HTTP is checked, indexed in a background job (progress at /api/jobs/{id}) and then found."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pymupdf
+import pytest
+from fastapi.testclient import TestClient
+
+from mmrag.pipelines.index import open_index
+from mmrag.serve.api import create_app
+from mmrag.serve.service import IndexService
+from mmrag.serve.uploads import UploadJobs, safe_pdf_name
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
+
+
+def make_pdf(path: Path, text: str, password: str | None = None) -> Path:
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 100), text, fontsize=11)
+    if password:
+        doc.save(path, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password)
+    else:
+        doc.save(path)
+    return path
+
+
+def wait_for(check, seconds: float = 60.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture()
+def private_index(tmp_path: Path) -> Path:
+    """Two sample documents, in an index of this test's own."""
+    with open_index(tmp_path / "idx") as index:
+        assert index.add([SAMPLE / "solar_outlook_2024.pdf", SAMPLE / "transit_ridership_2023.pdf"]).ok
+    return tmp_path / "idx"
+
+
+def test_documents_finished_by_a_writer_appear_without_a_restart(private_index: Path, tmp_path: Path) -> None:
+    service = IndexService(private_index, refresh_seconds=0.1)
+    service.warm()
+    try:
+        assert service.documents()["documents"] == 2
+        pdf = make_pdf(tmp_path / "okapi.pdf", "The okapi census counted 317 okapis in the Ituri forest.")
+        with open_index(private_index) as writer:  # the writer lock is free: the service only reads
+            assert writer.add([pdf]).ok
+        found = wait_for(lambda: [h for h in service.search("okapi census Ituri", k=3)["hits"]
+                                  if h["doc"] == "okapi.pdf"])
+        assert found[0]["page"] == 1
+        assert service.documents()["documents"] == 3
+        with open_index(private_index) as writer:
+            assert writer.remove("okapi.pdf")
+        wait_for(lambda: all(h["doc"] != "okapi.pdf" for h in service.search("okapi census Ituri", k=5)["hits"]))
+    finally:
+        service.close()
+
+
+@pytest.fixture()
+def uploading(private_index: Path) -> Iterator[tuple[TestClient, UploadJobs]]:
+    service = IndexService(private_index, refresh_seconds=0.1)
+    jobs = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=30)
+    from mmrag.serve.security import SecurityOptions
+
+    app = create_app(service, mcp=False, uploads=jobs, security=SecurityOptions(max_upload_bytes=200_000))
+    with TestClient(app) as c:
+        yield c, jobs
+    service.close()
+
+
+def test_an_uploaded_pdf_is_indexed_and_found(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
+    client, _ = uploading
+    pdf = make_pdf(tmp_path / "x.pdf", "The narwhal tusk registry lists 88 tusks from Baffin Bay.")
+    sent = client.post("/api/documents", files={"file": ("../../narwhal registry.pdf", pdf.read_bytes(),
+                                                         "application/pdf")})
+    assert sent.status_code == 202, sent.text
+    job = sent.json()
+    assert job["file"] == "narwhal registry.pdf" and job["status_url"] == f"/api/jobs/{job['id']}"
+    done = wait_for(lambda: (j := client.get(job["status_url"]).json())["status"] in ("done", "failed") and j)
+    assert done["status"] == "done", done
+    assert done["report"]["added"] and done["progress"]
+    hits = client.get("/api/search", params={"q": "narwhal tusk registry", "k": 3}).json()["hits"]
+    assert hits[0]["doc"] == "narwhal registry.pdf"
+    uploads = list((Path(client.app.state.service.root) / "uploads").iterdir())
+    assert [p.name for p in uploads] == ["narwhal registry.pdf"]  # saved inside the index, nowhere else
+
+
+def test_bad_uploads_are_refused_or_fail_their_job(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
+    client, _ = uploading
+    refused = client.post("/api/documents", files={"file": ("notes.pdf", b"just text, no header")})
+    assert refused.status_code == 400 and "not a PDF" in refused.json()["error"]
+    assert "notes.pdf" in refused.json()["error"]
+    empty = client.post("/api/documents", files={"file": ("empty.pdf", b"")})
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]
+    huge = client.post("/api/documents", files={"file": ("huge.pdf", b"%PDF-1.7\n" + b"0" * 300_000)})
+    assert huge.status_code == 413 and "limit" in huge.json()["error"]
+    locked = make_pdf(tmp_path / "locked.pdf", "secret", password="pw")
+    job = client.post("/api/documents", files={"file": ("locked.pdf", locked.read_bytes())}).json()
+    failed = wait_for(lambda: (j := client.get(f"/api/jobs/{job['id']}").json())["status"] in ("done", "failed") and j)
+    assert failed["status"] == "failed" and "locked.pdf" in failed["error"]
+    assert "encrypt" in failed["error"].lower() or "password" in failed["error"].lower()
+    assert client.get("/api/documents").json()["documents"] == 2  # nothing already indexed was lost
+    assert client.get("/api/jobs/nope").status_code == 404
+
+
+def test_an_upload_waits_for_a_running_writer(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
+    client, _ = uploading
+    root = client.app.state.service.root
+    holder = subprocess.Popen(  # another process holds the writer lock, as a running `mmrag index` does
+        [sys.executable, "-c", "import sys, time; from mmrag.pipelines.lock import WriterLock; "
+         "WriterLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(60)", str(root)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        pdf = make_pdf(tmp_path / "y.pdf", "The axolotl ledger records 12 axolotls.")
+        job = client.post("/api/documents", files={"file": ("axolotl.pdf", pdf.read_bytes())}).json()
+        wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["status"] == "waiting")
+    finally:
+        holder.kill()
+        holder.wait()
+    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job['id']}").json())["status"] in ("done", "failed") and j)
+    assert done["status"] == "done", done
+
+
+@pytest.mark.parametrize(("given", "saved"), [
+    ("report.pdf", "report.pdf"), ("../../etc/passwd", "passwd.pdf"), ("C:\\evil\\x.PDF", "x.PDF"),
+    (".hidden.pdf", "hidden.pdf"), ("a\x00b.pdf", "a_b.pdf"), ("", "upload.pdf"), (None, "upload.pdf"),
+    ("<script>.pdf", "_script_.pdf"),
+])
+def test_upload_names_are_reduced_to_a_safe_base_name(given: str | None, saved: str) -> None:
+    assert safe_pdf_name(given) == saved
+
+
+def test_serve_creates_an_index_to_upload_into(tmp_path: Path) -> None:
+    from mmrag.cli.commands_serve import ensure_index
+
+    ensure_index(tmp_path / "new")
+    service = IndexService(tmp_path / "new")
+    try:
+        assert service.documents()["documents"] == 0
+        assert service.search("anything", k=3)["hits"] == []
+    finally:
+        service.close()
+    shutil.rmtree(tmp_path / "new")
