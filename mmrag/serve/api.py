@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mmrag.serve import VERSION as __version__
 from mmrag.errors import MMRagError
+from mmrag.serve import VERSION as __version__
 from mmrag.serve.security import SecurityOptions, install_security
 from mmrag.serve.service import MAX_ASK_K, MAX_SEARCH_K, IndexService, NotFound
 

@@ -22,9 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from mmrag.serve import VERSION as __version__
 from mmrag.elements import KINDS
 from mmrag.errors import MMRagError
+from mmrag.serve import VERSION as __version__
 from mmrag.serve.security import COOKIE, key_matches
 from mmrag.serve.service import IndexService, NotFound
 
