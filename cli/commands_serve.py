@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -82,7 +84,8 @@ def mcp(
     setup_logging(False)  # logs go to stderr: stdout carries the protocol only
     from mmrag.serve.mcp_server import run_stdio
 
-    service = open_service(index, generator, model, base_url)
+    with contextlib.redirect_stdout(sys.stderr):  # whatever loading a model prints must not reach the protocol
+        service = open_service(index, generator, model, base_url)
     try:
         run_stdio(service)
     finally:

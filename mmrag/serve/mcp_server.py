@@ -287,6 +287,7 @@ def attach_mcp(app: Any, service: IndexService, *, allowed_hosts: list[str] | No
       ("name" or "name:port"), since a DNS rebinding attack always arrives under its own host name; an Origin
       header, when sent, must be the same origin or a loopback one. So `--host 0.0.0.0` without a key serves
       clients that use the machine's IP address, and refuses those that use its DNS name (421): set an API key.
+      (Starlette's TestClient sends `Host: testserver`: give it `base_url="http://127.0.0.1"`.)
     """
     endpoint = _MCPEndpoint(app, build_mcp_server(service), allowed_hosts or [])
     app.router.routes.insert(0, Route(MCP_PATH, endpoint=endpoint, name="mcp"))

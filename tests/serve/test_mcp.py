@@ -45,12 +45,6 @@ QUESTION = next(q for q in map(json.loads, (ROOT / "sample_corpus" / "questions.
 QUERY = "battery storage capacity Redwood Gate"
 TOOLS = {"search", "ask", "get_page_image", "list_documents"}
 DEADLINE = 90  # seconds for one whole client conversation, the server's start included
-STDIO_SERVER = ("import sys\n"
-                "from mmrag.serve.mcp_server import run_stdio\n"
-                "from mmrag.serve.service import IndexService\n"
-                "service = IndexService(sys.argv[1])\n"
-                "service.warm()\n"
-                "run_stdio(service)\n")
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                          "clientInfo": {"name": "test", "version": "1"}}}
@@ -97,8 +91,8 @@ def check_search(result: CallToolResult) -> None:
 def stdio_params(index: Path) -> StdioServerParameters:
     env = {k: v for k, v in os.environ.items() if k.startswith(("HF_", "TRANSFORMERS_", "TOKENIZERS_", "PYTHON"))}
     env |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return StdioServerParameters(command=sys.executable, args=["-c", STDIO_SERVER, str(index)], env=env,
-                                 cwd=str(index.parent))
+    return StdioServerParameters(command=sys.executable, args=["-m", "mmrag.cli.app", "mcp", "--index", str(index)],
+                                 env=env, cwd=str(index.parent))  # `mmrag mcp --index IDX`, as an agent starts it
 
 
 @contextmanager
@@ -124,7 +118,8 @@ def test_stdio_tools(serve_index: Path, tmp_path: Path, mode: str) -> None:
         async with Client(transport, mode=mode, read_timeout_seconds=60) as client:
             out["tools"] = (await client.list_tools()).tools
             out["search"] = await client.call_tool("search", {"query": QUERY})
-            out["page"] = await client.call_tool("get_page_image", {"doc": QUESTION["doc"], "page": 4})
+            page = {"doc": QUESTION["doc"], "page": QUESTION["pages"][0]}
+            out["page"] = await client.call_tool("get_page_image", page)
             out["docs"] = await client.call_tool("list_documents", {})
             out["ask"] = await client.call_tool("ask", {"question": QUESTION["question"], "doc": QUESTION["doc"]})
             out["chart"] = await client.call_tool("search", {"query": QUERY, "kind": "chart"})
@@ -168,7 +163,7 @@ def test_stdio_stdout_is_protocol_only(serve_index: Path, tmp_path: Path) -> Non
     """Every line the server writes to stdout is a JSON-RPC message (its logs go to stderr)."""
     params = stdio_params(serve_index)
     lines: queue.Queue[str] = queue.Queue()
-    with (tmp_path / "server.log").open("w") as log:
+    with server_log(tmp_path) as log:
         proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=log, env=os.environ | (params.env or {}), cwd=params.cwd, text=True)
         threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
