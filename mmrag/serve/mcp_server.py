@@ -39,9 +39,9 @@ from pydantic import Field
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mmrag import __version__
 from mmrag.errors import MMRagError
 from mmrag.params import check_text
+from mmrag.serve import VERSION as __version__
 from mmrag.serve.service import IndexService
 
 log = logging.getLogger(__name__)
