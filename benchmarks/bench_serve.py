@@ -563,7 +563,10 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
              f"{report['server']['rss_mb_end']} MB", "",
              "`srv cpu`: the server process's CPU over the cell (200% = both cores); `cli cpu`: this process (the "
              "client threads, or the in-process index); `writer`: the share of the cell during which `mmrag index` "
-             "ran. The x1 rows are measured interleaved (in-process, then HTTP, query by query).", "",
+             "ran. The x1 rows are measured interleaved (in-process, then HTTP, query by query). In-process xN: N "
+             "threads on one index under one lock (as IndexService): their req/s is what the cores allow; their "
+             "tails show how unfairly a Python lock is handed over, not the server. The in-process index keeps the "
+             "view it opened with (the writer's documents are not in it).", "",
              "```", *tables(report), "```", "",
              f"Server log: {json.dumps(report['server'].get('log', {}))}", ""]
     path.write_text("\n".join(lines))

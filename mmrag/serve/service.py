@@ -50,9 +50,10 @@ class IndexService:
         self.root = Path(index)
         self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
         self.refresh_seconds = refresh_seconds
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # every use of the index, and the swap to a fresh view
+        self._reopen_lock = threading.Lock()
         self._index = open_index(self.root, create=False, read_only=True, overrides=self.overrides)
-        self._generation = self._read_generation(self._index)
+        self._generation = self._read_generation()
         self._checked = time.monotonic()
         self._reopening: threading.Thread | None = None
         self.started = time.time()
@@ -65,29 +66,32 @@ class IndexService:
             _ = self._index.generator
 
     def close(self) -> None:
-        if self._reopening is not None:
-            self._reopening.join()
+        running = self._reopening
+        if running is not None:
+            running.join()
         with self._lock:
             self._index.close()
 
-    def _read_generation(self, index: MMIndex) -> tuple[Any, ...]:
+    def _read_generation(self) -> tuple[Any, ...]:
         manifest = self.root / "manifest.json"
         mtime = manifest.stat().st_mtime_ns if manifest.exists() else 0
         with self._lock:
-            return (*index.store.generation(), mtime)
+            return (*self._index.store.generation(), mtime)
 
     def refresh(self, wait: bool = False) -> bool:
         """Look for finished, replaced or removed documents now; reopen when there are any. Returns whether the
         index changed since it was opened (a reopen is then under way, or done when `wait`)."""
         self._checked = time.monotonic()
-        generation = self._read_generation(self._index)
+        generation = self._read_generation()
         changed = generation != self._generation
-        if changed and self._reopening is None:
-            self._reopening = threading.Thread(target=self._reopen, args=(generation,), daemon=True,
-                                               name="mmrag-reopen")
-            self._reopening.start()
-        if wait and self._reopening is not None:
-            self._reopening.join()
+        with self._reopen_lock:  # one reopen at a time
+            if changed and self._reopening is None:
+                self._reopening = threading.Thread(target=self._reopen, args=(generation,), daemon=True,
+                                                   name="mmrag-reopen")
+                self._reopening.start()
+            running = self._reopening
+        if wait and running is not None:
+            running.join()
         return changed
 
     def _reopen(self, generation: tuple[Any, ...]) -> None:
@@ -101,7 +105,8 @@ class IndexService:
         except Exception as exc:  # a failed reopen keeps the view we have; the next request tries again
             log.warning("could not reopen %s: %s", self.root, exc)
         finally:
-            self._reopening = None
+            with self._reopen_lock:
+                self._reopening = None
 
     @property
     def index(self) -> MMIndex:
@@ -112,8 +117,8 @@ class IndexService:
 
     # the doors' calls ---------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             documents, _ = index.store.generation()
             disabled = dict(index.disabled)
             channels = sorted(index.channels)
@@ -130,8 +135,8 @@ class IndexService:
         kinds = parse_choices("kind", kind, KINDS)
         page_range = parse_pages("pages", pages)
         check_k("k", k, MAX_SEARCH_K)
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             result = index.search_result(query, channel=channel, docs=parse_list(doc), kinds=kinds,
                                          pages=page_range, k=k)
         return result.to_dict()
@@ -144,8 +149,8 @@ class IndexService:
         the generator does not stream).
         """
         question, filters = self.check_ask(question, doc=doc, kind=kind, pages=pages, k=k)
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             hits = index.search(question, **filters)
             generator = index.generator
         # Generation runs outside the lock: it reads only the hits and their pixel files.
@@ -171,8 +176,8 @@ class IndexService:
 
     def documents(self) -> dict[str, Any]:
         """`mmrag inspect --json`, ready documents only."""
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             info = index.inspect()
         info["docs"] = [d for d in info["docs"] if d["status"] == "ready"]
         info["index"] = self.root.name
@@ -180,8 +185,8 @@ class IndexService:
 
     def document(self, doc: str) -> dict[str, Any]:
         """One ready document: its pages (each with its page element) and its elements by kind."""
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             row = index.store.document(doc)
             if row is None or row["status"] != "ready":
                 raise NotFound(f"document {doc!r}: not in this index (see /api/documents)")
@@ -203,8 +208,8 @@ class IndexService:
     def element(self, element_id: str) -> Element:
         if not _ELEMENT_ID.match(element_id or ""):
             raise NotFound(f"element {element_id!r}: not in this index")
-        index = self.index
-        with self._lock:
+        with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
+            index = self.index
             element = index.store.get([element_id]).get(element_id)
         if element is None:
             raise NotFound(f"element {element_id!r}: not in this index")

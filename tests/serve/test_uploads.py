@@ -155,3 +155,37 @@ def test_serve_creates_an_index_to_upload_into(tmp_path: Path) -> None:
     finally:
         service.close()
     shutil.rmtree(tmp_path / "new")
+
+
+def test_requests_during_reopens_never_meet_a_closed_index(private_index: Path, tmp_path: Path) -> None:
+    """Many threads search while a writer finishes documents and the service swaps in fresh views."""
+    import threading
+
+    service = IndexService(private_index, refresh_seconds=0.0)
+    service.warm()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                service.search("solar capacity", k=3)
+                service.documents()
+            except BaseException as exc:  # noqa: BLE001 - every failure counts
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(3):
+            pdf = make_pdf(tmp_path / f"gecko{n}.pdf", f"The gecko survey number {n} counted {n + 5} geckos.")
+            with open_index(private_index) as writer:
+                assert writer.add([pdf]).ok
+            wait_for(lambda n=n: service.documents()["documents"] == 3 + n)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        service.close()
+    assert not errors, repr(errors[:3])
