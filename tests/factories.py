@@ -112,7 +112,23 @@ def tiny_cross_encoder(folder: Path, words: list[str]) -> str:
     return str(folder)
 
 
-class ChatServer:
+class ThreadedServer:
+    """`with` runs `self.httpd` (a ThreadingHTTPServer the subclass builds) in a thread, and shuts it down."""
+
+    httpd: Any
+
+    def __enter__(self) -> Any:
+        import threading
+
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ChatServer(ThreadedServer):
     """A fake OpenAI-compatible `chat/completions` endpoint on 127.0.0.1, in a thread (`with ChatServer(...)`).
 
     Records each request (`requests`: the JSON body plus its "path"; `headers`) and answers with `reply`, or
@@ -151,15 +167,6 @@ class ChatServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> ChatServer:
-        import threading
-
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def force_text(ids: list[int], prompt_len: int) -> Any:

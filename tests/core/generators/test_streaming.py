@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from factories import ChatServer, force_text
+from factories import ChatServer, ThreadedServer, force_text
 from transformers import LogitsProcessor
 
 from mmrag.errors import GeneratorError
@@ -20,7 +20,7 @@ from mmrag.generators.openai_compat import OpenAICompatibleGenerator
 from mmrag.generators.transformers_vlm import TransformersVLMGenerator
 
 
-class SSEServer:
+class SSEServer(ThreadedServer):
     """A fake OpenAI-compatible endpoint that answers every POST with server-sent events, in a thread.
 
     `events` are the SSE lines to send (a dict is sent as `data: <json>`); the body goes out in HTTP chunks of
@@ -77,13 +77,6 @@ class SSEServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> SSEServer:
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def delta(content: Any = None, **fields: Any) -> dict[str, Any]:
