@@ -18,10 +18,9 @@ import numpy as np
 FLAT = "flat"
 HNSW = "hnsw"
 HNSW_M = 16
-# 100, as Qdrant's ef_construct: at 1M clustered 512-d vectors (benchmarks/bench_scale.py's data) faiss's default
-# of 40 gave recall@10 0.71-0.73 at efSearch 128 (0.82 at 512: the graph, not the search, was short); 100 gives
-# 0.991 through this class, for a 498-s build instead of ~200 s on 2 cores (2026-11-25; README "Search at scale").
-# At 100k both reach 0.99+.
+# 100, as Qdrant's ef_construct: faiss's default of 40 builds a graph too sparse for a million clustered vectors,
+# whose recall no efSearch can restore (the graph, not the search, is short); 100 costs a build about 2.5x as
+# long. The scale benchmark pages (benchmarks/bench_scale.py) give recall and build time for both.
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 128
 # What an HNSW graph was built with, in the index sidecar: a graph built otherwise is rebuilt from the files.

@@ -12,7 +12,12 @@ from __future__ import annotations
 from mmrag.elements import Answer, Citation, Element, Hit
 from mmrag.settings import Settings
 
-__version__ = "0.1.0"
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("mmrag")
+except Exception:  # a source tree that was never installed  # noqa: BLE001
+    __version__ = "0+unknown"
 __all__ = ["Answer", "Citation", "Element", "Hit", "Settings", "__version__", "open_index"]
 
 

