@@ -24,3 +24,14 @@ def test_declared_minimum_python_is_the_one_ruff_targets_and_ci_runs() -> None:
 def test_the_package_ships_its_type_hints() -> None:
     assert (ROOT / "mmrag" / "py.typed").is_file()
     assert "py.typed" in PYPROJECT["tool"]["setuptools"]["package-data"]["mmrag"]
+
+
+def test_the_package_ships_the_web_page_files() -> None:
+    from fnmatch import fnmatch
+
+    globs = PYPROJECT["tool"]["setuptools"]["package-data"]["mmrag"]
+    files = [p.relative_to(ROOT / "mmrag").as_posix() for folder in ("templates", "static")
+             for p in (ROOT / "mmrag" / "serve" / folder).iterdir() if p.is_file()]
+    assert files
+    assert all(any(fnmatch(f, g) for g in globs) for f in files), files
+    assert "mmrag.serve" in PYPROJECT["tool"]["setuptools"]["packages"]
