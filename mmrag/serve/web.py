@@ -42,13 +42,22 @@ def web_routes(app: FastAPI, service: IndexService) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def ask_page(request: Request, q: str | None = None, doc: str | None = None, kind: list[str] = Query(None),
-                 pages: str | None = None, k: int = 6) -> HTMLResponse:
+                 pages: str | None = None, k: int = 6, stream: bool = True) -> HTMLResponse:
+        """The answer is rendered here; when the generator streams, the page is rendered with the evidence at
+        once and static/app.js streams the answer into it from POST /api/ask (`stream=0`: wait for it here)."""
         docs = [d["doc"] for d in service.documents()["docs"]]
         form = {"q": q or "", "doc": doc or "", "kind": kind or [], "pages": pages or "", "k": k}
         if not q:
             return page(request, "ask.html", form=form, docs=docs, health=service.health())
+        params = {"doc": doc or None, "kind": ",".join(kind) if kind else None, "pages": pages or None, "k": k}
         try:
-            answer = service.ask(q, doc=doc or None, kind=",".join(kind) if kind else None, pages=pages or None, k=k)
+            if stream and service.streams():
+                service.check_ask(q, **params)
+                hits = service.search(q, **params)["hits"]  # what ask retrieves: the same call, the same k
+                pending = {"answer": "", "generator": "", "supported": True, "citations": [], "hits": hits}
+                return page(request, "ask.html", form=form, docs=docs, answer=pending, cited=set(), streaming=True,
+                            health=service.health())
+            answer = service.ask(q, **params)
         except MMRagError as exc:
             return page(request, "ask.html", status=400, form=form, docs=docs, error=str(exc),
                         health=service.health())

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -63,13 +64,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(index: Path, logs: Path) -> Iterator[str]:
-    """`mmrag serve --index INDEX` in a subprocess, up (its /api/health answers); yields its base URL."""
+def served(index: Path, logs: Path, *extra: str) -> Iterator[str]:
+    """`mmrag serve --index INDEX [EXTRA...]` in a subprocess, up (its /api/health answers); yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MMRAG_API_KEY"}  # no key: the page opens without login
     logs.mkdir(parents=True, exist_ok=True)
     out, err = logs / f"serve-{port}.out", logs / f"serve-{port}.err"
-    cmd = [sys.executable, "-m", "mmrag.cli.app", "serve", "--index", str(index), "--port", str(port), "--no-mcp"]
+    cmd = [sys.executable, "-m", "mmrag.cli.app", "serve", "--index", str(index), "--port", str(port), "--no-mcp",
+           *extra]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
@@ -243,3 +245,34 @@ def test_document_markup_is_shown_as_text(driver: Any, tmp_path: Path) -> None:
         inert("a question holding markup", HOSTILE_SCRIPT)
         assert driver.find_element(By.ID, "q").get_attribute("value") == question
         assert driver.title.startswith(question)
+
+
+STREAMED = ["The Redwood Gate", " project stores", " 1,240 MWh", " of battery", " storage",
+            " [solar_outlook_2024.pdf p.4]."]
+
+
+def test_a_streaming_generator_writes_the_answer_into_the_page(driver: Any, serve_index: Path, tmp_path: Path) -> None:
+    """With a generator that streams (an OpenAI-compatible server here), the page shows the evidence at once and
+    the answer grows token by token, then gets its citations."""
+    from factories import SSEServer, delta
+    from selenium.webdriver.common.by import By
+
+    chat = SSEServer([*(delta(piece) for piece in STREAMED), "data: [DONE]"], chunk_bytes=64)
+    chat.gate = threading.Event()  # the fake model stops after its first event until the test has looked
+    chat.gate_seconds = 45.0
+    with chat, served(serve_index, tmp_path / "logs", "--generator", "openai", "--base-url", chat.url,
+                      "--model", "fake-vlm") as base:
+        ask(driver, base, QUESTION)
+        wait(driver, lambda d: d.execute_script(LOADED, "img.evidence-img"))  # evidence before the answer ends
+        # The first token is on the page while the model holds the rest back: the page streams.
+        wait(driver, lambda d: d.find_element(By.ID, "answer-text").text == STREAMED[0])
+        assert not driver.find_elements(By.CSS_SELECTOR, "a.citation")
+        chat.gate.set()
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#answer-text.done"))
+        assert driver.find_element(By.ID, "answer-text").text == "".join(STREAMED).strip()
+        assert chat.requests and chat.requests[0]["stream"] is True
+        assert "openai" in driver.find_element(By.ID, "generator").text
+        cited = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "ol#citations a.citation")]
+        assert cited == ["[solar_outlook_2024.pdf p.4]"]
+        assert driver.find_elements(By.CSS_SELECTOR, "article.hit.cited")
+    assert chat.gate_opened  # the first event reached the page while the rest waited

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import torch
-from factories import ChatServer, ThreadedServer, force_text
+from factories import ChatServer, SSEServer, delta, force_text
 from transformers import LogitsProcessor
 
 from mmrag.errors import GeneratorError
@@ -18,72 +18,6 @@ from mmrag.generators.base import StrippedTokens
 from mmrag.generators.extractive import ExtractiveGenerator
 from mmrag.generators.openai_compat import OpenAICompatibleGenerator
 from mmrag.generators.transformers_vlm import TransformersVLMGenerator
-
-
-class SSEServer(ThreadedServer):
-    """A fake OpenAI-compatible endpoint that answers every POST with server-sent events, in a thread.
-
-    `events` are the SSE lines to send (a dict is sent as `data: <json>`); the body goes out in HTTP chunks of
-    `chunk_bytes` bytes (so lines and UTF-8 characters are split across chunks). When `gate` is set, the handler
-    sends the first event, then waits (up to 3 s) for the gate before the rest, and `gate_opened` says whether it
-    opened in time. A `status` other than 200 answers with a JSON error body instead.
-    """
-
-    def __init__(self, events: list[Any], chunk_bytes: int = 7) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.events = events
-        self.chunk_bytes = chunk_bytes
-        self.status = 200
-        self.requests: list[dict[str, Any]] = []
-        self.gate: threading.Event | None = None
-        self.gate_opened: bool | None = None
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802
-                server.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                if server.status != 200:
-                    body = json.dumps({"error": {"message": "model 'nope' not found"}}).encode()
-                    self.send_response(server.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                lines = [f"data: {json.dumps(e, ensure_ascii=False)}" if isinstance(e, dict) else e
-                         for e in server.events]  # fmt: skip
-                for i, line in enumerate(lines):
-                    data = (line + "\n\n").encode()
-                    for start in range(0, len(data), server.chunk_bytes):
-                        self.send_chunk(data[start : start + server.chunk_bytes])
-                    if i == 0 and server.gate is not None:
-                        server.gate_opened = server.gate.wait(3)
-                self.wfile.write(b"0\r\n\r\n")
-
-            def send_chunk(self, data: bytes) -> None:
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
-
-def delta(content: Any = None, **fields: Any) -> dict[str, Any]:
-    """One chat.completion.chunk event whose choices[0].delta holds `content` (and `fields`)."""
-    d = {**fields, **({"content": content} if content is not None else {})}
-    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
-
 
 PIECES = ["  \n", "Efficiency", " reached 23", " percent — ", "café [solar", ".pdf p.3], see", " also [invented",
           ".pdf p.7].", " \n"]  # fmt: skip
