@@ -27,7 +27,7 @@ def index(
     image_model: Annotated[str | None, typer.Option(help="open_clip model name, e.g. ViT-B-32.")] = None,
     image_pretrained: Annotated[str | None, typer.Option(help="open_clip tag, checkpoint file or folder.")] = None,
     no_image: Annotated[bool, typer.Option("--no-image", help="Disable the image channel.")] = False,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto for encoders.")] = None,
+    device: Annotated[str | None, typer.Option(help="Encoders on: auto, cpu, cuda, cuda:N or mps.")] = None,
     ocr: Annotated[str | None, typer.Option(help="auto, rapidocr, tesseract or none.")] = None,
     workers: Annotated[int | None, typer.Option(
         help="Processes that parse, render and OCR (default: ingest.workers, 0 = one per CPU core).")] = None,
@@ -35,7 +35,7 @@ def index(
     ray: Annotated[str | None, typer.Option(
         help="Parse and encode on a Ray cluster: auto, ray://HEAD:10001 or local (index dir on shared storage).")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Index PDFs: parse into elements, embed into the text and image channels."""

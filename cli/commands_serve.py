@@ -37,7 +37,7 @@ def serve(
     generator: GeneratorOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")] = False,
 ) -> None:
     """Serve an index to people (a web page at /), programs (HTTP API under /api) and agents (MCP at /mcp)."""
     setup_logging(verbose)

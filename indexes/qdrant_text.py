@@ -211,7 +211,8 @@ class QdrantTextChannel(Channel):
         return {"name": self.name, **self.fingerprint(), **self.store.describe()}
 
     def optimize(self) -> bool:
-        """Build HNSW indexes in an Edge shard (minutes at 100k points on two cores); a no-op on a server."""
+        """Build HNSW indexes in an Edge shard (a long step at large sizes: the scale benchmark gives build times); a
+        no-op on a server."""
         return self.store.optimize()
 
     def optimize_due(self) -> bool:

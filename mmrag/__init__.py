@@ -1,6 +1,6 @@
 """mmrag: multimodal retrieval-augmented generation over PDF corpora.
 
-One import namespace from four folders (README "Layout"): mmrag/ (this core package), pipelines/
+One import namespace from four folders (docs/development.md, "Layout"): mmrag/ (this core package), pipelines/
 (mmrag.pipelines), indexes/ (mmrag.indexes) and cli/ (mmrag.cli). Layers, top to bottom, each importing only
 below itself: cli → serve → pipelines → eval → indexes / generators → models / ingest / store → elements / settings /
 errors (tests/test_layers.py reads the imports and checks it). This module is the public facade, an entry
