@@ -91,7 +91,7 @@ def _layer(part: str) -> int:
 def test_every_module_has_a_layer() -> None:
     parts = {_part(m) for m in MODULES}
     unplaced = parts - set().union(*LAYERS)
-    assert not unplaced, f"give these a layer in LAYERS (and the Layout table in docs/development.md): {sorted(unplaced)}"
+    assert not unplaced, f"give these a layer in LAYERS (and docs/development.md's Layout): {sorted(unplaced)}"
     assert {"mmrag.pipelines.index", "mmrag.indexes.base", "mmrag.cli.app", "mmrag.elements"} <= set(MODULES)
 
 
