@@ -9,6 +9,7 @@ image loading and resizing, chat template, processor); the bare path times model
 generator built. The ratio generator / bare is that overhead. Weights are random, so every run is forced to write
 exactly --new-tokens tokens (min_new_tokens = max_new_tokens). The byte-level test tokenizer makes text prompts
 about 4x longer in tokens than Qwen's real tokenizer would.
+Each run writes its result to benchmarks/results/ask-<date>-<label>.json (`--results-dir`, `--label`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from results import add_results_dir_option, machine, write_result
 from transformers import StoppingCriteria, StoppingCriteriaList
 
 from mmrag.elements import Element, Hit, element_id
@@ -165,8 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--new-tokens", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--label", default=None, help="name in the result file (default: size and device)")
+    add_results_dir_option(p)
     args = p.parse_args(argv)
+    started = machine()
     out = run(args)
+    if args.results_dir:
+        label = args.label or f"{args.size}-{out['device'].split(' ')[0].split(':')[0]}"
+        path = write_result(
+            "ask", label, out, machine_info=started, results_dir=args.results_dir,
+            compared=(f"TransformersVLMGenerator.generate against a bare model.generate on the tensors the generator "
+                      f"built (same question, hits and {out['images']} images), random-weight Qwen2-VL {args.size}, "
+                      f"{out['new_tokens']} forced new tokens, median of {args.repeats} interleaved runs"),
+            setup={"context_chars": args.context_chars})
+        print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0

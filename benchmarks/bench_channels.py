@@ -4,7 +4,8 @@
 
 Runs bench_text_channel.py (Qdrant Edge hybrid vs qdrant-client local mode as the baseline) and then
 bench_image_channel.py (FAISS HNSW vs exact flat search as the baseline; open_clip pipeline vs a bare
-`model.encode_image` loop). `--quick` uses 10k points only, for a smoke run.
+`model.encode_image` loop). `--quick` uses 10k points only, for a smoke run. Other arguments (`--results-dir`,
+`--label`, ...) go to both; each writes its own result file (kinds text-channel and image-channel).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Encoding uses a ViT-B-32 with random weights (same compute as the real one; no d
 Search goes through FaissImageChannel.search_vector on synthetic normalised 512-d vectors drawn around
 cluster centres (uniform random vectors have no neighbourhood structure, so no ANN index can find their
 "neighbours" and recall would say nothing about real embeddings); queries are drawn the same way.
+Each run writes its result to benchmarks/results/image-channel-<date>-<label>.json (`--results-dir`, `--label`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from results import add_results_dir_option, machine, size_label, write_result
 
 from mmrag.indexes import faiss_index
 from mmrag.indexes.base import SearchFilter
@@ -182,7 +185,10 @@ def main() -> None:
     parser.add_argument("--skip-encode", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--json", nargs="?", const="-", default=None, help="write results as JSON (to a file or -)")
+    parser.add_argument("--label", default=None, help="name in the result file (default: device and sizes)")
+    add_results_dir_option(parser)
     args = parser.parse_args()
+    started = machine()
 
     device = resolve_device(args.device)
     n_images = args.images or (2048 if device.startswith("cuda") else 64)
@@ -193,6 +199,21 @@ def main() -> None:
     if not args.skip_search:
         print("search: FaissImageChannel.search_vector, dim 512, k=10, single queries (CPU FAISS)", flush=True)
         report["search"] = bench_search([int(s) for s in args.sizes.split(",")], args.queries)
+    if args.results_dir and (not args.skip_encode or not args.skip_search):
+        parts = []
+        if not args.skip_encode:
+            parts.append(f"{args.model} (random weights) on {device}: our pipeline (OpenClipEncoder.encode_images, PIL "
+                         f"images in) against a bare model.encode_image loop over the same preprocessed batches, batch "
+                         f"sizes {args.batch_sizes}")
+        if not args.skip_search:
+            parts.append(f"FaissImageChannel.search_vector at {args.sizes} vectors: HNSW against exact flat search "
+                         "(recall@10 vs flat), each also with a filter")
+        label = args.label or "-".join([device.split(":")[0], *([] if args.skip_search else map(
+            size_label, (int(s) for s in args.sizes.split(","))))])
+        out = write_result("image-channel", label, report, compared="; ".join(parts) + "; same run",
+                           setup={"model": args.model, "images": n_images, "queries": args.queries},
+                           machine_info=started, results_dir=args.results_dir)
+        print(f"wrote {out}", file=sys.stderr if args.json == "-" else sys.stdout)
     if args.json == "-":
         print(json.dumps(report, indent=1))
     elif args.json:

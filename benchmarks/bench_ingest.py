@@ -15,6 +15,9 @@ run. Files pymupdf4llm cannot read are left out of its pages/s (and listed). Mem
 Search (--search-sizes): `bench_scale.py` in its own process, after the ingest runs, and its p50/p95 per channel
 and fused at each size in the same report, so one run prints ingest, memory and search figures.
 Default files: four dev-set PDFs (~280 pages) from ../shared/devset/pdfs.
+
+Each run writes its result to benchmarks/results/ (`--results-dir`; kind `ingest`, or `parse` for --accuracy) in
+the envelope of benchmarks/results.py; benchmarks/render_pages.py makes the benchmark pages from those files.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from results import add_results_dir_option, machine, slug, write_result
 
 from mmrag.ingest import ParsedDocument, load_ocr, parse_pdf
 from mmrag.settings import IngestSettings
@@ -48,6 +53,16 @@ def _pdfs(paths: list[str]) -> list[Path]:
     for p in map(Path, paths):
         out += sorted(p.glob("*.pdf")) if p.is_dir() else [p]
     return out
+
+
+def _label(paths: list[str] | None, files: list[Path]) -> str:
+    """A result label from what was given: 4filings (the default files), a folder's name, else a count."""
+    if not paths:
+        return "4filings"
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        folder = Path(paths[0]).resolve()
+        return slug(folder.parent.name if folder.name == "pdfs" else folder.name)  # ../shared/devset/pdfs: devset
+    return f"{len(files)}pdfs" if len(files) > 1 else slug(files[0].stem)
 
 
 def _store(data: bytes, ext: str) -> str:
@@ -167,10 +182,13 @@ def accuracy_main(argv: list[str]) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--layout", action="store_true", help="add rows with use_layout=True (pymupdf.layout)")
     ap.add_argument("--truth", default=None, help="truth.json (default: <first dir>/truth.json when present)")
+    ap.add_argument("--label", default=None, help="name in the result file (default: from the paths)")
+    add_results_dir_option(ap)
     args = ap.parse_args(argv)
     files = _pdfs(args.paths)
     if not files:
         ap.error("no PDFs found")
+    started = machine()
     pages = _pages(files)
     rows: list[dict] = []
     base = {}
@@ -195,6 +213,14 @@ def accuracy_main(argv: list[str]) -> int:
             row["accuracy"] = accuracy(parsed, truth)
         rows.append(row)
     report = {"files": len(files), "pages": pages, "rows": rows}
+    if args.results_dir:
+        compared = ("`parse_pdf` alone (OCR off, OCR auto" + (", use_layout" if args.layout else "") + ") against "
+                    "`pymupdf4llm.to_markdown` with the same OCR setting, on the same files in the same run"
+                    + ("; figure and table accuracy against truth.json" if truth is not None else ""))
+        out = write_result("parse", args.label or _label(args.paths, files), report, compared=compared,
+                           setup={"paths": args.paths, "truth": str(truth_path) if truth is not None else None},
+                           machine_info=started, results_dir=args.results_dir)
+        print(f"wrote {out}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -322,11 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--search-sizes", default="",
                     help="also run bench_scale.py at these element counts (e.g. 10000,100000,1000000: hours at 1M)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--label", default=None, help="name in the result file (default: from --pdfs)")
+    add_results_dir_option(ap)
     args = ap.parse_args(argv)
     files = _pdfs(args.pdfs) if args.pdfs else [DEVSET / n for n in DEFAULT_PDFS]
     files = [f for f in files if f.is_file()]
     if not files:
         ap.error("no PDFs found (pass --pdfs)")
+    started = machine()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     counts: list[int] = []
     for w in args.workers.split(","):
@@ -360,7 +389,20 @@ def main(argv: list[str] | None = None) -> int:
             report["rss"] = rss
             report["rss_growth"] = rss[1]["peak_rss_mb"] / rss[0]["peak_rss_mb"] - 1
     if args.search_sizes:
-        report["search"] = _search_at_scale(args.search_sizes)
+        report["search"] = _search_at_scale(args.search_sizes, args.results_dir)
+    if args.results_dir:
+        compared = (f"the whole `mmrag index` (a fresh index, models included) with "
+                    f"{', '.join(str(n) for n in counts)} worker(s) against `pymupdf4llm.to_markdown` (its defaults) "
+                    f"over the same {len(files)} files in the same run")
+        if "rss" in report:
+            compared += f"; peak RSS of `mmrag index` on the first {' and '.join(map(str, sizes))} pages"
+        if "search" in report:
+            compared += f"; search latency per channel at {args.search_sizes} elements (bench_scale.py, own process)"
+        out = write_result("ingest", args.label or _label(args.pdfs, files), report, compared=compared,
+                           setup={"workers": args.workers, "rss_pages": args.rss_pages,
+                                  "keep": str(args.keep) if args.keep else None},
+                           machine_info=started, results_dir=args.results_dir)
+        print(f"wrote {out}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -382,9 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _search_at_scale(sizes: str) -> dict:
-    """bench_scale.py --json at these sizes, in its own process (its data and indexes stay out of this one)."""
-    cmd = [sys.executable, str(Path(__file__).with_name("bench_scale.py")), "--sizes", sizes, "--json"]
+def _search_at_scale(sizes: str, results_dir: str = "") -> dict:
+    """bench_scale.py --json at these sizes, in its own process (its data and indexes stay out of this one); it
+    writes its own result file (kind scale) too."""
+    cmd = [sys.executable, str(Path(__file__).with_name("bench_scale.py")), "--sizes", sizes, "--json",
+           "--results-dir", results_dir]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # its progress lines go to our stderr
     if out.returncode != 0:
         raise SystemExit(f"bench_scale.py failed ({out.returncode})")

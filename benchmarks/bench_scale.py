@@ -25,6 +25,9 @@ are random unit vectors drawn around cluster centres (~50 per cluster), not mode
 texts with MiniLM on two cores takes tens of minutes, and uniform random vectors have no neighbours for an ANN
 index to find, so recall would mean nothing. Queries are drawn the same way; lexical queries are 3-5 words
 taken from a random element's text.
+
+Each run writes its result to benchmarks/results/scale-<date>-<label>.json (`--results-dir`, `--label`), in the
+envelope of benchmarks/results.py; benchmarks/render_pages.py makes the benchmark pages from those files.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import resource
@@ -48,6 +50,7 @@ from typing import Any
 import faiss
 import numpy as np
 import qdrant_edge as qe
+from results import add_results_dir_option, machine, size_label, write_result
 
 from mmrag.elements import ChannelHit
 from mmrag.fusion import FusedItem, fuse
@@ -385,6 +388,23 @@ def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path)
     return result
 
 
+def compared_text(sizes: list[int], channels: list[str], optimize_max: int) -> str:
+    """What one run compares, for its result file."""
+    parts = []
+    optimised = [n for n in sizes if n <= optimize_max]
+    if "text" in channels:
+        parts.append("the text channel's dense and lexical sides alone, both sides and fused (unfiltered and one-doc "
+                     "filtered) on plain segments" + (", then after optimise (HNSW), with recall@10 against exact "
+                     "search" if optimised else " (not optimised)"))
+    if "image" in channels:
+        parts.append("the image channel in FAISS flat vs HNSW (recall@10 vs flat) and in Qdrant (plain"
+                     + (", then HNSW" if optimised else "") + ")")
+        if "text" in channels:
+            parts.append("all channels fused with the image channel in FAISS HNSW vs in Qdrant")
+    return (f"at {', '.join(f'{n:,}' for n in sizes)} elements, in the same run: " + "; ".join(parts)
+            + "; query encoding not timed")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="10000,100000", help="element counts, comma-separated (1000000 supported)")
@@ -395,12 +415,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--channels", default="text,image", help="text,image (fused needs both)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
+    p.add_argument("--label", default=None, help="name in the result file (default: from --sizes and --channels)")
+    add_results_dir_option(p)
     args = p.parse_args(argv)
+    started = machine()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    channels = [c for c in args.channels.split(",") if c]
     sentences = devset_sentences(args.pdfs)
     report: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "faiss_threads": faiss.omp_get_max_threads(), "load_average": os.getloadavg()},
         "text_source": f"{len(sentences)} sentences from {args.pdfs}",
         "queries": args.queries,
         "sizes": {},
@@ -409,10 +431,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.getloadavg()[0]:.1f}", args.json)
     root = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
-        for n in (int(s) for s in args.sizes.split(",") if s):
+        for n in sizes:
             report["sizes"][str(n)] = run_size(n, args, sentences, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.results_dir:
+        label = args.label or "-".join(
+            [*map(size_label, sizes), *([] if channels == ["text", "image"] else channels),
+             *(["plain"] if any(n > args.optimize_max for n in sizes) else [])])
+        setup = {"channels": ",".join(channels), "optimize_max": args.optimize_max, "seed": args.seed,
+                 "queries": args.queries, "k": K, "per_channel_k": DEPTH, "faiss_threads": faiss.omp_get_max_threads()}
+        out = write_result("scale", label, report, compared=compared_text(sizes, channels, args.optimize_max),
+                           setup=setup, machine_info=started, results_dir=args.results_dir)
+        say(f"wrote {out}", args.json)
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()

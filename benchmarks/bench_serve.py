@@ -24,8 +24,9 @@ Queries: the questions of questions.jsonl (the one beside --pdfs, else sample_co
 thread starts at its own offset. Errors: a non-200 answer or an exception (samples of each kind are kept).
 The client threads run in this process, on the same cores as the server: their CPU share is in the table.
 
-Prints a table and writes benchmarks/results/serve-<date>-<label>.json (date, machine, command line, every
-figure) and a .md beside it with the tables. Goal (the issue): p50 overhead under 5 ms, 0 errors at 32 clients,
+Prints a table and writes benchmarks/results/serve-<date>-<label>.json (the result envelope of
+benchmarks/results.py: date, machine, versions, command line, what was compared, every figure) and a .md beside it
+with the tables. Goal (the issue): p50 overhead under 5 ms, 0 errors at 32 clients,
 with and without a writer.
 """
 
@@ -35,7 +36,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -53,10 +53,10 @@ from urllib.parse import urlencode
 
 import numpy as np
 import psutil
+from results import add_results_dir_option, machine, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_corpus"
-RESULTS = ROOT / "benchmarks" / "results"
 # ../shared/devset beside the checkout (or two levels up, from a git worktree)
 DEVSET = next((p / "shared" / "devset" for p in (ROOT.parent, ROOT.parent.parent)
                if (p / "shared" / "devset" / "pdfs").is_dir()), ROOT.parent / "shared" / "devset")
@@ -549,26 +549,29 @@ def tables(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_markdown(report: dict[str, Any], path: Path) -> None:
-    lines = [f"# mmrag serve load — {report['label']} ({report['date']})", "",
-             f"- command: `{report['command']}`",
-             f"- machine: {report['machine']['cpus']} CPUs, {report['machine']['platform']}, "
-             f"Python {report['machine']['python']}, load average (1, 5, 15 min) at start "
-             f"{report['machine']['load_average']}, at the end {report['machine']['load_average_end']}",
-             f"- index: {report['corpus']['documents']} documents, {report['corpus']['pages']} pages "
-             f"({report['corpus']['source']}); {report['questions']['n']} questions from "
-             f"{report['questions']['file']}, cycled",
-             f"- {report['settings']['duration_s']} s per cell; search k={report['settings']['search_k']}, ask "
-             f"k={report['settings']['ask_k']}; server up in {report['server']['start_s']} s, RSS at the end "
-             f"{report['server']['rss_mb_end']} MB", "",
+def write_markdown(result: dict[str, Any], path: Path) -> None:
+    """The tables of a result file (the envelope of benchmarks/results.py), as Markdown beside it."""
+    setup, figures, box = result["setup"], result["figures"], result["machine"]
+    corpus, settings = setup["corpus"], setup["settings"]
+    lines = [f"# mmrag serve load — {result['label']} ({result['date']})", "",
+             f"- command: `{result['command']}`",
+             f"- machine: {box['cpus']} CPUs, {box['platform']}, "
+             f"Python {box['python']}, load average (1, 5, 15 min) at start "
+             f"{box['load_average']}, at the end {box['load_average_end']}",
+             f"- index: {corpus['documents']} documents, {corpus['pages']} pages "
+             f"({corpus['source']}); {setup['questions']['n']} questions from "
+             f"{setup['questions']['file']}, cycled",
+             f"- {settings['duration_s']} s per cell; search k={settings['search_k']}, ask "
+             f"k={settings['ask_k']}; server up in {figures['server']['start_s']} s, RSS at the end "
+             f"{figures['server']['rss_mb_end']} MB", "",
              "`srv cpu`: the server process's CPU over the cell (200% = both cores); `cli cpu`: this process (the "
              "client threads, or the in-process index); `writer`: the share of the cell during which `mmrag index` "
              "ran. The x1 rows are measured interleaved (in-process, then HTTP, query by query). In-process xN: N "
              "threads on one index under one lock (as IndexService): their req/s is what the cores allow; their "
              "tails show how unfairly a Python lock is handed over, not the server. The in-process index keeps the "
              "view it opened with (the writer's documents are not in it).", "",
-             "```", *tables(report), "```", "",
-             f"Server log: {json.dumps(report['server'].get('log', {}))}", ""]
+             "```", *tables(figures), "```", "",
+             f"Server log: {json.dumps(figures['server'].get('log', {}))}", ""]
     path.write_text("\n".join(lines))
 
 
@@ -592,21 +595,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writer-workers", type=int, default=None, help="`mmrag index --workers` of the writer")
     p.add_argument("--writer-timeout", type=float, default=600, help="seconds to wait for the last writer round")
     p.add_argument("--label", default=None, help="name in the result file (default: from the corpus)")
-    p.add_argument("--out", type=Path, default=None, help="result JSON (default: benchmarks/results/serve-DATE-LABEL"
+    p.add_argument("--out", type=Path, default=None, help="result JSON (default: RESULTS_DIR/serve-DATE-LABEL"
                    ".json; a .md with the tables goes beside it)")
+    add_results_dir_option(p)
     p.add_argument("--json", action="store_true", help="print the JSON report (progress goes to stderr)")
     args = p.parse_args(argv)
     args.clients = sorted({1, *(int(c) for c in args.clients.split(",") if c)})
     quiet = args.json
     if args.index and args.pdfs:
         p.error("give --index or --pdfs, not both")
-    date = time.strftime("%Y-%m-%d", time.gmtime())
-    report: dict[str, Any] = {
-        "date": date,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()]},
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-    }
+    started = machine()
+    report: dict[str, Any] = {}
     work = Path(tempfile.mkdtemp(prefix="bench_serve_"))
     server: Server | None = None
     index: Any = None
@@ -740,17 +739,26 @@ def main(argv: list[str] | None = None) -> int:
                                                   log_tail=server.log_tail(1500))
         shutil.rmtree(work, ignore_errors=True)
 
-    report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    out = args.out or RESULTS / f"serve-{date}-{report['label']}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    write_markdown(report, out.with_suffix(".md"))
+    figures = {"phases": report["phases"], "goals": report["goals"], "server": report["server"]}
+    setup = {"questions": report["questions"], "settings": report["settings"], "corpus": report["corpus"]}
+    writer = "" if args.no_writer else ", idle and while `mmrag index` adds documents (a writer)"
+    compared = (f"HTTP requests to `mmrag serve` against the same calls in-process (MMIndex.search / .ask on the same "
+                f"index), search and ask, at {', '.join(map(str, args.clients))} clients{writer}; the overhead is "
+                f"HTTP p50 minus in-process p50 at 1 client, measured interleaved query by query")
+    if args.out or args.results_dir:
+        out = write_result("serve", report["label"], figures, compared=compared, setup=setup, machine_info=started,
+                           out=args.out, results_dir=args.results_dir)
+        result = json.loads(out.read_text())
+        write_markdown(result, out.with_suffix(".md"))
+        wrote = f"wrote {out} and {out.with_suffix('.md').name}"
+    else:
+        wrote = "no result file written (--results-dir '')"
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps({"label": report["label"], "setup": setup, "figures": figures}, indent=2))
     else:
         print()
-        print("\n".join(tables(report)))
-        print(f"\nwrote {out} and {out.with_suffix('.md').name}")
+        print("\n".join(tables(figures)))
+        print(f"\n{wrote}")
     return 0
 
 

@@ -9,6 +9,7 @@ depend on where the vectors came from, random vectors are if anything a harder c
 `QdrantTextChannel.search_all`, as the query path does: one Qdrant query per side (dense, BM25) from one encoded
 query, fused in our code by `mmrag.fusion.fuse` with the default query settings; each side alone is timed too.
 qdrant-client's local mode is the baseline (the ratio is local / Edge); it is slow, so it runs at the smaller sizes.
+Each run writes its result to benchmarks/results/text-channel-<date>-<label>.json (`--results-dir`, `--label`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import qdrant_edge as qe
+from results import add_results_dir_option, machine, size_label, write_result
 
 from mmrag.fusion import fuse
 from mmrag.indexes.base import SearchFilter
@@ -195,17 +196,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="also time Edge after optimize() (HNSW build) up to this size; minutes at 100k on 2 cores")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    p.add_argument("--label", default=None, help="name in the result file (default: the Edge sizes)")
+    add_results_dir_option(p)
     args = p.parse_args(argv)
+    started = machine()
     rng = np.random.default_rng(args.seed)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     local_sizes = [int(s) for s in args.local_sizes.split(",") if s]
     def say(line: str) -> None:  # with --json, progress goes to stderr and stdout stays one JSON object
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "dense_vectors": "random unit vectors (384-d) for search; BM25 on synthetic text",
-    }
+    report: dict[str, Any] = {"dense_vectors": "random unit vectors (384-d) for search; BM25 on synthetic text"}
     if args.encode_texts:
         if args.torch_threads:
             import torch
@@ -243,6 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"filtered {fmt(r['fused_filtered'])}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.results_dir:
+        compared = (f"Qdrant Edge at {', '.join(f'{n:,}' for n in sizes)} points: each side alone, fused as the query "
+                    f"path fuses (unfiltered and one-doc filtered), on plain segments"
+                    + (f" and after optimise up to {args.optimize_max:,} points" if any(
+                        n <= args.optimize_max for n in sizes) else "")
+                    + (f"; qdrant-client local mode at {', '.join(f'{n:,}' for n in local_sizes)} points as the "
+                       "baseline (ratio local / Edge), same run" if local_sizes else ""))
+        if args.encode_texts:
+            compared += f"; MiniLM encode throughput at batch sizes {args.batch_sizes}"
+        setup = {"queries": args.queries, "local_queries": args.local_queries, "optimize_max": args.optimize_max,
+                 "seed": args.seed}
+        out = write_result("text-channel", args.label or "-".join(map(size_label, sizes)), report, compared=compared,
+                           setup=setup, machine_info=started, results_dir=args.results_dir)
+        say(f"wrote {out}")
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         print()

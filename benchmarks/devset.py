@@ -9,6 +9,9 @@ whose questions are never used to choose settings (the five longest filings, 25 
 the rest. Everything runs through the `mmrag` command line, as a user would; the printed tables are what the
 README quotes. `--tune` runs `mmrag eval --tune` on the tune split's index (settings stored there), then scores
 the held-back split with the settings it chose.
+
+Each run writes its result to benchmarks/results/retrieval-<date>-<label>.json (`--results-dir`, `--label`; the label
+defaults to the dev set folder's name and the split), in the envelope of benchmarks/results.py.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results import add_results_dir_option, machine, slug, write_result
 
 HELD_BACK = (
     "BOEING_2022_10K.pdf", "CVSHEALTH_2022_10K.pdf", "3M_2022_10K.pdf", "AMERICANEXPRESS_2022_10K.pdf",
@@ -98,8 +103,12 @@ def main() -> None:
     ap.add_argument("--config", type=Path, help="a settings file for `mmrag index`")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing index of the split as it is")
     ap.add_argument("--tune", action="store_true", help="tune on the tune split, then score the held-back split")
+    ap.add_argument("--label", default=None, help="name in the result file (default: dev set folder and split)")
+    add_results_dir_option(ap)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    started = machine()
+    tuned_on = None
     if args.tune:
         pdfs, questions = split_files(args.devset, "tune", args.out)
         index = args.out / "idx_tune"
@@ -107,6 +116,7 @@ def main() -> None:
         print(mmrag("eval", str(questions), "--index", str(index), "--tune"))
         tuned = args.out / "tuned.json"  # the tune index's whole settings, tuned query section included
         tuned.write_text(json.dumps(json.loads((index / "manifest.json").read_text())["settings"], indent=2))
+        tuned_on = json.loads(tuned.read_text()).get("query")
         args.split, args.config, args.reuse = "held", tuned, False  # index --config stores them in the held index
     pdfs, questions = split_files(args.devset, args.split, args.out)
     index = args.out / f"idx_{args.split}"
@@ -117,6 +127,22 @@ def main() -> None:
     if seconds:  # only the documents this run added count (unchanged ones were skipped)
         print(f"indexed {len(added)} PDFs, {pages} pages in {seconds:.0f} s ({pages / seconds:.2f} pages/s)")
     print(table(result, f"dev set, split {args.split}: {len(pdfs)} PDFs, {result['n']} questions"))
+    if args.results_dir:
+        name = args.devset.resolve().name
+        index_figures = {"pdfs": len(pdfs), "documents_added": len(added), "pages_added": pages,
+                         "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2) if seconds else None}
+        figures = {"index": index_figures, **result}
+        setup = {"dataset": name, "split": args.split, "questions": str(questions), "channels": CHANNELS,
+                 "config": str(args.config) if args.config else None, "reused_index": args.reuse}
+        if tuned_on is not None:
+            setup["tuned_query_settings"] = tuned_on
+        tuned_note = "; query settings chosen by `mmrag eval --tune` on the tune split" if tuned_on is not None else ""
+        compared = (f"the channels {CHANNELS.replace(',', ', ')} (each alone, and `fused`, what search and ask use) on "
+                    f"the same index and the same {result['n']} questions, overall and per evidence type{tuned_note}")
+        out = write_result("retrieval", args.label or slug(f"{name}-{args.split}" + ("-tuned" if args.tune else "")),
+                           figures, compared=compared, setup=setup, machine_info=started,
+                           results_dir=args.results_dir)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

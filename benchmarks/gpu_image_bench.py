@@ -9,7 +9,8 @@
 2. Brute-force top-10 search (what a flat GPU index does): torch fp16 matmul + topk on the GPU vs numpy
    float32 matmul + argpartition on the CPU, at 100k and 1M normalised 512-d vectors; single queries and
    batches of 64.
-Prints a table and a JSON object. faiss is deliberately not imported (the machine has none).
+Prints a table and a JSON object, and writes benchmarks/results/gpu-image-<date>-<label>.json (`--results-dir`,
+`--label`; the envelope of benchmarks/results.py). faiss is deliberately not imported (the machine has none).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from results import add_results_dir_option, machine, size_label, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -147,7 +149,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--json", default=None, help="also write the JSON to this file")
+    parser.add_argument("--label", default=None, help="name in the result file (default: device and sizes)")
+    add_results_dir_option(parser)
     args = parser.parse_args()
+    started = machine()
 
     report: dict[str, Any] = {
         "device": args.device,
@@ -169,6 +174,17 @@ def main() -> None:
     print(text)
     if args.json:
         Path(args.json).write_text(text)
+    if args.results_dir:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        label = args.label or "-".join([args.device.split(":")[0], *map(size_label, sizes)])
+        compared = (f"{args.model} (random weights) on {args.device}: our OpenClipEncoder.encode_images against a bare "
+                    f"model.encode_image loop over the same preprocessed batches (batch sizes {args.batch_sizes}); "
+                    f"brute-force top-10 search at {', '.join(f'{n:,}' for n in sizes)} vectors: torch fp16 on the GPU "
+                    "against numpy fp32 on the CPU (recall@10 vs fp32), single queries and batches of 64; same run")
+        out = write_result("gpu-image", label, report, compared=compared,
+                           setup={"images": args.images, "queries": args.queries}, machine_info=started,
+                           results_dir=args.results_dir)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
