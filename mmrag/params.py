@@ -10,6 +10,7 @@ from __future__ import annotations
 from mmrag.errors import MMRagError
 
 MAX_QUERY_CHARS = 4000  # a question longer than this is not a question
+MAX_PAGE = 1_000_000  # past any real document; larger numbers would overflow SQLite and Qdrant integers
 
 
 class BadParameter(MMRagError):
@@ -50,8 +51,8 @@ def parse_pages(name: str, value: str | None) -> tuple[int, int] | None:
         first, last = int(lo), int(hi or lo)
     except ValueError:
         raise BadParameter(f"{name} {value!r}: use N or N-M, e.g. 3 or 3-5") from None
-    if first < 1 or last < first:
-        raise BadParameter(f"{name} {value!r}: use N or N-M with 1 <= N <= M, e.g. 3 or 3-5")
+    if first < 1 or last < first or last > MAX_PAGE:
+        raise BadParameter(f"{name} {value!r}: use N or N-M with 1 <= N <= M <= {MAX_PAGE}, e.g. 3 or 3-5")
     return (first, last)
 
 

@@ -16,12 +16,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi import Path as ApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mmrag.errors import MMRagError
+from mmrag.params import MAX_PAGE, MAX_QUERY_CHARS, BadParameter, check_k, check_text
 from mmrag.serve import VERSION as __version__
 from mmrag.serve.security import SecurityOptions, install_security
 from mmrag.serve.service import MAX_ASK_K, MAX_SEARCH_K, IndexService, NotFound
@@ -31,16 +33,26 @@ log = logging.getLogger(__name__)
 IMAGE_CACHE = "private, max-age=3600"  # element ids and pixel files are content-addressed
 
 
+class ErrorBody(BaseModel):
+    """Every error the API answers: one line naming the bad value and, where there are some, the allowed ones."""
+
+    error: str
+
+
+BAD = {422: {"model": ErrorBody, "description": "A bad parameter (the CLI's message for the same value)"}}
+MISSING = {404: {"model": ErrorBody, "description": "No such document, page or element in this index"}}
+
+
 class AskBody(BaseModel):
     """`POST /api/ask`: a question, optional filters, and whether to stream the answer as server-sent events."""
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question.")
+    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")
     doc: str | None = Field(None, description="Only these documents (comma-separated file names).")
     kind: str | None = Field(None, description="Only these kinds: text,figure,table,page.")
     pages: str | None = Field(None, description="Page range, e.g. 3-5.")
-    k: int = Field(6, description=f"How many hits go to the generator (1-{MAX_ASK_K}).")
+    k: int = Field(6, ge=1, le=MAX_ASK_K, description=f"How many hits go to the generator (1-{MAX_ASK_K}).")
     stream: bool = Field(False, description="Send the answer's tokens as server-sent events, then the answer.")
 
 
@@ -90,25 +102,26 @@ def _install_errors(app: FastAPI) -> None:
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
         return error(404, str(exc))
 
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(_: Request, exc: BadParameter) -> JSONResponse:
+        return error(422, str(exc))
+
     @app.exception_handler(MMRagError)
     async def bad_request(_: Request, exc: MMRagError) -> JSONResponse:
         return error(400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
-        name = ".".join(loc) or "request"
-        value = first.get("input")
-        shown = "" if isinstance(value, dict) or value is None else f" {str(value)[:80]!r}"
-        return error(422, f"{name}{shown}: {first.get('msg', 'invalid value')}")
+        return error(422, validation_message(exc.errors()[0] if exc.errors() else {}))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404:
             message = f"not found: {request.url.path[:200]}"
-        return error(exc.status_code, message)
+        response = error(exc.status_code, message)
+        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return response
 
     @app.exception_handler(Exception)
     async def internal(_: Request, exc: Exception) -> JSONResponse:
@@ -122,19 +135,20 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
         """Liveness and what is served: documents, enabled and disabled channels. No API key needed."""
         return service.health()
 
-    @app.get("/api/search", tags=["retrieval"])
+    @app.get("/api/search", tags=["retrieval"], responses=BAD)
     def search(
-        q: str = Query(..., description="What to look for."),
-        k: int = Query(10, description=f"How many hits (1-{MAX_SEARCH_K})."),
+        q: str = Query(..., min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for."),
+        k: int = Query(10, ge=1, le=MAX_SEARCH_K, description=f"How many hits (1-{MAX_SEARCH_K})."),
         doc: str | None = Query(None, description="Only these documents (comma-separated)."),
         kind: str | None = Query(None, description="Only these kinds: text,figure,table,page."),
         pages: str | None = Query(None, description="Page range, e.g. 3-5."),
-        channel: str = Query("all", description="all (fused), text, image, or one ranking such as text:dense."),
+        channel: str = Query("all", description="all (fused), text, image, pages, or one ranking such as text:dense."),
     ) -> dict[str, Any]:
         """Ranked elements with each channel's rank: the shape of `mmrag search --json`."""
         return with_image_urls(service.search(q, channel=channel, doc=doc, kind=kind, pages=pages, k=k))
 
-    @app.post("/api/ask", tags=["retrieval"], response_model=None)
+    @app.post("/api/ask", tags=["retrieval"], response_model=None, responses={
+        **BAD, 200: {"content": {"text/event-stream": {}}, "description": "The answer (JSON, or events with stream)"}})
     def ask(body: AskBody) -> dict[str, Any] | StreamingResponse:
         """An answer with citations and its evidence: the shape of `mmrag ask --json`. With `"stream": true`,
         server-sent events: `token` events ({"text"}) while the generator writes, then one `answer` event."""
@@ -150,19 +164,21 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
         """Documents, pages, elements by kind and channel status: the shape of `mmrag inspect --json`."""
         return service.documents()
 
-    @app.get("/api/documents/{doc}", tags=["index"])
+    @app.get("/api/documents/{doc}", tags=["index"], responses=MISSING)
     def document(doc: str) -> dict[str, Any]:
         """One document: its pages and its elements by kind."""
         return service.document(doc)
 
-    @app.get("/api/documents/{doc}/pages/{page}/image", tags=["pixels"], response_class=Response)
-    def page_image(doc: str, page: int, boxes: str | None = Query(
+    @app.get("/api/documents/{doc}/pages/{page}/image", tags=["pixels"], response_class=Response,
+             responses={**BAD, **MISSING, 200: {"content": {"image/png": {}}, "description": "The page render"}})
+    def page_image(doc: str, page: int = ApiPath(..., ge=1, le=MAX_PAGE, description="1-based page number"),
+                   boxes: str | None = Query(
             None, description="Element ids (comma-separated) whose boxes to draw")) -> Response:
         """A page render, with the boxes of the named elements drawn in red."""
         data, media_type = service.page_image(doc, page, boxes=[b for b in (boxes or "").split(",") if b])
         return Response(data, media_type=media_type, headers={"Cache-Control": IMAGE_CACHE})
 
-    @app.get("/api/elements/{element_id}", tags=["index"])
+    @app.get("/api/elements/{element_id}", tags=["index"], responses=MISSING)
     def element(element_id: str) -> dict[str, Any]:
         """One element: document, page, kind, box, text, caption, and where its pixels are served."""
         info = service.element_info(element_id)
@@ -170,7 +186,9 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
         return {**info, "image_url": image_url(element_id) if info["has_image"] else None,
                 "page_image_url": image_url(element_id, box=True)}
 
-    @app.get("/api/elements/{element_id}/image", tags=["pixels"], response_class=Response)
+    @app.get("/api/elements/{element_id}/image", tags=["pixels"], response_class=Response,
+             responses={**BAD, **MISSING, 200: {"content": {"image/png": {}, "image/webp": {}},
+                                                "description": "The crop or page render"}})
     def element_image(element_id: str, box: bool = Query(
             False, description="The element's page render with its box drawn, instead of its crop."),
             w: int | None = Query(None, ge=32, le=4096, description="Scale down to at most this width (pixels).")
@@ -178,6 +196,27 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
         """The element's crop (figures, tables) or page render (pages, and `?box=1`)."""
         data, media_type = service.element_image(element_id, box=box, width=w)
         return Response(data, media_type=media_type, headers={"Cache-Control": IMAGE_CACHE})
+
+
+def validation_message(first: dict[str, Any]) -> str:
+    """One line for a value the schema refused: the CLI's message where the CLI checks the same value (an empty
+    or overlong question, k out of range), else the name, the value and what the schema wants."""
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path")]
+    name = ".".join(loc) or "request"
+    value = first.get("input")
+    kind = str(first.get("type", ""))
+    limits = {"k": MAX_SEARCH_K if first.get("loc", ("",))[0] == "query" else MAX_ASK_K}
+    try:
+        if name in ("q", "question") and kind.startswith("string_too"):
+            check_text(name, value)
+        if name in limits and kind in ("greater_than_equal", "less_than_equal"):
+            check_k(name, int(value), limits[name])  # a query string's value arrives as text
+    except BadParameter as exc:
+        return str(exc)
+    except (TypeError, ValueError):
+        pass
+    shown = "" if isinstance(value, dict) or value is None else f" {str(value)[:80]!r}"
+    return f"{name}{shown}: {first.get('msg', 'invalid value')}"
 
 
 def image_url(element_id: str, box: bool = False) -> str:

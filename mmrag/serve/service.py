@@ -22,7 +22,7 @@ from typing import Any
 
 from mmrag.elements import KINDS, Element
 from mmrag.errors import MMRagError
-from mmrag.params import BadParameter, check_k, check_text, parse_choices, parse_list, parse_pages
+from mmrag.params import MAX_PAGE, BadParameter, check_k, check_text, parse_choices, parse_list, parse_pages
 from mmrag.pipelines.cited_images import page_with_boxes
 from mmrag.pipelines.index import MMIndex, open_index
 
@@ -131,6 +131,7 @@ class IndexService:
         from mmrag.pipelines.query import CHANNEL_CHOICES
 
         query = check_text("q", query)
+        channel = channel or "all"
         parse_choices("channel", channel, CHANNEL_CHOICES)
         kinds = parse_choices("kind", kind, KINDS)
         page_range = parse_pages("pages", pages)
@@ -229,7 +230,12 @@ class IndexService:
         """
         e = self.element(element_id)
         if box or not e.image:
-            page = self._page_element(e.doc, e.page)
+            try:
+                page = self._page_element(e.doc, e.page)
+            except NotFound:
+                if not e.image:
+                    raise
+                return _scaled(self._pixels(e), width)  # a page MuPDF could not render: the crop alone
             rects = [e.bbox] if e.kind != "page" else []
             return _png(page_with_boxes(page, self._pixels(page)[0], rects), width)
         return _scaled(self._pixels(e), width)
@@ -242,10 +248,15 @@ class IndexService:
         return _png(page_with_boxes(page_el, pixels[0], rects)) if rects else pixels
 
     def _page_element(self, doc: str, page: int) -> Element:
-        with self._lock:
-            found = self.index.store.page_element(doc, page)
-        if found is None or not found.image:
+        found = None
+        if 1 <= page <= MAX_PAGE:  # a larger number would overflow SQLite's integers
+            with self._lock:
+                found = self.index.store.page_element(doc, page)
+        if found is None:
             raise NotFound(f"page {page} of {doc!r}: not in this index")
+        if not found.image:
+            raise NotFound(f"page {page} of {doc!r}: has no page image (it could not be rendered when it was "
+                           f"indexed; its text, tables and figures are searchable)")
         return found
 
     def _pixels(self, e: Element) -> tuple[bytes, str]:

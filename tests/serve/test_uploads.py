@@ -101,10 +101,10 @@ def test_an_uploaded_pdf_is_indexed_and_found(uploading: tuple[TestClient, Uploa
 def test_bad_uploads_are_refused_or_fail_their_job(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
     client, _ = uploading
     refused = client.post("/api/documents", files={"file": ("notes.pdf", b"just text, no header")})
-    assert refused.status_code == 400 and "not a PDF" in refused.json()["error"]
+    assert refused.status_code == 422 and "not a PDF" in refused.json()["error"]
     assert "notes.pdf" in refused.json()["error"]
     empty = client.post("/api/documents", files={"file": ("empty.pdf", b"")})
-    assert empty.status_code == 400 and "empty" in empty.json()["error"]
+    assert empty.status_code == 422 and "empty" in empty.json()["error"]
     huge = client.post("/api/documents", files={"file": ("huge.pdf", b"%PDF-1.7\n" + b"0" * 300_000)})
     assert huge.status_code == 413 and "limit" in huge.json()["error"]
     locked = make_pdf(tmp_path / "locked.pdf", "secret", password="pw")
