@@ -17,7 +17,7 @@ from mmrag.ingest.document import ParsedDocument, PutPixels
 from mmrag.ingest.layout import layout_regions
 from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCRCache, OCREngine, cached_read, load_ocr, worth_reading
 from mmrag.ingest.order import reading_order
-from mmrag.ingest.render import PageRenderer, without_large_images
+from mmrag.ingest.render import RENDER_RETRIES, PageRenderer, RenderError, without_large_images
 from mmrag.ingest.scan import is_scanned, ocr_dpi, ocr_page
 from mmrag.ingest.tables import FoundTable, find_tables, has_ruling
 from mmrag.settings import IngestSettings
@@ -52,6 +52,7 @@ class DocumentParser:
         self.last_table: tuple[int, str, list[str]] | None = None  # page, element id, header
         self.ids: set[str] = set()
         self.scans_without_ocr: list[int] = []
+        self.render_failures: list[str] = []  # the page being parsed: renders MuPDF refused besides its own
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def engine(self) -> OCREngine | None:
@@ -84,6 +85,7 @@ class DocumentParser:
         s = self.settings
         page = self.pdf[pno]
         pnum = pno + 1
+        self.render_failures = []
         rect: Rect4 = tuple(page.rect)
         try:
             image_info = page.get_image_info(xrefs=True)
@@ -110,8 +112,11 @@ class DocumentParser:
             if engine is not None:
                 scan = max(images, key=lambda im: fig._area(im.bbox))
                 dpi = ocr_dpi(scan.width, scan.bbox[2] - scan.bbox[0])
-                blocks = raw_blocks = ocr_page(renderer, engine, dpi, self.ocr_cache)
-                self.result.ocr_pages.append(pnum)
+                try:
+                    blocks = raw_blocks = ocr_page(renderer, engine, dpi, self.ocr_cache)
+                    self.result.ocr_pages.append(pnum)
+                except RenderError as exc:  # nothing to read: the page keeps what else it has
+                    self.render_failures.append(f"its scan could not be rendered for OCR ({exc})")
             else:
                 self.scans_without_ocr.append(pnum)
         else:
@@ -145,16 +150,21 @@ class DocumentParser:
         linked = link_captions(captions, regions_for_captions)
         linked_ids = {id(c) for c in linked.values()}
 
-        # page element
+        # page element: without a render when MuPDF refuses it at every resolution (its text and parts stay)
         all_text = "\n".join(b.text for b in reading_order(list(raw_blocks), rect[2] - rect[0]))
-        self.element(pnum, "page", rect, text=all_text, image=self.put_pixels(renderer.png(s.page_dpi), "png"),
-                     meta={"scanned": scanned, "width": rect[2] - rect[0], "height": rect[3] - rect[1],
-                           "label": _page_label(page)})
+        meta: dict[str, object] = {"scanned": scanned, "width": rect[2] - rect[0], "height": rect[3] - rect[1],
+                                   "label": _page_label(page)}
+        page_render_error = ""
+        try:
+            page_image: str | None = self.put_pixels(renderer.png(s.page_dpi), "png")
+        except RenderError as exc:
+            page_image, page_render_error = None, str(exc)
+            meta["render_error"] = page_render_error
+        self.element(pnum, "page", rect, text=all_text, image=page_image, meta=meta)
 
-        for i, f in enumerate(figures):
-            self._figure(pnum, renderer, f, linked.get(i), lines)
-        for j, t in enumerate(tables):
-            self._table(pnum, renderer, t, linked.get(len(figures) + j), first=j == 0)
+        crops = [self._figure(pnum, renderer, f, linked.get(i), lines) for i, f in enumerate(figures)]
+        crops += [self._table(pnum, renderer, t, linked.get(len(figures) + j), first=j == 0)
+                  for j, t in enumerate(tables)]
 
         # text: everything not in a figure, a table, a caption or a running header/footer
         taken = [f.bbox for f in figures] + [t.bbox for t in tables] + running
@@ -178,6 +188,29 @@ class DocumentParser:
             self.result.warnings.append(
                 f"page {pnum}: rendered at a lower resolution (over max_render_pixels={s.max_render_pixels})"
             )
+        if renderer.retried:
+            self.result.warnings.append(f"page {pnum}: rendered at a lower resolution after MuPDF refused it "
+                                        f"({renderer.retried})")
+        if page_render_error or self.render_failures:
+            self.result.warnings.append(self._render_warning(pnum, page_render_error, figures, tables, crops,
+                                                             len(chunks)))
+
+    def _render_warning(self, pnum: int, error: str, figures: list[_Figure], tables: list[FoundTable],
+                        crops: list[bool], chunks: int) -> str:
+        """One line: what MuPDF could not render on the page, and what the page kept."""
+        n_fig, n_tab, uncropped = len(figures), len(tables), crops.count(False)
+        kept = [f"its text ({chunks} chunk{'s' * (chunks != 1)})"]
+        kept += [f"{n} {word}{'s' * (n != 1)}" for n, word in ((n_tab, "table"), (n_fig, "figure")) if n]
+        kept_text = ", ".join(kept[:-1]) + " and " + kept[-1] if len(kept) > 1 else kept[0]
+        if uncropped:
+            kept_text += f" ({uncropped} of them without a crop)" if uncropped < n_fig + n_tab else " (without crops)"
+        if error:
+            line = (f"page {pnum}: could not be rendered ({error}; tried {RENDER_RETRIES} times more at lower "
+                    f"resolutions): kept {kept_text}, without a page image")
+        else:
+            line = f"page {pnum}: kept {kept_text}"
+        extra = [f for f in dict.fromkeys(self.render_failures) if not error or f"({error})" not in f]
+        return "; ".join([line, *extra])
 
     def _merge_figures(self, found: list[_Figure]) -> list[_Figure]:
         s = self.settings
@@ -192,23 +225,32 @@ class DocumentParser:
             out.append(_Figure(box, "raster" if "raster" in kinds else "vector", dpi))
         return sorted(out, key=lambda f: (f.bbox[1], f.bbox[0]))
 
-    def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line]) -> None:
+    def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line]) -> bool:
+        """The figure element, with its crop; False when the crop could not be rendered (text and caption kept)."""
         s = self.settings
-        pix = renderer.pixmap(s.figure_dpi, f.bbox)
+        try:
+            pix, png = renderer.pixmap_png(s.figure_dpi, f.bbox)
+        except RenderError as exc:
+            pix, png = None, None
+            self.render_failures.append(f"a figure crop could not be rendered ({exc})")
         layer = fig.text_in(f.bbox, lines)
         texts = [ln.text for ln in layer]
-        if f.figure_type == "raster" and s.ocr_figures:
+        if pix is not None and f.figure_type == "raster" and s.ocr_figures:
             engine = self.engine()
             if engine is not None:
-                texts = [t for t in self._ocr_figure(engine, renderer, f, pix, texts) if t not in texts] + texts
+                try:
+                    texts = [t for t in self._ocr_figure(engine, renderer, f, pix, texts) if t not in texts] + texts
+                except RenderError:  # its own resolution failed to render: read what the crop shows instead
+                    texts = [t for t in self._ocr_figure(engine, None, f, pix, texts) if t not in texts] + texts
         self.element(
             pnum, "figure", f.bbox, text="\n".join(texts), caption=cap.text if cap else "",
-            image=self.put_pixels(pix.tobytes("png"), "png"),
+            image=self.put_pixels(png, "png") if png is not None else None,
             meta={"figure_type": f.figure_type, "label": cap.label if cap else None},
         )
+        return png is not None
 
     def _ocr_figure(
-        self, engine: OCREngine, renderer: PageRenderer, f: _Figure, pix: pymupdf.Pixmap, layer: list[str]
+        self, engine: OCREngine, renderer: PageRenderer | None, f: _Figure, pix: pymupdf.Pixmap, layer: list[str]
     ) -> list[str]:
         """OCR text of a raster figure, only where it pays: not when the PDF's own text layer already covers
         it, nor for pictures without sharp strokes; read at the image's own resolution, never upscaled."""
@@ -221,7 +263,7 @@ class DocumentParser:
         dpi = s.figure_dpi
         if f.native_dpi > 0:
             dpi = int(max(s.ocr_min_dpi, min(s.figure_dpi, f.native_dpi)))
-        if dpi != s.figure_dpi:
+        if dpi != s.figure_dpi and renderer is not None:
             pix = renderer.pixmap(dpi, f.bbox)
         img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
         if s.ocr_gate and not worth_reading(img):
@@ -231,8 +273,14 @@ class DocumentParser:
         self.ocr_stats["cached" if hit else "read"] += 1
         return [ln.text for ln in lines if ln.confidence >= 0.5]
 
-    def _table(self, pnum: int, renderer: PageRenderer, t: FoundTable, cap: Caption | None, first: bool) -> None:
+    def _table(self, pnum: int, renderer: PageRenderer, t: FoundTable, cap: Caption | None, first: bool) -> bool:
+        """The table element, with its crop; False when the crop could not be rendered (its cells kept)."""
         s = self.settings
+        try:
+            image: str | None = self.put_pixels(renderer.png(s.figure_dpi, t.bbox), "png")
+        except RenderError as exc:
+            image = None
+            self.render_failures.append(f"a table crop could not be rendered ({exc})")
         meta: dict[str, object] = {"n_rows": t.n_rows, "n_cols": t.n_cols, "header": t.header,
                                    "label": cap.label if cap else None}
         prev = self.last_table
@@ -241,9 +289,10 @@ class DocumentParser:
             or (first and prev[0] == pnum - 1 and prev[2] == t.header and any(t.header))
         ):
             meta["continues"] = prev[1]
-        el = self.element(pnum, "table", t.bbox, text=t.markdown(), caption=cap.text if cap else "",
-                          image=self.put_pixels(renderer.png(s.figure_dpi, t.bbox), "png"), meta=meta)
+        el = self.element(pnum, "table", t.bbox, text=t.markdown(), caption=cap.text if cap else "", image=image,
+                          meta=meta)
         self.last_table = (pnum, el.id, t.header)
+        return image is not None
 
 
 def _page_label(page: pymupdf.Page) -> str | None:

@@ -2,36 +2,95 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
 import pymupdf
 from PIL import Image
 
 from mmrag.ingest.blocks import Rect4
 
+_T = TypeVar("_T")
+
+
+# A render MuPDF refuses is retried at half the resolution (and at most RETRY_PIXELS), up to RENDER_RETRIES times.
+RENDER_RETRIES = 4
+RETRY_PIXELS = 16_000_000
+
+
+class RenderError(Exception):
+    """A page or region that MuPDF could not render at any resolution tried (the message says why)."""
+
 
 class PageRenderer:
-    """Renders a page and crops of it as PNG; the page's content stream is interpreted once."""
+    """Renders a page and crops of it as PNG; the page's content stream is interpreted once.
+
+    A render MuPDF refuses (e.g. "Invalid bandwriter header dimensions/setup" or "Overly large image" on huge
+    pages, or out of memory) is retried at half the resolution, at most RETRY_PIXELS, up to RENDER_RETRIES times,
+    then raises RenderError.
+    """
 
     def __init__(self, page: pymupdf.Page, max_pixels: int = 0) -> None:
         """max_pixels: renders larger than this are made at a lower resolution (0: no limit)."""
         self.rect = page.rect
-        self.list = page.get_displaylist()
         self.max_pixels = max_pixels
-        self.reduced = False
+        self.reduced = False  # a render was made at a lower resolution to stay under max_pixels
+        self.retried = ""  # what MuPDF said when it refused a render that then succeeded at a lower resolution
+        self.list: pymupdf.DisplayList | None = None
+        self.error = ""
+        try:
+            self.list = page.get_displaylist()
+        except Exception as exc:  # the page cannot be interpreted for drawing: no render, its text still counts
+            self.error = _describe(exc)
 
     def png(self, dpi: int, clip: Rect4 | None = None) -> bytes:
-        return self.pixmap(dpi, clip).tobytes("png")
+        return self._render(dpi, clip, lambda pix: pix.tobytes("png"))
 
     def pixmap(self, dpi: int, clip: Rect4 | None = None) -> pymupdf.Pixmap:
-        box = self.rect if clip is None else pymupdf.Rect(clip) & self.rect
-        zoom = dpi / 72
-        if self.max_pixels and box.width * box.height * zoom * zoom > self.max_pixels:
-            zoom = (self.max_pixels / max(box.width * box.height, 1.0)) ** 0.5
-            self.reduced = True
-        return self.list.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=box, alpha=False)
+        return self._render(dpi, clip, lambda pix: pix)
+
+    def pixmap_png(self, dpi: int, clip: Rect4 | None = None) -> tuple[pymupdf.Pixmap, bytes]:
+        """The pixmap and its PNG, from one render (the PNG encoder is where MuPDF refuses some pixmaps)."""
+        return self._render(dpi, clip, lambda pix: (pix, pix.tobytes("png")))
 
     def image(self, dpi: int, clip: Rect4 | None = None) -> Image.Image:
         pix = self.pixmap(dpi, clip)
         return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+
+    def _render(self, dpi: int, clip: Rect4 | None, finish: Callable[[pymupdf.Pixmap], _T]) -> _T:
+        """Render (then `finish`: encode) the page or a region, retrying at half the resolution on failure."""
+        if self.list is None:
+            raise RenderError(self.error)
+        box = self.rect if clip is None else pymupdf.Rect(clip) & self.rect
+        if box.is_empty or box.width <= 0 or box.height <= 0:
+            raise RenderError(f"nothing to render: region {tuple(round(v, 1) for v in box)} is empty")
+        zoom = dpi / 72
+        if self.max_pixels and box.width * box.height * zoom * zoom > self.max_pixels:
+            zoom = (self.max_pixels / max(box.width * box.height, 1.0)) ** 0.5
+            self.reduced = True
+        for attempt in range(RENDER_RETRIES + 1):
+            try:
+                pix = self.list.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), clip=box, alpha=False)
+                if pix.width <= 0 or pix.height <= 0:
+                    raise RenderError(f"an empty {pix.width}x{pix.height} render")
+                done = finish(pix)
+            except Exception as exc:
+                error = _describe(exc)
+                if attempt == RENDER_RETRIES or min(box.width, box.height) * zoom / 2 < 1:
+                    break
+                zoom = min(zoom / 2, (RETRY_PIXELS / max(box.width * box.height, 1.0)) ** 0.5)
+                continue
+            if attempt:
+                self.retried = error
+            return done
+        raise RenderError(error)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    text = re.sub(r"^code=\d+:\s*", "", text)  # MuPDF's "code=4: Invalid bandwriter header dimensions/setup"
+    return text or type(exc).__name__
 
 
 def without_large_images(doc: pymupdf.Document, pno: int, max_pixels: int) -> pymupdf.Page:

@@ -99,12 +99,16 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
         if not rows:
             continue
         bbox = pymupdf.Rect(tab.bbox)
-        names = [_cell(c) for c in tab.header.names] if tab.header is not None else []
+        try:
+            found = tab.header  # PyMuPDF renders the top row to tell a header by its colour; MuPDF can refuse that
+        except Exception:  # (huge pages: "Overly large image", "Invalid bandwriter header ..."): first row then
+            found = None
+        names = [_cell(c) for c in found.names] if found is not None else []
         # an "external" header (the line above the grid) counts only when it fills several columns: a lone
         # cell up there is the caption
-        if tab.header is not None and tab.header.external and sum(1 for c in names if c) >= 2:
+        if found is not None and found.external and sum(1 for c in names if c) >= 2:
             header = names
-            bbox |= pymupdf.Rect(tab.header.bbox)
+            bbox |= pymupdf.Rect(found.bbox)
         else:
             header, rows = rows[0], rows[1:]
         n_cols = len(header)
