@@ -16,10 +16,20 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mmrag.crash import kill_point
 from mmrag.elements import Element
+from mmrag.references import (
+    FOLIO_AFTER,
+    FOLIO_BEFORE,
+    FOLIO_CHARS,
+    KINDS,
+    OPENING_CHARS,
+    appendix_start,
+    names_folio,
+    opens_with,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -87,6 +97,8 @@ class ElementStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._ends: dict[str, list[_PageEnds]] = {}  # what references read of each page (`_page_ends`)
+        self._ends_generation: tuple[int, float] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -271,33 +283,95 @@ class ElementStore:
         eid = self.page_element_id(doc, page)
         return self.get([eid]).get(eid) if eid else None
 
-    def referenced_elements(self, docs: Iterable[str], kind: str, value: str) -> list[str]:
+    def referenced_elements(self, docs: Iterable[str], kind: str, value: str, offset: int = 0) -> list[str]:
         """Ids of what a reference names in these ready documents (see `mmrag.references`), page order.
 
-        kind "page": the page element whose physical number or printed label (meta.label) is `value`;
-        "first" / "last": each document's first / last page; "figure" / "table": elements whose caption label
-        is "Figure <value>" / "Table <value>".
+        kind "page": the page element whose physical number or printed label is `value` (meta.label, or where the
+        PDF defines no labels a folio printed in the page's first or last lines); "first" / "last": the value-th
+        page from the start / end ("1" the first, "-1" the last); "appendix": the pages from where an appendix
+        starts (a page opening with "Appendix" / "Annex", past the first third) to the end, or from where appendix
+        `value` ("b") starts to where the next one does; "heading": the first page that opens with `value`;
+        "figure" / "table": elements whose caption label is "Figure <value>" / "Table <value>".
+        offset: -1 / +1 names the page before / after what is named (before its first page, after its last).
         """
         docs = list(docs)
         if not docs:
             return []
-        marks = ",".join("?" * len(docs))
-        base = f"SELECT e.id FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
-        args: list[Any] = [READY, *docs]
-        if kind == "page":
-            number = int(value) if value.isdigit() else -1
-            sql = base + " AND e.kind='page' AND (e.page=? OR json_extract(e.meta, '$.label')=?)"
-            args += [number, value]
-        elif kind in ("first", "last"):
-            pick = "MIN" if kind == "first" else "MAX"
-            sql = base + f" AND e.kind='page' AND e.page=(SELECT {pick}(page) FROM elements p WHERE p.doc=e.doc)"
-        elif kind in ("figure", "table"):
+        if kind in ("figure", "table") and not offset:
             label = ("Table " if kind == "table" else "Figure ") + value
-            sql = base + " AND lower(json_extract(e.meta, '$.label'))=lower(?)"
-            args.append(label)
-        else:
+            sql, args = self._ready_elements(docs, " AND lower(json_extract(e.meta, '$.label'))=lower(?)")
+            return [row[0] for row in self.db.execute(sql + " ORDER BY e.doc, e.page, e.ord", [*args, label])]
+        if kind not in KINDS:
             raise ValueError(f"unknown reference kind {kind!r}")
-        return [row[0] for row in self.db.execute(sql + " ORDER BY e.doc, e.page, e.ord", args)]
+        wanted: list[tuple[str, int]] = []
+        for doc, spans in self._named_pages(docs, kind, value).items():
+            for span in spans:
+                if offset:
+                    wanted.append((doc, (span[0] if offset < 0 else span[-1]) + offset))
+                else:
+                    wanted += [(doc, page) for page in span]
+        if not wanted:
+            return []
+        sql, args = self._ready_elements(sorted({d for d, _ in wanted}), " AND e.kind='page'")
+        ids = {(doc, page): eid for eid, doc, page in self.db.execute(
+            sql.replace("SELECT e.id", "SELECT e.id, e.doc, e.page", 1), args)}
+        return [ids[w] for w in sorted(set(wanted)) if w in ids]
+
+    def _ready_elements(self, docs: list[str], where: str) -> tuple[str, list[Any]]:
+        marks = ",".join("?" * len(docs))
+        return (f"SELECT e.id FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
+                + where, [READY, *docs])
+
+    def _named_pages(self, docs: list[str], kind: str, value: str) -> dict[str, list[list[int]]]:
+        """Document -> the page spans (each a list of consecutive pages) that a page-like reference names."""
+        out: dict[str, list[list[int]]] = {}
+        for doc, pages in self._page_ends(docs).items():
+            numbers = [p.page for p in pages]
+            lo, hi = min(numbers), max(numbers)
+            if kind in ("first", "last"):
+                out[doc] = [[lo + int(value) - 1 if kind == "first" else hi + int(value) + 1]]
+            elif kind == "page":
+                # the page of that number or label, or (no labels in the PDF) a folio with it at the text's ends,
+                # looked for where front matter puts it (a printed 12 a few pages on; roman numerals up front)
+                n = int(value) if value.isdigit() else -1
+                near = range(n - FOLIO_BEFORE, n + FOLIO_AFTER + 1) if n > 0 else range(1, FOLIO_AFTER + 1)
+                spans = [[p.page] for p in pages if p.page == n or p.label == value or (
+                    not p.label and p.page in near and names_folio(p.opening, p.ending, value))]
+                if spans:
+                    out[doc] = spans
+            elif kind == "heading":
+                first = next((p.page for p in pages if opens_with(p.opening, value)), None)
+                if first is not None:
+                    out[doc] = [[first]]
+            elif kind == "appendix":
+                starts = [(p.page, part) for p in pages if p.page > hi / 3
+                          and (part := appendix_start(p.opening)) is not None]
+                if starts and not value:
+                    out[doc] = [list(range(starts[0][0], hi + 1))]
+                begin = next((page for page, part in starts if value and part == value), None)
+                if begin is not None:
+                    stop = next((page for page, part in starts if page > begin and part != value), hi + 1)
+                    out[doc] = [list(range(begin, stop))]
+            else:
+                raise ValueError(f"reference kind {kind!r} names no pages")
+        return out
+
+    def _page_ends(self, docs: list[str]) -> dict[str, list[_PageEnds]]:
+        """The page elements of these ready documents as references read them (number, label, the opening and the
+        end of the text), page order; read once per document and kept until the index changes."""
+        gen = self.generation()
+        if self._ends_generation != gen:
+            self._ends, self._ends_generation = {}, gen
+        missing = [d for d in docs if d not in self._ends]
+        if missing:
+            sql, args = self._ready_elements(missing, " AND e.kind='page' ORDER BY e.doc, e.page")
+            sql = sql.replace("SELECT e.id", "SELECT e.doc, e.page, json_extract(e.meta, '$.label'),"
+                              " substr(e.text, 1, ?), substr(e.text, -?)", 1)
+            found: dict[str, list[_PageEnds]] = {d: [] for d in missing}
+            for doc, page, label, opening, ending in self.db.execute(sql, [OPENING_CHARS, FOLIO_CHARS, *args]):
+                found[doc].append(_PageEnds(page, str(label) if label else "", opening, ending))
+            self._ends.update(found)
+        return {d: self._ends[d] for d in docs if self._ends.get(d)}
 
     def counts(self, doc: str | None = None, ready_only: bool = True) -> dict[str, int]:
         """Elements by kind: of every ready document, or of one document."""
@@ -321,6 +395,13 @@ class ElementStore:
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
+
+
+class _PageEnds(NamedTuple):
+    page: int
+    label: str  # the printed label the PDF defines ("iv"), "" where none
+    opening: str  # the first OPENING_CHARS characters of the page's text
+    ending: str  # its last FOLIO_CHARS characters
 
 
 class _Transaction:

@@ -183,14 +183,15 @@ def _visible(hits: list[ChannelHit], elements: dict[str, Element]) -> list[Chann
 
 
 def _find_referenced(parts: IndexParts, query: str, r: Retrieval, flt: SearchFilter | None) -> None:
-    """The elements the query names, in `r.reference`: its pages (physical or printed label), figures, tables."""
+    """The elements the query names, in `r.reference`: its pages (by number, printed label, position from either
+    end, or as the neighbour of a named page), appendix pages, figures, tables."""
     refs = find_references(query)
     if not refs:
         return
     docs = flt.docs if flt and flt.docs else sorted({e.doc for e in r.elements.values()})
     found: list[str] = []
     for ref in refs:
-        ids = parts.store.referenced_elements(docs, ref.kind, ref.value)
+        ids = parts.store.referenced_elements(docs, ref.kind, ref.value, ref.offset)
         if ids:
             r.references.append(ref)
             found += [i for i in ids if i not in found]
