@@ -19,7 +19,9 @@ def eval_(
     index: IndexOpt = Path("idx"),
     scope: Annotated[str, typer.Option(help="doc: rank the question's own document; corpus: all.")] = "doc",
     k: Annotated[str, typer.Option(help="Cut-offs, e.g. 1,5,10.")] = "1,5,10",
-    channels: Annotated[str, typer.Option(help="Channels to score: text,image,fused.")] = "text,image,fused",
+    channels: Annotated[str | None, typer.Option(
+        help="Channels to score, e.g. text,image,pages,fused (default: each channel that is not off, and fused).")
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write a Markdown report with plots here.")] = None,
     answers: Annotated[bool, typer.Option(help="Also score answers with the configured generator.")] = False,
     compare: Annotated[tuple[Path, Path] | None, typer.Option(help="Compare two report folders.")] = None,

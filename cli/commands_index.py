@@ -27,6 +27,9 @@ def index(
     image_model: Annotated[str | None, typer.Option(help="open_clip model name, e.g. ViT-B-32.")] = None,
     image_pretrained: Annotated[str | None, typer.Option(help="open_clip tag, checkpoint file or folder.")] = None,
     no_image: Annotated[bool, typer.Option("--no-image", help="Disable the image channel.")] = False,
+    pages_model: Annotated[str | None, typer.Option(
+        help="Late-interaction page model (ColQwen2/ColPali, hub id or folder): turns the pages channel on.")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="Encoders on: auto, cpu, cuda, cuda:N or mps.")] = None,
     ocr: Annotated[str | None, typer.Option(help="auto, rapidocr, tesseract or none.")] = None,
     workers: Annotated[int | None, typer.Option(
@@ -38,12 +41,13 @@ def index(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index PDFs: parse into elements, embed into the text and image channels."""
+    """Index PDFs: parse into elements, embed into the text and image channels (and pages, when a model is named)."""
     setup_logging(verbose)
     overrides = {
         "text.qdrant_url": qdrant_url, "text.model": text_model, "image.model": image_model,
         "image.pretrained": image_pretrained, "image.enabled": False if no_image else None,
-        "text.device": device, "image.device": device, "ingest.ocr": ocr, "captioner.model": captioner,
+        "pages.model": pages_model, "text.device": device, "image.device": device, "pages.device": device,
+        "ingest.ocr": ocr, "captioner.model": captioner,
         "ingest.workers": workers,
     }
     idx = open_index(index, config, create=True, reset_stale=reembed, **overrides)

@@ -20,7 +20,7 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = Path("idx"),
     channel: Annotated[str, typer.Option(
-        help="all (fused), text, image, or one side: text:dense, text:lexical.")] = "all",
+        help="all (fused), text, image, pages, or one side: text:dense, text:lexical.")] = "all",
     doc: Annotated[str | None, typer.Option(help="Only these documents (comma-separated).")] = None,
     kind: Annotated[str | None, typer.Option(help="Only these kinds: text,figure,table,page.")] = None,
     pages: Annotated[str | None, typer.Option(help="Page range, e.g. 3-5.")] = None,

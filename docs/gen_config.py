@@ -88,6 +88,28 @@ MEANINGS: dict[str, str] = {
                    "`image` (Edge under `<index>/qdrant_image`, or the collection `<text.collection>_image` on "
                    "the server at `text.qdrant_url`, with the `[text]` shard, replica, on-disk and retry "
                    "settings). Changing it on an existing index needs `--reembed`.",
+    # [pages]: the late-interaction page channel
+    "pages.model": "A transformers ColQwen2 or ColPali checkpoint (`ColQwen2ForRetrieval` / `ColPaliForRetrieval`), "
+                   "by hub id or local folder, e.g. `vidore/colqwen2-v1.0-hf` (`--pages-model`). Unset: the "
+                   "channel is off. Without the weights it is disabled, said in one line with the remedy. "
+                   "Changing it needs `--reembed`.",
+    "pages.batch_size": "Page renders per forward pass. At least 1.",
+    "pages.device": "Where the page model runs.",
+    "pages.dtype": "Precision of the page model: `auto` runs bfloat16 (float16 where bfloat16 is not supported) "
+                   "on a GPU and float32 on a CPU.",
+    "pages.max_pixels": "Page renders are scaled down to at most this many pixels before the model (fewer "
+                        "vectors per page); 0: the model's own limit. Part of the fingerprint.",
+    "pages.pool_factor": "Token pooling at index time: each page's vectors are clustered (hierarchically, by "
+                         "cosine) into 1/N as many, each the normalised mean of its cluster; 1: none. Part of "
+                         "the fingerprint. At least 1.",
+    "pages.datatype": "How Qdrant stores the page vectors; `float16` takes half the bytes of `float32`. Part of "
+                      "the fingerprint.",
+    "pages.quantization": "A quantised copy of the page vectors kept in RAM and scanned first (`int8`: 4× "
+                          "smaller, `binary`: 32×), rescored with the stored vectors. Part of the fingerprint.",
+    "pages.two_stage": "Search in two stages: each page's pooled single vector (HNSW) picks `first_stage_k` "
+                       "candidates, MaxSim over all their vectors ranks them. Off: exact MaxSim over every page "
+                       "(a full scan). A query-time setting: no re-embedding.",
+    "pages.first_stage_k": "With `two_stage`: candidates the pooled vectors pass to MaxSim. At least 1.",
     # [captioner]: optional figure descriptions at index time
     "captioner.model": "A transformers image-to-text or image-text-to-text model that describes each figure at "
                        "index time (`--captioner`); descriptions are cached by pixels. Unset: none.",
@@ -141,6 +163,8 @@ SECTIONS: dict[str, str] = {
     "ingest": "Parsing PDFs into elements: renders, crops, OCR, worker processes and per-document limits.",
     "text": "The text channel: the embedding model, BM25, and where its vectors live (Qdrant Edge or a server).",
     "image": "The image channel: the open_clip model and where its vectors live (FAISS or Qdrant).",
+    "pages": "The late-interaction page channel (ColPali / ColQwen2), off by default: page renders as many "
+             "vectors each, a Qdrant multivector scored by MaxSim. See [Models](../models.md#late-interaction-pages).",
     "captioner": "An optional vision-language model that describes figures at index time.",
     "query": "Retrieval: depth, late fusion, page units, quotas, query rewrite and the optional rerank. "
              "`mmrag eval --tune` can choose these on your own questions.",

@@ -159,6 +159,11 @@ CHANNELS: dict[str, ChannelKind] = {
         "open_clip embeddings of figure, table and page pixels, in FAISS (or Qdrant: image.store)",
         backends={"qdrant": "mmrag.indexes.qdrant_image:QdrantImageChannel"},
     ),
+    "pages": ChannelKind(
+        "pages", "mmrag.indexes.qdrant_pages:QdrantPagesChannel", "pages", (DEFAULT_MODE,),
+        "late interaction (ColPali / ColQwen2): page renders as multivectors scored by MaxSim, in Qdrant; "
+        "off until pages.model names a model",
+    ),
 }
 
 

@@ -62,17 +62,7 @@ class EdgeTextStore:
         self.read_only = read_only
         self._lock_path = self.path.parent / f"{self.path.name}.lock"
         self._copy: Path | None = None
-        # hnsw_min_points: segments with fewer dense vectors stay plain (scanned) when optimising; None: Edge's own
-        # threshold. Qdrant counts it in kilobytes of vector data.
-        optimizers = None
-        if hnsw_min_points is not None:
-            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=max(1, hnsw_min_points * dim * 4 // 1024))
-        sparse = {layout.sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if layout.sparse else None
-        config = qe.EdgeConfig(
-            vectors={layout.dense: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-            sparse_vectors=sparse,
-            optimizers=optimizers,
-        )
+        config = self.edge_config(hnsw_min_points)
         if read_only:
             self._copy = Path(tempfile.mkdtemp(prefix="mmrag-qdrant-reader-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, self._copy, True)
@@ -96,6 +86,24 @@ class EdgeTextStore:
             else:
                 self.shard = qe.EdgeShard.create(str(self.path), config)
             self._ensure_payload_indexes()
+
+    def vector_params(self) -> dict[str, qe.EdgeVectorParams]:
+        """The shard's dense vectors by name: the layout's one dense vector (cosine)."""
+        return {self.layout.dense: qe.EdgeVectorParams(size=self.dim, distance=qe.Distance.Cosine)}
+
+    def edge_config(self, hnsw_min_points: int | None) -> qe.EdgeConfig:
+        """The shard's config: `vector_params()`, the layout's sparse vector, the optimiser's threshold.
+
+        hnsw_min_points: segments with fewer dense vectors stay plain (scanned) when optimising; None: Edge's own
+        threshold. Qdrant counts it in kilobytes of vector data.
+        """
+        optimizers = None
+        if hnsw_min_points is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=max(1, hnsw_min_points * self.dim * 4 // 1024))
+        sparse = None
+        if self.layout.sparse:
+            sparse = {self.layout.sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+        return qe.EdgeConfig(vectors=self.vector_params(), sparse_vectors=sparse, optimizers=optimizers)
 
     @contextlib.contextmanager
     def _io(self, exclusive: bool = True) -> Iterator[None]:

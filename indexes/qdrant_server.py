@@ -162,16 +162,18 @@ class ServerTextStore:
                 self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def vector_params(self) -> dict[str, models.VectorParams]:
+        """The collection's dense vectors by name: the layout's one dense vector (cosine)."""
+        return {self.layout.dense: models.VectorParams(size=self.dim, distance=models.Distance.COSINE,
+                                                       on_disk=self.settings.on_disk)}
+
     def create_request(self) -> dict[str, Any]:
         """The create_collection arguments: the layout, shards, replicas and on-disk settings from the settings."""
         cfg = self.settings
         sparse = self.layout.sparse
         return {
             "collection_name": self.collection,
-            "vectors_config": {
-                self.layout.dense: models.VectorParams(size=self.dim, distance=models.Distance.COSINE,
-                                                       on_disk=cfg.on_disk)
-            },
+            "vectors_config": self.vector_params(),
             "sparse_vectors_config": {
                 sparse: models.SparseVectorParams(
                     modifier=models.Modifier.IDF, index=models.SparseIndexParams(on_disk=cfg.on_disk)

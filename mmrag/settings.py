@@ -12,7 +12,7 @@ from typing import Any
 from mmrag.errors import SettingsError
 
 ELEMENT_KINDS = ("text", "figure", "table", "page")
-CHANNELS = ("text", "image")
+CHANNELS = ("text", "image", "pages")
 # What a fusion weight may name: a channel, one side of the text channel, or a ranking the query adds.
 WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical", "text:rrf")
 # The allowed values of the enum-like settings, checked whenever settings are built.
@@ -20,10 +20,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ingest.ocr": ("auto", "rapidocr", "tesseract", "none"),
     "image.use_gpu": ("auto", "never", "always"),
     "image.store": ("faiss", "qdrant"),
+    "pages.dtype": ("auto", "float32", "float16", "bfloat16"),
+    "pages.datatype": ("float32", "float16"),
+    "pages.quantization": ("none", "int8", "binary"),
     "query.fusion": ("rrf", "weighted"),
     "generator.backend": ("auto", "transformers", "openai", "extractive"),
 }
-DEVICE_FIELDS = ("text.device", "image.device", "captioner.device", "generator.device")
+DEVICE_FIELDS = ("text.device", "image.device", "pages.device", "captioner.device", "generator.device")
 _DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu|npu)(:\d+)?)$")
 
 
@@ -97,6 +100,28 @@ class ImageChannelSettings:
 
 
 @dataclass
+class PagesChannelSettings:
+    """The late-interaction page channel (ColPali / ColQwen2): many vectors per page render, scored by MaxSim."""
+
+    # Off until a model is named: a transformers ColQwen2/ColPali checkpoint, by hub id or local folder
+    # (e.g. "vidore/colqwen2-v1.0-hf"); resolved like every other model (folder, HF cache, hub when online).
+    model: str | None = None
+    batch_size: int = 4  # page renders per forward pass
+    device: str = "auto"
+    dtype: str = "auto"  # weights and activations: auto = bfloat16 (else float16) on a GPU, float32 on a CPU
+    max_pixels: int = 0  # page renders are scaled to at most this many pixels before the model; 0: its own limit
+    # Token pooling at index time: the page's vectors are clustered (hierarchically, by cosine) into 1/N as many,
+    # each the normalised mean of its cluster. 1: no pooling. Part of the vectors' fingerprint.
+    pool_factor: int = 1
+    datatype: str = "float16"  # how Qdrant stores the page vectors: float16 halves the bytes of float32
+    quantization: str = "none"  # a quantised copy Qdrant scans first, rescoring with the stored vectors
+    # Two-stage search: the pooled single vector of each page (HNSW) picks `first_stage_k` candidates, MaxSim
+    # over all their vectors ranks them. Off: exact MaxSim over every page (a full scan; fine to ~10k pages).
+    two_stage: bool = False
+    first_stage_k: int = 200
+
+
+@dataclass
 class CaptionerSettings:
     model: str | None = None  # any transformers image-to-text / image-text-to-text model
     max_new_tokens: int = 48
@@ -109,7 +134,8 @@ class QuerySettings:
     per_channel_k: int = 50  # depth of each channel's (and each text side's) ranking before fusion
     fusion: str = "weighted"  # weighted (min-max normalised scores) | rrf
     rrf_k: int = 60
-    # Late-fusion weights: the text channel's two sides and the image channel ("text" sets both sides).
+    # Late-fusion weights: the text channel's two sides, the image and pages channels ("text" sets both sides);
+    # a ranking without a weight here has weight 1.
     # "text:rrf" is the two sides fused per element (RRF), a ranking of its own in the late fusion.
     weights: dict[str, float] = field(
         default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "text:rrf": 2.0, "image": 1.0})
@@ -143,6 +169,7 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     text: TextChannelSettings = field(default_factory=TextChannelSettings)
     image: ImageChannelSettings = field(default_factory=ImageChannelSettings)
+    pages: PagesChannelSettings = field(default_factory=PagesChannelSettings)
     captioner: CaptionerSettings = field(default_factory=CaptionerSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
@@ -196,9 +223,12 @@ class Settings:
         for kind in self.query.kind_quota:
             _check_choice("query.kind_quota", kind, ELEMENT_KINDS, what="kind")
         for key in ("ingest.page_dpi", "ingest.figure_dpi", "ingest.max_pages", "ingest.max_image_pixels",
-                    "ingest.chunk_chars", "query.k", "query.per_channel_k", "text.batch_size", "image.batch_size"):
+                    "ingest.chunk_chars", "query.k", "query.per_channel_k", "text.batch_size", "image.batch_size",
+                    "pages.batch_size", "pages.pool_factor", "pages.first_stage_k"):
             if self._get(key) < 1:
                 raise SettingsError(f"{key} = {self._get(key)!r}: must be a positive integer")
+        if self.pages.max_pixels < 0:
+            raise SettingsError(f"pages.max_pixels = {self.pages.max_pixels!r}: must be 0 (the model's own) or more")
         return self
 
     def _get(self, key: str) -> Any:

@@ -159,6 +159,9 @@ def _check_store(index: MMIndex, writer_running: bool) -> list[Finding]:
 
 def _wanted(name: str, channel: Channel) -> Any:
     """Which elements a channel holds vectors of (the rule its `add` applies)."""
+    holds = getattr(channel, "holds", None)  # a channel that says it itself (the pages channel)
+    if holds is not None:
+        return holds
     if name == "image":
         kinds = set(channel.settings.kinds)
         return lambda e: e.kind in kinds and bool(e.image)

@@ -8,8 +8,9 @@ points (dense vector + BM25 terms); the driver stores them in the same order of 
 run resumes the same way. The index folder (hence `pixels/`) and the PDFs must be on a filesystem every node
 mounts at the same path; every node needs mmrag installed (the same version, with the `ray` extra).
 
-Left on the driver: the image channel's encoding (it reads the crops back from `pixels/`) and, when a captioner
-is configured, figure descriptions (they change the text, so the text is then encoded on the driver as well).
+Left on the driver: the image and pages channels' encoding (they read the crops and page renders back from
+`pixels/`; one GPU on the driver serves both) and, when a captioner is configured, figure descriptions (they
+change the text, so the text is then encoded on the driver as well).
 """
 
 from __future__ import annotations

@@ -46,8 +46,15 @@ def evaluate(
     disabled = [c for c in channels if c != "fused" and c.partition(":")[0] not in available]
     result = evaluator.run(search, disabled_channels=disabled, ask=ask if answers else None, progress=progress)
     for name in disabled:
-        result.disabled[name] = index.disabled.get(name.partition(":")[0], "not built")
+        base = name.partition(":")[0]
+        result.disabled[name] = index.disabled.get(base) or index.off.get(base, "not built")
     return result
+
+
+def default_channels(index: MMIndex) -> list[str]:
+    """What `mmrag eval` scores when no channels are named: every channel that is not off by its settings (one
+    that cannot load is listed, disabled, with the reason), and the fused ranking."""
+    return [*(c for c in list_channels() if c not in index.off), "fused"]
 
 
 def evaluate_command(
@@ -57,7 +64,7 @@ def evaluate_command(
     """The JSON summary and a printable table; writes the report folder when asked."""
     from mmrag.eval.report import format_summary, write_report
 
-    result = evaluate(index, questions_path, scope=scope, ks=ks, channels=channels or EVAL_CHANNELS,
+    result = evaluate(index, questions_path, scope=scope, ks=ks, channels=channels or default_channels(index),
                       answers=answers, progress=(lambda d, t: progress("questions", d, t)) if progress else None)
     data = result.to_json()
     for name, reason in index.disabled.items():

@@ -24,8 +24,9 @@ from mmrag.pipelines.ingest import (
 )
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, resolve_settings, stale_channels, write_manifest
-from mmrag.pipelines.parts import ChannelSet, IndexParts, ModelSet
+from mmrag.pipelines.parts import ChannelSet, IndexParts, ModelSet, stored_section
 from mmrag.pipelines.purge import remove_document
+from mmrag.settings import CHANNELS as CHANNEL_SECTIONS
 from mmrag.settings import Settings
 from mmrag.store import ElementStore
 
@@ -89,6 +90,12 @@ class MMIndex:
         return self._channels.disabled
 
     @property
+    def off(self) -> dict[str, str]:
+        """Channels that are off until configured (the pages channel without `pages.model`), with how to turn
+        them on; known from the settings, nothing is opened to say it."""
+        return {**self._channels.off_by_settings(), **self._channels.off}
+
+    @property
     def reranker(self) -> Any:
         return self._models.reranker(self.settings.query.reranker)
 
@@ -131,9 +138,8 @@ class MMIndex:
         return report
 
     def _settings_changed(self) -> bool:
-        stored = self.manifest.get("settings")
         now = self.settings.to_dict()
-        return stored is None or any(stored.get(k) != now[k] for k in ("text", "image"))
+        return any(stored_section(self.manifest, k) != now[k] for k in CHANNEL_SECTIONS)
 
     def reembed(self, progress: Progress | None = None) -> int:
         """Rebuild every channel's vectors from the stored elements; returns how many documents."""
@@ -272,10 +278,13 @@ class MMIndex:
         docs = self.store.documents()
         stored = self.manifest.get("channels", {})
         channels: dict[str, Any] = {}
+        off = self.off
         for name in list_channels():
             info = stored.get(name, {})
             if name in self.disabled:
                 info = {"status": "disabled", "reason": self.disabled[name]}
+            elif name in off:
+                info = {"status": "off", "reason": off[name]}
             channels[name] = info
         by_kind = self.store.counts()
         return {
@@ -298,6 +307,7 @@ class MMIndex:
         return {
             "text": s.text.model,
             "image": f"{s.image.model}/{s.image.pretrained}" if s.image.enabled else None,
+            "pages": s.pages.model,
             "reranker": s.query.reranker,
             "captioner": s.captioner.model,
             "generator": s.generator.model or s.generator.base_url,

@@ -16,10 +16,20 @@ from typing import Any
 from mmrag.elements import Element
 from mmrag.errors import ModelUnavailable
 from mmrag.indexes.base import Channel, channel_kind
-from mmrag.settings import CaptionerSettings, GeneratorSettings, ImageChannelSettings, Settings
+from mmrag.settings import (
+    CaptionerSettings,
+    GeneratorSettings,
+    ImageChannelSettings,
+    PagesChannelSettings,
+    Settings,
+)
 from mmrag.store import ElementStore
 
 log = logging.getLogger(__name__)
+
+
+PAGES_OFF = ("off: name a late-interaction model in pages.model (a ColQwen2 or ColPali checkpoint, e.g. "
+             "vidore/colqwen2-v1.0-hf) to turn it on")
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,8 @@ class IndexParts:
 class ChannelSet:
     """The channels of one index folder, opened from its settings on first use.
 
-    A channel whose model cannot load is left out, with the reason in `disabled`.
+    A channel whose model cannot load is left out, with the reason in `disabled`; a channel that is off until
+    configured (the pages channel without `pages.model`) is left out with how to turn it on in `off`.
     """
 
     def __init__(
@@ -53,6 +64,7 @@ class ChannelSet:
         self.read_only = read_only
         self.reset_stale = reset_stale
         self.disabled: dict[str, str] = {}
+        self.off: dict[str, str] = {}
         self._open: dict[str, Channel] | None = None
 
     @property
@@ -69,32 +81,52 @@ class ChannelSet:
             self._open = {}
             self._open_text()
             self._open_image()
+            self._open_pages()
         return self._open
 
     def open_without_models(self) -> dict[str, Channel]:
         """The channels, without loading their models where the manifest allows it: deleting needs none.
 
-        The text channel's encoder loads on first encode anyway; the image channel gets the encoder fingerprint
-        the manifest recorded, and the real encoder only if something is encoded later.
+        The text channel's encoder loads on first encode anyway; the image and pages channels get the encoder
+        fingerprint the manifest recorded, and the real encoder only if something is encoded later.
         """
         if self._open is not None:
             return self._open
-        if self.manifest.get("settings", {}).get("image") != self.settings.to_dict()["image"]:
+        if any(stored_section(self.manifest, section) != self.settings.to_dict()[section] for section in _DEFERRABLE):
             return self.open()
-        stored = self.manifest.get("channels", {}).get("image", {})
-        if stored.get("status") == "disabled":
-            self._open = {}
-            self._open_text()
-            self.disabled["image"] = stored.get("reason", "disabled")
-        elif stored.get("status") == "enabled" and stored.get("fingerprint"):
-            cfg = self.settings.image
-            recorded = {k: v for k, v in stored["fingerprint"].items() if k not in ("kinds", "store")}
-            self._open = {}
-            self._open_text()
-            backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
-            self._open["image"] = backend.from_settings(  # type: ignore[attr-defined]
-                self.root, self.settings, _DeferredImageEncoder(cfg, recorded))
-        return self.open()
+        plans: dict[str, tuple[str, dict[str, Any]]] = {}
+        for name in _DEFERRABLE:
+            stored = self.manifest.get("channels", {}).get(name, {})
+            if name == "pages" and not self.settings.pages.model:
+                plans[name] = ("off", {})
+            elif stored.get("status") == "disabled":
+                plans[name] = ("disabled", stored)
+            elif stored.get("status") == "enabled" and stored.get("fingerprint"):
+                plans[name] = ("deferred", stored)
+            else:  # nothing recorded to go by: load the models
+                return self.open()
+        self._open = {}
+        self._open_text()
+        for name, (plan, stored) in plans.items():
+            if plan == "off":
+                self._open_pages()
+            elif plan == "disabled":
+                self.disabled[name] = stored.get("reason", "disabled")
+            elif name == "image":
+                cfg = self.settings.image
+                recorded = {k: v for k, v in stored["fingerprint"].items() if k not in ("kinds", "store")}
+                backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
+                self._open["image"] = backend.from_settings(  # type: ignore[attr-defined]
+                    self.root, self.settings, _DeferredImageEncoder(cfg, recorded))
+            else:
+                recorded = dict(stored["fingerprint"])
+                self._open["pages"] = channel_kind("pages").load_class().from_settings(  # type: ignore[attr-defined]
+                    self.root, self.settings, _DeferredPagesEncoder(self.settings.pages, recorded))
+        return self._open
+
+    def off_by_settings(self) -> dict[str, str]:
+        """The channels the settings leave off (nothing is opened to say it), with how to turn them on."""
+        return {} if self.settings.pages.model else {"pages": PAGES_OFF}
 
     def close(self) -> None:
         for name, channel in self.opened().items():
@@ -125,6 +157,39 @@ class ChannelSet:
         backend = channel_kind("image").load_class(cfg.store)  # FAISS or Qdrant (image.store)
         self._open["image"] = backend.from_settings(  # type: ignore[attr-defined]
             self.root, self.settings, encoder, reset_stale=self.reset_stale, read_only=self.read_only)
+
+
+    def _open_pages(self) -> None:
+        assert self._open is not None
+        cfg = self.settings.pages
+        off = self.off_by_settings()
+        if "pages" in off:
+            self.off["pages"] = off["pages"]
+            return
+        try:
+            from mmrag.models.late_interaction import load_pages_encoder
+
+            encoder = load_pages_encoder(cfg.model, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                                         max_pixels=cfg.max_pixels)
+        except ModelUnavailable as exc:
+            self.disabled["pages"] = str(exc)
+            log.info("pages channel disabled: %s", exc)  # `mmrag index` and `inspect` say it to the user
+            return
+        self._open["pages"] = channel_kind("pages").load_class().from_settings(  # type: ignore[attr-defined]
+            self.root, self.settings, encoder, reset_stale=self.reset_stale, read_only=self.read_only)
+
+
+# Channels whose models `open_without_models` can stand in for by the fingerprint the manifest recorded.
+_DEFERRABLE = ("image", "pages")
+
+
+def stored_section(manifest: Mapping[str, Any], section: str) -> dict[str, Any] | None:
+    """A settings section as the manifest stored it; its defaults for an index made before the section existed
+    (no manifest settings at all: None)."""
+    stored = manifest.get("settings")
+    if stored is None:
+        return None
+    return stored.get(section, Settings().to_dict()[section])
 
 
 class ModelSet:
@@ -208,3 +273,32 @@ class _DeferredImageEncoder:
 
     def encode_text(self, texts: Sequence[str]) -> Any:
         return self._real().encode_text(texts)
+
+
+class _DeferredPagesEncoder:
+    """A page encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+
+    def __init__(self, cfg: PagesChannelSettings, recorded: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.recorded = {k: v for k, v in recorded.items() if k in ("model", "dim", "max_pixels")}
+        self.name = str(cfg.model)
+        self.dim = int(recorded["dim"])
+        self._encoder: Any = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
+
+    def _real(self) -> Any:
+        if self._encoder is None:
+            from mmrag.models.late_interaction import load_pages_encoder
+
+            cfg = self.cfg
+            self._encoder = load_pages_encoder(str(cfg.model), device=cfg.device, dtype=cfg.dtype,
+                                               batch_size=cfg.batch_size, max_pixels=cfg.max_pixels)
+        return self._encoder
+
+    def encode_pages(self, images: Sequence[Any]) -> Any:
+        return self._real().encode_pages(images)
+
+    def encode_queries(self, texts: Sequence[str]) -> Any:
+        return self._real().encode_queries(texts)

@@ -84,7 +84,8 @@ def retrieve(
     parts: IndexParts, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
     quota_kinds: list[str] | None = None, references: bool = False, combined: bool = True,
 ) -> Retrieval:
-    """Every ranking of each named channel ("text", "text:dense", "image"), hydrated; one query encoding each.
+    """Every ranking of each named channel ("text", "text:dense", "image", "pages"), hydrated; one query encoding
+    each.
 
     quota_kinds: also fetch, with the same encoded queries, the best elements of these kinds from the channels
     that offer `kind_candidates` (for kind quotas);
@@ -100,7 +101,7 @@ def retrieve(
         base, _, mode = name.partition(":")
         channel = channels.get(base)
         if channel is None:
-            reason = parts.channels.disabled.get(base, "unknown channel")
+            reason = parts.channels.disabled.get(base) or parts.channels.off.get(base, "unknown channel")
             raise MMRagError(f"the {base} channel is not available: {reason}")
         queries[base] = channel.encode_query(rq.text, mode or None, lexical_terms=rq.lexical_terms)
         found = channel.search_all(queries[base], k, flt)

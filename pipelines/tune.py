@@ -31,6 +31,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "weights.text:lexical": [0.0, 0.25, 0.5, 1.0, 1.5],  # is never worse than the best side on the tuning split
     "weights.text:rrf": [0.0, 1.0, 2.0],  # the sides fused per element, as one more ranking
     "weights.image": [0.5, 1.0],
+    "weights.pages": [0.5, 1.0, 2.0],  # late-interaction pages, where the channel is on
     "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],
     "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
@@ -71,8 +72,9 @@ def split_questions(questions: Sequence[Question], holdout: float) -> tuple[list
 def search_space(index: MMIndex) -> dict[str, list[Any]]:
     """The parts of SEARCH_SPACE that apply to this index (no image weight without an image channel, …)."""
     space = dict(SEARCH_SPACE)
-    if "image" not in index.channels:
-        space.pop("weights.image")
+    for channel in ("image", "pages"):
+        if channel not in index.channels:
+            space.pop(f"weights.{channel}")
     if not index.settings.query.reranker:
         space.pop("rerank_weight")
         space.pop("rerank_depth")

@@ -1,5 +1,6 @@
-"""Small builders shared by the tests: a tiny open_clip architecture, image elements, hand-written PDFs, a tiny
-cross-encoder, a fake OpenAI-compatible server and a forced reply for the random tiny VLM."""
+"""Small builders shared by the tests: a tiny open_clip architecture, a tiny ColQwen2 folder, a fake
+late-interaction encoder, image elements, hand-written PDFs, a tiny cross-encoder, a fake OpenAI-compatible
+server and a forced reply for the random tiny VLM."""
 
 from __future__ import annotations
 
@@ -38,6 +39,48 @@ def tiny_clip_encoder(name: str, batch_size: int = 8) -> Any:
 
     torch.manual_seed(0)
     return OpenClipEncoder.load(name, "random", device="cpu", batch_size=batch_size)
+
+
+def save_tiny_colqwen2(folder: Path) -> str:
+    """A tiny random ColQwen2 (transformers' ColQwen2ForRetrieval, 16-d vectors) and its processor, saved to
+    `folder` (seeded: the same weights every time). Tests get it through the session fixture `tiny_colqwen2`."""
+    from mmrag.models.random_colqwen2 import save_random_colqwen2
+
+    return save_random_colqwen2(folder, "tiny", seed=0)
+
+
+class FakePagesEncoder:
+    """A LateInteractionEncoder without a model: each image's vectors are random unit rows seeded by its pixels
+    (3 to 11 of them), each query's by its text, so a test knows every stored vector and can score by hand."""
+
+    name = "fake-colpali"
+
+    def __init__(self, dim: int = 8) -> None:
+        self.dim = dim
+        self.pages: list[Any] = []  # every page's vectors, in the order encoded
+        self.queries: list[Any] = []
+
+    def _vectors(self, seed: bytes) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
+        rows = rng.standard_normal((int(rng.integers(3, 12)), self.dim)).astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def encode_pages(self, images: list[Any]) -> list[Any]:
+        out = [self._vectors(im.tobytes()) for im in images]
+        self.pages.extend(out)
+        return out
+
+    def encode_queries(self, texts: list[str]) -> list[Any]:
+        out = [self._vectors(t.encode()) for t in texts]
+        self.queries.extend(out)
+        return out
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.name, "dim": self.dim, "max_pixels": 0}
 
 
 IMAGE_KINDS = ["figure", "table", "page"]

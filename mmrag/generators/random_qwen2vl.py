@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-    "<|video_pad|>",
-)  # fmt: skip
+# The tokenizer is shared with the random ColQwen2 (mmrag.models.random_colqwen2).
+from mmrag.models.byte_tokenizer import SPECIAL_TOKENS, build_tokenizer
+
+__all__ = ["SPECIAL_TOKENS", "build_random_qwen2vl", "build_tokenizer"]
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
@@ -33,25 +33,6 @@ SIZES: dict[str, dict[str, Any]] = {
         "pixels": (56 * 56, 28 * 28 * 1280),
     },
 }  # fmt: skip
-
-
-def build_tokenizer() -> Any:
-    """A byte-level BPE tokenizer with no merges (one token per byte) and Qwen2-VL's special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {s: i for i, s in enumerate(SPECIAL_TOKENS)}
-    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        vocab[ch] = len(vocab)
-    tk = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tk,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
-    )
 
 
 def build_random_qwen2vl(size: str = "tiny", seed: int = 0, max_pixels: int | None = None) -> tuple[Any, Any]:

@@ -44,7 +44,7 @@ class Listed(Channel):
 
 
 def test_registered_kinds_match_their_classes() -> None:
-    assert list_channels() == ["text", "image"]
+    assert list_channels() == ["text", "image", "pages"]
     settings = Settings()
     for name in list_channels():
         kind = channel_kind(name)
@@ -55,13 +55,14 @@ def test_registered_kinds_match_their_classes() -> None:
         assert hasattr(settings, kind.settings)
     assert CHANNELS["text"].runs() == ["text", "text:dense", "text:lexical"]
     assert CHANNELS["image"].runs() == ["image"]
+    assert CHANNELS["pages"].runs() == ["pages"]
 
 
 def test_parse_run() -> None:
     assert parse_run("text") == ("text", None)
     assert parse_run("text:lexical") == ("text", "lexical")
     assert parse_run("image") == ("image", None)
-    with pytest.raises(ValueError, match="text, image"):
+    with pytest.raises(ValueError, match="text, image, pages"):
         parse_run("audio")
     with pytest.raises(ValueError, match="hybrid, dense, lexical"):
         parse_run("text:sparse")
@@ -72,7 +73,7 @@ def test_parse_run() -> None:
 def test_add_channel_and_interface_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mmrag.indexes.base.CHANNELS", dict(CHANNELS))
     add_channel(ChannelKind("listed", f"{__name__}:Listed", "text", (DEFAULT_MODE,)))
-    assert list_channels() == ["text", "image", "listed"]
+    assert list_channels() == ["text", "image", "pages", "listed"]
     channel = channel_kind("listed").load_class()()
     assert channel.optimize() is False and channel.docs() == set() and channel.describe() == {"name": "listed"}
     element = Element("e1", "a.pdf", "sha", 1, "text", (0.0, 0.0, 1.0, 1.0), text="x")
