@@ -64,7 +64,7 @@ _LABELLED = re.compile(r"\b(fig(?:ure)?s?\.?|tables?|exhibits?)\s*#?\s*(\d{1,3}(
 _DET = r"\b(?:the|its|their|this|that|his|her|our|your)\s+(?:very\s+)?"
 _NTH = re.compile(rf"{_DET}({_ORDINAL})\s+{_PAGE_NOUN}", re.I)
 _FIRST = re.compile(rf"\b(?:cover|front|first|title|opening)\s+{_PAGE_NOUN}|\bfront\s+cover\b|"
-                    r"\b(?:the|its|their|this|a|an)\s+(?:\w+(?:'s|’s)\s+)?cover\b(?!age|ed|s\b|ing)"
+                    r"\b(?:the|its|their|this|a|an)\s+(?:\w+(?:'s|’s)\s+)?cover\b"
                     r"(?!\s+(?:ratio|letter|charge|pool|story|price|rate|note|the|a|all|costs?|losses|expenses)\b)",
                     re.I)
 _INSIDE_FRONT = re.compile(r"\binside\s+(?:front\s+)?cover\b", re.I)
@@ -251,6 +251,8 @@ def appendix_start(opening: str) -> str | None:
 
     One of the first lines must open with "Appendix" / "Annex" and read like a title (short, no contents leader).
     """
+    if "append" not in opening.lower() and "annex" not in opening.lower():
+        return None
     for line in _lines(opening)[:OPENING_LINES]:
         m = _APPENDIX_TITLE.match(line)
         if m and len(line) <= 100 and not _TOC_LINE.search(line) and not line.endswith("."):
@@ -262,6 +264,8 @@ def appendix_start(opening: str) -> str | None:
 def opens_with(opening: str, title: str) -> bool:
     """Whether one of the first lines of a page's text holds `title` (a quoted slide or section title)."""
     title = " ".join(title.lower().split())
+    if title.split(" ")[0] not in opening.lower():
+        return False
     return any(title in " ".join(line.lower().split()) for line in _lines(opening)[:OPENING_LINES])
 
 
@@ -269,6 +273,8 @@ def names_folio(opening: str, ending: str, value: str) -> bool:
     """Whether the first two lines or the last line of a page's text print page number `value`: the line is the
     number, "Page 12", "12 of 80", "- 12 -", or the number at either end of a running line with a "|"
     ("Report | 12"). (Not deeper: a chart's axis values and a list's step numbers sit there too.)"""
+    if value.lower() not in opening.lower() and value.lower() not in ending.lower():
+        return False
     v = re.escape(value.lower())
     alone = re.compile(rf"^(?:page\s+|p\.\s*|-\s*)?{v}(?:\s*-|\s+of\s+\d+|\s*/\s*\d+)?$")
     running = re.compile(rf"^{v}\s+\S.*\|.*|.*\|.*\S\s+{v}$")

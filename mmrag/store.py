@@ -297,30 +297,23 @@ class ElementStore:
         docs = list(docs)
         if not docs:
             return []
-        if kind in ("figure", "table") and not offset:
+        if kind in ("figure", "table"):
+            if offset:
+                raise ValueError("an offset names a page next to a page, not next to a figure or table")
             label = ("Table " if kind == "table" else "Figure ") + value
-            sql, args = self._ready_elements(docs, " AND lower(json_extract(e.meta, '$.label'))=lower(?)")
-            return [row[0] for row in self.db.execute(sql + " ORDER BY e.doc, e.page, e.ord", [*args, label])]
+            marks = ",".join("?" * len(docs))
+            sql = ("SELECT e.id FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=?"
+                   f" AND e.doc IN ({marks}) AND lower(json_extract(e.meta, '$.label'))=lower(?)"
+                   " ORDER BY e.doc, e.page, e.ord")
+            return [row[0] for row in self.db.execute(sql, [READY, *docs, label])]
         if kind not in KINDS:
             raise ValueError(f"unknown reference kind {kind!r}")
-        wanted: list[tuple[str, int]] = []
+        found: set[tuple[str, int]] = set()
         for doc, spans in self._named_pages(docs, kind, value).items():
             for span in spans:
-                if offset:
-                    wanted.append((doc, (span[0] if offset < 0 else span[-1]) + offset))
-                else:
-                    wanted += [(doc, page) for page in span]
-        if not wanted:
-            return []
-        sql, args = self._ready_elements(sorted({d for d, _ in wanted}), " AND e.kind='page'")
-        ids = {(doc, page): eid for eid, doc, page in self.db.execute(
-            sql.replace("SELECT e.id", "SELECT e.id, e.doc, e.page", 1), args)}
-        return [ids[w] for w in sorted(set(wanted)) if w in ids]
-
-    def _ready_elements(self, docs: list[str], where: str) -> tuple[str, list[Any]]:
-        marks = ",".join("?" * len(docs))
-        return (f"SELECT e.id FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
-                + where, [READY, *docs])
+                found.update((doc, n) for n in ([(span[0] if offset < 0 else span[-1]) + offset] if offset else span))
+        ids = {(doc, p.page): p.id for doc in {d for d, _ in found} for p in self._ends[doc]}
+        return [ids[f] for f in sorted(found) if f in ids]
 
     def _named_pages(self, docs: list[str], kind: str, value: str) -> dict[str, list[list[int]]]:
         """Document -> the page spans (each a list of consecutive pages) that a page-like reference names."""
@@ -357,19 +350,21 @@ class ElementStore:
         return out
 
     def _page_ends(self, docs: list[str]) -> dict[str, list[_PageEnds]]:
-        """The page elements of these ready documents as references read them (number, label, the opening and the
-        end of the text), page order; read once per document and kept until the index changes."""
+        """The page elements of these ready documents as references read them (id, number, label, the opening
+        and the end of the text), page order; read once per document and kept until the index changes."""
         gen = self.generation()
         if self._ends_generation != gen:
             self._ends, self._ends_generation = {}, gen
         missing = [d for d in docs if d not in self._ends]
         if missing:
-            sql, args = self._ready_elements(missing, " AND e.kind='page' ORDER BY e.doc, e.page")
-            sql = sql.replace("SELECT e.id", "SELECT e.doc, e.page, json_extract(e.meta, '$.label'),"
-                              " substr(e.text, 1, ?), substr(e.text, -?)", 1)
+            marks = ",".join("?" * len(missing))
+            rows = self.db.execute(
+                "SELECT e.doc, e.id, e.page, json_extract(e.meta, '$.label'), substr(e.text, 1, ?), substr(e.text, -?)"
+                f" FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
+                " AND e.kind='page' ORDER BY e.doc, e.page", [OPENING_CHARS, FOLIO_CHARS, READY, *missing])
             found: dict[str, list[_PageEnds]] = {d: [] for d in missing}
-            for doc, page, label, opening, ending in self.db.execute(sql, [OPENING_CHARS, FOLIO_CHARS, *args]):
-                found[doc].append(_PageEnds(page, str(label) if label else "", opening, ending))
+            for doc, eid, page, label, opening, ending in rows:
+                found[doc].append(_PageEnds(eid, page, str(label) if label else "", opening, ending))
             self._ends.update(found)
         return {d: self._ends[d] for d in docs if self._ends.get(d)}
 
@@ -398,6 +393,7 @@ class ElementStore:
 
 
 class _PageEnds(NamedTuple):
+    id: str  # the page element's
     page: int
     label: str  # the printed label the PDF defines ("iv"), "" where none
     opening: str  # the first OPENING_CHARS characters of the page's text
