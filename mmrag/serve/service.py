@@ -200,7 +200,7 @@ class IndexService:
         return {
             "doc": doc, "pages": row["pages"], "sha256": row["sha256"],
             "counts": {kind: len(items) for kind, items in by_kind.items()} | {"page": len(pages)},
-            "page_list": [{"page": n, "element_id": e.id, "label": e.meta.get("label"),
+            "page_list": [{"page": n, "element_id": e.id, "label": e.meta.get("label"), "has_image": bool(e.image),
                            "elements": sum(1 for x in elements if x.page == n and x.kind != "page")}
                           for n, e in sorted(pages.items())],
             "elements": by_kind,

@@ -41,3 +41,11 @@ def test_a_page_without_a_render_is_served_by_its_text_and_crops(client: TestCli
     assert boxed.status_code == 200 and boxed.headers["content-type"] == "image/png"  # the crop, no page to box
     resp = client.post("/api/ask", json={"question": "What does the monthly generation chart show?", "doc": DOC})
     assert resp.status_code == 200
+
+
+def test_the_web_page_says_the_page_has_no_image(client: TestClient) -> None:
+    document = client.get(f"/documents/{DOC}").text
+    assert document.count("no page image") == 1  # page 3's thumbnail; the other pages show theirs
+    viewer = client.get(f"/documents/{DOC}/pages/3").text
+    assert 'id="page-image-missing"' in viewer and 'id="page-image"' not in viewer
+    assert client.get(f"/api/documents/{DOC}").json()["page_list"][2]["has_image"] is False
