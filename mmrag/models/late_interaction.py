@@ -34,6 +34,9 @@ HF_FORMAT = {
     "vidore/colpali-v1.2": "vidore/colpali-v1.2-hf",
 }
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+# One loaded model per (weights, device, dtype) and process: a server's reopened index views share it.
+_MODELS: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+_MODELS_LOCK = threading.Lock()
 
 
 @runtime_checkable
@@ -186,18 +189,24 @@ class ColVisionEncoder:
         with self._lock:
             if self._model is not None:
                 return
-            import transformers
-            from transformers import AutoProcessor
+            key = (self.path, self.device, str(self.torch_dtype()))
+            with _MODELS_LOCK:
+                if key not in _MODELS:
+                    _MODELS[key] = self._load()
+            self._model, self._processor = _MODELS[key]
 
-            offline = not Path(self.path).is_dir() and not hub_reachable()
-            try:
-                cls = getattr(transformers, ARCHITECTURES[self.model_type])
-                processor = AutoProcessor.from_pretrained(self.path, local_files_only=offline)
-                model = cls.from_pretrained(self.path, dtype=self.torch_dtype(), local_files_only=offline)
-            except (OSError, ValueError, ImportError) as exc:
-                raise ModelUnavailable(self.name, ROLE, f"could not load {self.path}: {_first_line(exc)}") from exc
-            self._model = model.to(self.device).eval()
-            self._processor = processor
+    def _load(self) -> tuple[Any, Any]:
+        import transformers
+        from transformers import AutoProcessor
+
+        offline = not Path(self.path).is_dir() and not hub_reachable()
+        try:
+            cls = getattr(transformers, ARCHITECTURES[self.model_type])
+            processor = AutoProcessor.from_pretrained(self.path, local_files_only=offline)
+            model = cls.from_pretrained(self.path, dtype=self.torch_dtype(), local_files_only=offline)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ModelUnavailable(self.name, ROLE, f"could not load {self.path}: {_first_line(exc)}") from exc
+        return model.to(self.device).eval(), processor
 
     @property
     def model(self) -> Any:

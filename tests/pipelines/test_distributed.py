@@ -104,6 +104,22 @@ def test_rerun_on_ray_skips_unchanged_files(indexes: tuple[MMIndex, MMIndex, dic
 
 
 
+def test_the_pages_channel_encodes_on_the_driver(tmp_path: Path, corpus: Path, ray_cluster: None,
+                                                 tiny_colqwen2: str) -> None:
+    """With the pages channel on (a tiny random ColQwen2), a Ray run fills it as a local run does."""
+    with_pages = settings().updated({"pages.model": tiny_colqwen2, "pages.device": "cpu"})
+    doc = corpus / "finfet_yield_paper.pdf"
+    local, on_ray = open_index(tmp_path / "local", with_pages), open_index(tmp_path / "ray", with_pages)
+    assert local.add([doc]).ok and on_ray.add([doc], ray="auto").ok
+    assert on_ray.channels["pages"].count() == local.channels["pages"].count() == 5
+    for q in QUERIES[:2]:
+        for channel in ("pages", "all"):
+            assert [h.element.id for h in on_ray.search(q, channel=channel, k=5)] == \
+                [h.element.id for h in local.search(q, channel=channel, k=5)], (q, channel)
+    local.close()
+    on_ray.close()
+
+
 def test_an_address_nothing_listens_at_fails_in_seconds() -> None:
     from mmrag.errors import MMRagError
     from mmrag.pipelines.distributed import _probe

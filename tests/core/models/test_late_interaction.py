@@ -68,6 +68,12 @@ def test_maxsim_is_the_late_interaction_score_transformers_computes(encoder: Col
     np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-5, atol=1e-4)
 
 
+def test_encoders_of_one_model_share_its_weights(encoder: ColVisionEncoder, tiny_colqwen2: str) -> None:
+    """A server reopening its index view (a new encoder each time) loads the model once per process."""
+    again = load_pages_encoder(tiny_colqwen2, device="cpu", batch_size=8)
+    assert again.model is encoder.model and again.processor is encoder.processor
+
+
 def test_max_pixels_makes_fewer_vectors(tiny_colqwen2: str) -> None:
     small = load_pages_encoder(tiny_colqwen2, device="cpu", max_pixels=56 * 56)
     page = _pages()[3]
