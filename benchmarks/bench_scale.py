@@ -20,6 +20,16 @@ Per size N, each channel is opened the way `mmrag index` opens it and searched t
   image channel, 50 deep each (query.per_channel_k), fused with the default query settings (weighted fusion,
   no page collapse: that needs the element store); once with the image channel in FAISS HNSW, once in Qdrant.
 
+- pages channel (`--channels pages`, alone or beside text): late-interaction page vectors (ColPali / ColQwen2
+  shape: `--page-tokens` 128-d vectors a page, `--query-tokens` a query) as a Qdrant multivector on an Edge
+  shard through `QdrantPagesChannel`, float16 storage (pages.datatype), once per `--pool-factors` entry (a
+  pooled index stores tokens/f vectors a page; the clustering itself, `pool_tokens`, is timed on a few pages
+  apart). Per variant: build and optimise time, bytes per page on disk and of the vectors alone, p50/p95 of the
+  exact MaxSim scan (`--full-queries` queries: it reads every vector) and of two-stage search (pooled vector
+  HNSW → `--first-stage-k` candidates → MaxSim; unfiltered and one-doc filtered), recall@10 of two-stage against
+  the exact scan, and how often the page a query was drawn from is in the top 10 (target@10) in each; with
+  the text channel too, the text sides and the pages channel fused.
+
 Query encoding is not timed (the vectors are given; `bench_text_channel.py` times the encoders). Dense vectors
 are random unit vectors drawn around cluster centres (~50 per cluster), not model embeddings: encoding 100k
 texts with MiniLM on two cores takes tens of minutes, and uniform random vectors have no neighbours for an ANN
@@ -57,16 +67,18 @@ from mmrag.fusion import FusedItem, fuse
 from mmrag.indexes.base import SearchFilter
 from mmrag.indexes.faiss_index import HNSW_EF_SEARCH, HNSW_GRAPH, HnswIndex
 from mmrag.indexes.qdrant_image import QdrantImageChannel
+from mmrag.indexes.qdrant_pages import PagePoint, QdrantPagesChannel
 from mmrag.indexes.qdrant_store import DENSE, SparseTerms, TextPoint
 from mmrag.indexes.qdrant_text import QdrantTextChannel, TextQuery
+from mmrag.models.late_interaction import pool_tokens, pooled_vector
 from mmrag.pipelines.query import channel_weight
-from mmrag.settings import ImageChannelSettings, QuerySettings, TextChannelSettings
+from mmrag.settings import ImageChannelSettings, PagesChannelSettings, QuerySettings, TextChannelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/devset beside the checkout (or beside the folder of worktrees)
 DEVSET = next((d for d in (ROOT.parent / "shared/devset/pdfs", ROOT.parents[1] / "shared/devset/pdfs") if d.exists()),
               ROOT.parent / "shared/devset/pdfs")
-TEXT_DIM, IMAGE_DIM = 384, 512
+TEXT_DIM, IMAGE_DIM, PAGE_DIM = 384, 512, 128
 QUERY = QuerySettings()
 K, DEPTH = QUERY.k, QUERY.per_channel_k
 ELEMENTS_PER_DOC = 200
@@ -343,27 +355,162 @@ def bench_qdrant_image(folder: Path, vectors: np.ndarray, queries: np.ndarray, e
     return r, channel
 
 
+# ---------------------------------------------------------------------------------------------- pages channel
+class RandomPagesEncoder:
+    """Stands in for ColQwen2: the benchmark gives every page's and query's vectors, nothing is encoded."""
+
+    name, dim = "bench-random-colqwen2", PAGE_DIM
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.name, "dim": self.dim, "max_pixels": 0}
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+class PageData:
+    """Random page and query vectors of the real shape with the structure that makes two-stage search hard (not
+    model embeddings): a vocabulary of concept vectors, topics of 200 concepts (~50 pages each), and pages made
+    of `REGIONS` concepts of their topic (a handful from anywhere), each of a page's vectors scattered around one
+    of them. A query's vectors scatter around 3 concepts of the page it is drawn from (its target), so it matches
+    a few regions of its page — and of the other pages of the topic that share them — while the page's pooled
+    vector is the mean of all its regions. Page i is regenerated from (seed, i) on demand, so N pages never sit
+    in memory at once."""
+
+    CONCEPTS, TOPIC_CONCEPTS, REGIONS, NOISE = 20_000, 200, 24, 0.9
+
+    def __init__(self, n: int, tokens: int, seed: int) -> None:
+        self.n, self.tokens, self.seed = n, tokens, seed
+        rng = np.random.default_rng(seed)
+        self.concepts = unit_rows(rng.standard_normal((self.CONCEPTS, PAGE_DIM)))
+        self.topics = max(1, n // 50)
+
+    def regions(self, i: int) -> np.ndarray:
+        """The concepts page i is made of: mostly from its topic's, a few from anywhere."""
+        rng = np.random.default_rng((self.seed, i, 0))
+        topic = rng.integers(0, self.topics)
+        own = (topic * self.TOPIC_CONCEPTS + rng.choice(self.TOPIC_CONCEPTS, self.REGIONS - 4, replace=False))
+        return np.concatenate([own % self.CONCEPTS, rng.integers(0, self.CONCEPTS, 4)])
+
+    def _around(self, concepts: np.ndarray, tokens: int, rng: np.random.Generator) -> np.ndarray:
+        centres = self.concepts[concepts[np.arange(tokens) % len(concepts)]]
+        return unit_rows(centres + self.NOISE * rng.standard_normal((tokens, PAGE_DIM)) / np.sqrt(PAGE_DIM))
+
+    def page(self, i: int, tokens: int) -> np.ndarray:
+        return self._around(self.regions(i), tokens, np.random.default_rng((self.seed, i, 1)))
+
+    def query(self, target: int, tokens: int) -> np.ndarray:
+        rng = np.random.default_rng((self.seed, target, 2))
+        return self._around(rng.choice(self.regions(target), 3, replace=False), tokens, rng)
+
+
+def page_payload(i: int) -> dict[str, Any]:
+    """A page element's payload: 20 pages a document."""
+    return {"element_id": f"p{i}", "doc": f"doc{i // 20:05d}.pdf", "page": i % 20 + 1, "kind": "page"}
+
+
+def bench_pages_variant(root: Path, data: PageData, factor: int, queries: list[np.ndarray], targets: list[int],
+                        args: argparse.Namespace, one_doc: SearchFilter, quiet: bool,
+                        text: TextBench | None) -> dict[str, Any]:
+    """One stored form of the pages channel (pool factor `factor`): build, optimise, bytes, exact and two-stage
+    search."""
+    folder = root / f"pages_f{factor}"
+    settings = PagesChannelSettings(model=RandomPagesEncoder.name, pool_factor=factor, first_stage_k=args.first_stage_k)
+    channel = QdrantPagesChannel.open(folder, settings, RandomPagesEncoder(), text=TextChannelSettings())  # type: ignore[arg-type]
+    stored = max(1, args.page_tokens // factor)
+    r: dict[str, Any] = {"pool_factor": factor, "vectors_per_page": stored, "datatype": settings.datatype}
+    t0 = time.perf_counter()
+    for start in range(0, data.n, 200):  # what add_vectors upserts (vectors already pooled to their stored count)
+        points = []
+        for i in range(start, min(start + 200, data.n)):
+            vectors = data.page(i, stored)
+            points.append(PagePoint(i, vectors, pooled_vector(vectors), page_payload(i)))
+        channel.store.upsert_pages(points)
+    channel.flush()
+    r["build_s"] = round(time.perf_counter() - t0, 2)
+    t0 = time.perf_counter()
+    channel.optimize()  # merges segments, builds the pooled vectors' HNSW
+    r["optimize_s"] = round(time.perf_counter() - t0, 2)
+    r["disk_mb"] = folder_mb(folder / "qdrant_pages")
+    r["disk_bytes_per_page"] = round(r["disk_mb"] * 2**20 / data.n)
+    r["vector_bytes_per_page"] = stored * PAGE_DIM * 2 + PAGE_DIM * 4  # float16 multivector + float32 pooled
+
+    def search(i: int, two_stage: bool, flt: SearchFilter | None = None, k: int = K) -> list[ChannelHit]:
+        channel.settings.two_stage = two_stage
+        return channel.search_vectors(queries[i], k, flt)
+
+    n_full = min(args.full_queries, len(queries) - 1)
+    r["full"], full = timed(lambda i: hit_ids(search(i, False)), n_full)
+    n_q = len(queries) - 1
+    r["two_stage"], two = timed(lambda i: hit_ids(search(i, True)), n_q)
+    r["two_stage_filtered"], _ = timed(lambda i: hit_ids(search(i, True, one_doc)), n_q)
+    r["two_stage_recall@10"] = recall(two[:n_full], full)
+    r["full_target@10"] = round(float(np.mean([f"p{targets[i]}" in full[i] for i in range(n_full)])), 4)
+    r["two_stage_target@10"] = round(float(np.mean([f"p{targets[i]}" in two[i] for i in range(n_q)])), 4)
+    say(f"  pages pool {factor} ({stored} vectors/page): build {r['build_s']} s, optimise {r['optimize_s']} s, "
+        f"{r['disk_bytes_per_page']:,} B/page on disk ({r['vector_bytes_per_page']:,} B of vectors); exact MaxSim "
+        f"{fmt(r['full'])}; two-stage ({args.first_stage_k}) {fmt(r['two_stage'])}, one-doc filter "
+        f"{fmt(r['two_stage_filtered'])}; recall@10 {r['two_stage_recall@10']}; target@10 exact "
+        f"{r['full_target@10']}, two-stage {r['two_stage_target@10']}", quiet)
+    if text is not None:
+        def fused(i: int) -> list[str]:
+            return keys(fuse_as_query({**text.sides(i, DEPTH), "pages": search(i, True, k=DEPTH)}))
+
+        r["fused_with_text"], _ = timed(fused, n_q)
+        say(f"  pages pool {factor}: text sides + pages (two-stage) fused {fmt(r['fused_with_text'])}", quiet)
+    channel.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return r
+
+
+def bench_pages(n: int, root: Path, args: argparse.Namespace, quiet: bool, text: TextBench | None) -> dict[str, Any]:
+    data = PageData(n, args.page_tokens, args.seed)
+    rng = np.random.default_rng(args.seed + 1)
+    targets = [int(t) for t in rng.integers(0, n, args.queries + 1)]
+    queries = [data.query(t, args.query_tokens) for t in targets]
+    one_doc = SearchFilter(docs=[f"doc{(n // 20) // 2:05d}.pdf"])
+    sample = [data.page(i, args.page_tokens) for i in range(min(20, n))]
+    out: dict[str, Any] = {"pages": n, "page_tokens": args.page_tokens, "query_tokens": args.query_tokens,
+                           "dim": PAGE_DIM, "first_stage_k": args.first_stage_k, "pool_ms_per_page": {}}
+    for factor in args.pool_factors:
+        if factor > 1:
+            t0 = time.perf_counter()
+            for vectors in sample:
+                pool_tokens(vectors, factor)
+            out["pool_ms_per_page"][str(factor)] = round((time.perf_counter() - t0) * 1000 / len(sample), 1)
+        out[f"pool{factor}"] = bench_pages_variant(root, data, factor, queries, targets, args, one_doc, quiet, text)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- main
 def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path) -> dict[str, Any]:
     rng = np.random.default_rng(args.seed)
     prng = random.Random(args.seed)
     quiet = args.json
-    t0 = time.perf_counter()
-    texts = element_texts(n, sentences, prng)
-    text_centres = centres_for(n, TEXT_DIM, rng)
-    dense = clustered(n, TEXT_DIM, text_centres, rng)
-    lexical = [" ".join(prng.sample(w, min(len(w), prng.randint(3, 5)))) for w in
-               (texts[prng.randrange(n)].split() for _ in range(args.queries + 1))]
-    text_queries = list(zip(clustered(args.queries + 1, TEXT_DIM, text_centres, rng), lexical))
-    with_image = "image" in args.channels.split(",")
-    say(f"N = {n:,}: data ready in {time.perf_counter() - t0:.1f} s", quiet)
+    channels = args.channels.split(",")
+    # the text channel runs unless only pages were asked for (the image channel's fused run needs it)
+    with_image, with_text = "image" in channels, "text" in channels or "pages" not in channels
     one_doc = SearchFilter(docs=[f"doc{(n // ELEMENTS_PER_DOC) // 2:05d}.pdf"], kinds=["text", "figure"])
     folder = root / f"n{n}"
+    folder.mkdir(parents=True, exist_ok=True)
     optimize = n <= args.optimize_max
-    tb = TextBench(folder, texts, dense, text_queries)
     result: dict[str, Any] = {"elements": n}
-    result["text"] = bench_text(tb, args.queries, one_doc, quiet, optimize)
-    del texts, dense
+    tb: TextBench | None = None
+    if with_text:
+        t0 = time.perf_counter()
+        texts = element_texts(n, sentences, prng)
+        text_centres = centres_for(n, TEXT_DIM, rng)
+        dense = clustered(n, TEXT_DIM, text_centres, rng)
+        lexical = [" ".join(prng.sample(w, min(len(w), prng.randint(3, 5)))) for w in
+                   (texts[prng.randrange(n)].split() for _ in range(args.queries + 1))]
+        text_queries = list(zip(clustered(args.queries + 1, TEXT_DIM, text_centres, rng), lexical))
+        say(f"N = {n:,}: data ready in {time.perf_counter() - t0:.1f} s", quiet)
+        tb = TextBench(folder, texts, dense, text_queries)
+        result["text"] = bench_text(tb, args.queries, one_doc, quiet, optimize)
+        del texts, dense
+    if "pages" in channels:
+        result["pages"] = bench_pages(n, folder, args, quiet, tb)
     if with_image:
         image_centres = centres_for(n, IMAGE_DIM, rng)
         image_vectors = clustered(n, IMAGE_DIM, image_centres, rng)
@@ -372,6 +519,8 @@ def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path)
         result["image_qdrant"], qimage = bench_qdrant_image(folder, image_vectors, image_queries, exact, one_doc,
                                                             quiet, optimize)
         del image_vectors
+
+        assert tb is not None
 
         def fused(i: int, image: Callable[[np.ndarray], list[ChannelHit]]) -> list[str]:
             return keys(fuse_as_query({**tb.sides(i, DEPTH), "image": image(image_queries[i])}))
@@ -383,7 +532,8 @@ def run_size(n: int, args: argparse.Namespace, sentences: list[str], root: Path)
         qimage.close()
     result["peak_rss_mb"] = rss_mb()
     say(f"  peak RSS so far {result['peak_rss_mb']} MB", quiet)
-    tb.close()
+    if tb is not None:
+        tb.close()
     shutil.rmtree(folder, ignore_errors=True)
     return result
 
@@ -396,6 +546,10 @@ def compared_text(sizes: list[int], channels: list[str], optimize_max: int) -> s
         parts.append("the text channel's dense and lexical sides alone, both sides and fused (unfiltered and one-doc "
                      "filtered) on plain segments" + (", then after optimise (HNSW), with recall@10 against exact "
                      "search" if optimised else " (not optimised)"))
+    if "pages" in channels:
+        parts.append("the pages channel (random multivectors of the ColQwen2 shape, float16) at each pool factor: "
+                     "exact MaxSim scan vs two-stage search (pooled-vector HNSW, then MaxSim), recall@10 of "
+                     "two-stage against the scan, bytes per page")
     if "image" in channels:
         parts.append("the image channel in FAISS flat vs HNSW (recall@10 vs flat) and in Qdrant (plain"
                      + (", then HNSW" if optimised else "") + ")")
@@ -412,23 +566,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--pdfs", type=Path, default=DEVSET, help="PDFs whose text feeds BM25")
     p.add_argument("--optimize-max", type=int, default=10**9,
                    help="optimise (HNSW) and measure recall only up to this size: the build is the slow part")
-    p.add_argument("--channels", default="text,image", help="text,image (fused needs both)")
+    p.add_argument("--channels", default="text,image", help="text,image,pages (fused needs text and another)")
+    p.add_argument("--page-tokens", type=int, default=700, help="pages channel: vectors a page (ColQwen2: ~700)")
+    p.add_argument("--query-tokens", type=int, default=20, help="pages channel: vectors a query")
+    p.add_argument("--pool-factors", default="1,3", help="pages channel: stored forms to build (1: no pooling)")
+    p.add_argument("--first-stage-k", type=int, default=200, help="pages channel: two-stage candidates")
+    p.add_argument("--full-queries", type=int, default=20,
+                   help="pages channel: queries for the exact MaxSim scan (it reads every vector)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object (progress goes to stderr)")
     p.add_argument("--label", default=None, help="name in the result file (default: from --sizes and --channels)")
     add_results_dir_option(p)
     args = p.parse_args(argv)
+    args.pool_factors = [int(f) for f in str(args.pool_factors).split(",") if f]
     started = machine()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     channels = [c for c in args.channels.split(",") if c]
-    sentences = devset_sentences(args.pdfs)
-    report: dict[str, Any] = {
-        "text_source": f"{len(sentences)} sentences from {args.pdfs}",
-        "queries": args.queries,
-        "sizes": {},
-    }
-    say(f"{len(sentences)} sentences from {args.pdfs}; {args.queries} queries per index; load average "
-        f"{os.getloadavg()[0]:.1f}", args.json)
+    pages_only = channels == ["pages"]
+    sentences = [] if pages_only else devset_sentences(args.pdfs)
+    report: dict[str, Any] = {"queries": args.queries, "sizes": {}}
+    if not pages_only:
+        report = {"text_source": f"{len(sentences)} sentences from {args.pdfs}", **report}
+    source = "pages channel only" if pages_only else f"{len(sentences)} sentences from {args.pdfs}"
+    say(f"{source}; {args.queries} queries per index; load average {os.getloadavg()[0]:.1f}", args.json)
     root = Path(tempfile.mkdtemp(prefix="bench_scale_"))
     try:
         for n in sizes:
@@ -441,6 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
              *(["plain"] if any(n > args.optimize_max for n in sizes) else [])])
         setup = {"channels": ",".join(channels), "optimize_max": args.optimize_max, "seed": args.seed,
                  "queries": args.queries, "k": K, "per_channel_k": DEPTH, "faiss_threads": faiss.omp_get_max_threads()}
+        if "pages" in channels:
+            setup.update({"page_tokens": args.page_tokens, "query_tokens": args.query_tokens,
+                          "pool_factors": args.pool_factors, "first_stage_k": args.first_stage_k,
+                          "full_queries": args.full_queries})
         out = write_result("scale", label, report, compared=compared_text(sizes, channels, args.optimize_max),
                            setup=setup, machine_info=started, results_dir=args.results_dir)
         say(f"wrote {out}", args.json)

@@ -433,6 +433,15 @@ def scale_headline(r: Result) -> str | None:
     if not parts and isinstance(faiss, dict) and _p50(faiss.get("hnsw")) is not None:
         parts.append(f"image FAISS HNSW p50 {short(_p50(faiss['hnsw']))} ms, "
                      f"recall@10 {short(faiss.get('hnsw_recall@10'))}")
+    pages = s.get("pages")
+    if not parts and isinstance(pages, dict):
+        for _key, form in sorted((k, v) for k, v in pages.items() if re.fullmatch(r"pool\d+", k)
+                                 and isinstance(v, dict)):
+            parts.append(f"pages (pool {form.get('pool_factor')}, {short(form.get('vector_bytes_per_page'))} B of "
+                         f"vectors a page) exact MaxSim p50 {short(_p50(form.get('full')))} ms, two-stage "
+                         f"{short(_p50(form.get('two_stage')))} ms")
+        if parts:
+            return f"{n:,} pages: " + "; ".join(parts)
     return f"{n:,} elements: " + "; ".join(parts) if parts else None
 
 
@@ -520,6 +529,16 @@ def gpu_headline(r: Result) -> str | None:
     return "; ".join(parts) + (f" ({r.figures['gpu']})" if r.figures.get("gpu") else "")
 
 
+def pages_encode_headline(r: Result) -> str | None:
+    enc = [row for row in r.figures.get("encode") or [] if _num(row.get("pipeline_pages_s")) is not None]
+    if not enc:
+        return None
+    best = max(enc, key=lambda x: x["pipeline_pages_s"])
+    where = r.figures.get("gpu") or r.figures.get("device")
+    return (f"{r.figures.get('model')}: {short(best['pipeline_pages_s'])} pages/s at batch {best['batch_size']} "
+            f"({short(best['ratio'])}× the bare model), {where}")
+
+
 def scale_summary(r: Result) -> list[str]:
     """One row per size: what `mmrag search` costs per channel and fused (p50 / p95 ms), and recall@10."""
     sizes = _sizes(r)
@@ -541,6 +560,15 @@ def scale_summary(r: Result) -> list[str]:
         "all fused, image in FAISS": lambda s: s.get("fused_faiss"),
         "all fused, image in Qdrant": lambda s: s.get("fused_qdrant"),
     }
+    pools = sorted({k for _, s in sizes for k in (s.get("pages") or {}) if re.fullmatch(r"pool\d+", k)})
+    for pool in pools:  # the pages channel, per stored form
+        f = pool.removeprefix("pool")
+        cols[f"pages pool {f}: bytes/page (vectors / disk)"] = lambda s, p=pool: (
+            f"{fmt(_get(s, 'pages', p, 'vector_bytes_per_page'))} / {fmt(_get(s, 'pages', p, 'disk_bytes_per_page'))}"
+            if _get(s, "pages", p) else None)
+        cols[f"pages pool {f}: exact MaxSim"] = lambda s, p=pool: _get(s, "pages", p, "full")
+        cols[f"pages pool {f}: two-stage"] = lambda s, p=pool: _get(s, "pages", p, "two_stage")
+        cols[f"pages pool {f}: two-stage recall@10"] = lambda s, p=pool: _get(s, "pages", p, "two_stage_recall@10")
     used = [c for c, get in cols.items() if any(get(s) is not None for _, s in sizes)]
     if not used:
         return []
@@ -649,7 +677,9 @@ KINDS: dict[str, Kind] = {
         "Search at scale", "benchmarks/bench_scale.py",
         "Build time, search latency (p50 / p95 ms; query encoding not included) and recall@10 against exact search "
         "at N elements: the text channel on Qdrant Edge (dense and BM25 sides, fused as the query path fuses them), "
-        "the image channel in FAISS and in Qdrant, and all channels fused. Series: the channels a run measured.",
+        "the image channel in FAISS and in Qdrant, and all channels fused; the pages channel (late interaction: "
+        "multivectors of the ColQwen2 shape) by its exact MaxSim scan and two-stage search, with bytes per page. "
+        "Series: the channels a run measured.",
         scale_headline, group=lambda r: str(r.setup.get("channels") or ""), summary=scale_summary,
         plots=scale_plots, prefer=("text,image",)),
     "serve": Kind(
@@ -679,6 +709,11 @@ KINDS: dict[str, Kind] = {
         "Image channel on a GPU", "benchmarks/gpu_image_bench.py",
         "On a GPU machine: our open_clip pipeline against a bare model loop, and brute-force top-10 search with "
         "torch on the GPU against numpy on the CPU.", gpu_headline, plots=image_channel_plots),
+    "gpu-pages": Kind(
+        "Pages channel encoding", "benchmarks/gpu_pages_bench.py",
+        "The pages channel's encoder (ColQwen2: real weights, or random ones of the real shape) in pages/s "
+        "against a bare forward loop of the same model over the same batches, and single-query encoding latency.",
+        lambda r: pages_encode_headline(r)),
 }
 README_PLAN = (("retrieval", 3), ("ingest", 1), ("scale", 1), ("serve", 1), ("reader-open", 1), ("ask", 1),
                ("gpu-image", 1), ("text-channel", 1), ("image-channel", 1), ("parse", 1))
