@@ -26,7 +26,7 @@ import numpy as np
 from mmrag.elements import ChannelHit, Element
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
 from mmrag.indexes.image_embed import embed_pixels, images_by_doc
-from mmrag.indexes.qdrant_store import IMAGE_LAYOUT, TextPoint, TextStore
+from mmrag.indexes.qdrant_store import IMAGE_LAYOUT, StoreBacked, TextPoint, TextStore
 from mmrag.models.image_encoder import ImageEncoder
 from mmrag.settings import ImageChannelSettings, Settings, TextChannelSettings
 
@@ -41,7 +41,7 @@ def image_collection(index_dir: str | Path, text: TextChannelSettings) -> str:
     return f"{text.collection or collection_name(index_dir)}{COLLECTION_SUFFIX}"
 
 
-class QdrantImageChannel(Channel):
+class QdrantImageChannel(StoreBacked, Channel):
     """Image retrieval channel: embeds element pixels with an ImageEncoder, searches them in Qdrant."""
 
     name = "image"
@@ -144,16 +144,6 @@ class QdrantImageChannel(Channel):
         # Equal scores come back in any order; break ties by id so repeated searches agree.
         ranked = sorted(self.store.query(dense, None, k, flt), key=lambda r: (-r[1], r[0]))
         return [ChannelHit(eid, score, rank, self.name) for rank, (eid, score) in enumerate(ranked, start=1)]
-
-    def point_elements(self) -> dict[str, str]:
-        """Element id -> document of every stored vector (what `mmrag check` compares with the store)."""
-        return self.store.point_elements()
-
-    def docs(self) -> set[str]:
-        return self.store.docs()
-
-    def count(self) -> int:
-        return self.store.count()
 
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:

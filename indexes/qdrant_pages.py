@@ -36,7 +36,7 @@ from mmrag.errors import StaleVectors
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
 from mmrag.indexes.qdrant_edge import EdgeTextStore, edge_filter
 from mmrag.indexes.qdrant_server import ServerTextStore, server_filter
-from mmrag.indexes.qdrant_store import Layout
+from mmrag.indexes.qdrant_store import Layout, StoreBacked
 from mmrag.models.late_interaction import LateInteractionEncoder, pool_tokens, pooled_vector
 from mmrag.settings import PagesChannelSettings, Settings, TextChannelSettings
 
@@ -283,7 +283,7 @@ class PagesQuery:
     mode: str | None = None
 
 
-class QdrantPagesChannel(Channel):
+class QdrantPagesChannel(StoreBacked, Channel):
     """Late-interaction page retrieval: page renders embedded by a ColPali/ColQwen2 encoder, MaxSim in Qdrant."""
 
     name = "pages"
@@ -407,16 +407,6 @@ class QdrantPagesChannel(Channel):
         # Equal scores come back in any order; break ties by id so repeated searches agree.
         ranked = sorted(found, key=lambda r: (-r[1], r[0]))
         return [ChannelHit(eid, score, rank, self.name) for rank, (eid, score) in enumerate(ranked, start=1)]
-
-    def point_elements(self) -> dict[str, str]:
-        """Element id -> document of every stored page (what `mmrag check` compares with the store)."""
-        return self.store.point_elements()
-
-    def docs(self) -> set[str]:
-        return self.store.docs()
-
-    def count(self) -> int:
-        return self.store.count()
 
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:

@@ -113,3 +113,20 @@ def one_search(dense: list[float] | None, sparse: SparseTerms | None) -> bool:
     if dense is not None and has_sparse:
         raise ValueError("one search at a time: give the dense or the sparse vector (fuse sides in mmrag.fusion)")
     return dense is not None or has_sparse
+
+
+class StoreBacked:
+    """A channel over one Qdrant store (`self.store`, Edge or server): what the channel holds is what the store
+    holds. Mixed in before `Channel`."""
+
+    store: TextStore
+
+    def point_elements(self) -> dict[str, str]:
+        """Element id -> document of every stored point (what `mmrag check` compares with the element store)."""
+        return self.store.point_elements()
+
+    def docs(self) -> set[str]:
+        return self.store.docs()
+
+    def count(self) -> int:
+        return self.store.count()

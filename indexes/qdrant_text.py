@@ -18,7 +18,7 @@ import qdrant_edge as qe
 from mmrag.elements import ChannelHit, Element
 from mmrag.fusion import rrf_ranking
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
-from mmrag.indexes.qdrant_store import SparseTerms, TextPoint, TextStore
+from mmrag.indexes.qdrant_store import SparseTerms, StoreBacked, TextPoint, TextStore
 from mmrag.models.text_encoder import TextEncoder, load_text_encoder
 from mmrag.settings import TextChannelSettings
 
@@ -36,7 +36,7 @@ class TextQuery:
     sparse: SparseTerms | None
 
 
-class QdrantTextChannel(Channel):
+class QdrantTextChannel(StoreBacked, Channel):
     """Embeds each element's `searchable_text()` twice (dense vector, BM25 terms) and ranks with both.
 
     Each side is one Qdrant query under the same payload filter (`search_all`, one query encoding for both);
@@ -195,12 +195,6 @@ class QdrantTextChannel(Channel):
 
     def search_lexical(self, query: str, k: int, flt: SearchFilter | None = None) -> list[ChannelHit]:
         return self.search(query, k, flt, mode="lexical")
-
-    def docs(self) -> set[str]:
-        return self.store.docs()
-
-    def count(self) -> int:
-        return self.store.count()
 
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:

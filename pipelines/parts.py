@@ -245,28 +245,39 @@ def _copy(key: Any) -> Any:
     return replace(key) if is_dataclass(key) else key
 
 
-class _DeferredImageEncoder:
-    """An image encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+class _DeferredEncoder:
+    """An encoder known by the fingerprint the manifest recorded; the model loads (`_load`) on first encode."""
 
-    def __init__(self, cfg: ImageChannelSettings, recorded: dict[str, Any]) -> None:
-        self.cfg = cfg
+    def __init__(self, recorded: dict[str, Any], name: str) -> None:
         self.recorded = recorded
-        self.name = str(recorded.get("model", cfg.model))
+        self.name = name
         self.dim = int(recorded["dim"])
         self._encoder: Any = None
 
     def fingerprint(self) -> dict[str, Any]:
         return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
 
+    def _load(self) -> Any:
+        raise NotImplementedError
+
     def _real(self) -> Any:
         if self._encoder is None:
-            from mmrag.models.image_encoder import OpenClipEncoder
-
-            cfg = self.cfg
-            self._encoder = OpenClipEncoder.load(
-                cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size
-            )
+            self._encoder = self._load()
         return self._encoder
+
+
+class _DeferredImageEncoder(_DeferredEncoder):
+    """The image channel's open_clip encoder, loaded on first encode."""
+
+    def __init__(self, cfg: ImageChannelSettings, recorded: dict[str, Any]) -> None:
+        super().__init__(recorded, str(recorded.get("model", cfg.model)))
+        self.cfg = cfg
+
+    def _load(self) -> Any:
+        from mmrag.models.image_encoder import OpenClipEncoder
+
+        cfg = self.cfg
+        return OpenClipEncoder.load(cfg.model, cfg.pretrained, device=cfg.device, batch_size=cfg.batch_size)
 
     def encode_images(self, images: Sequence[Any]) -> Any:
         return self._real().encode_images(images)
@@ -275,27 +286,19 @@ class _DeferredImageEncoder:
         return self._real().encode_text(texts)
 
 
-class _DeferredPagesEncoder:
-    """A page encoder known by the fingerprint the manifest recorded; the model loads on first encode."""
+class _DeferredPagesEncoder(_DeferredEncoder):
+    """The pages channel's late-interaction encoder, loaded on first encode."""
 
     def __init__(self, cfg: PagesChannelSettings, recorded: dict[str, Any]) -> None:
+        super().__init__({k: v for k, v in recorded.items() if k in ("model", "dim", "max_pixels")}, str(cfg.model))
         self.cfg = cfg
-        self.recorded = {k: v for k, v in recorded.items() if k in ("model", "dim", "max_pixels")}
-        self.name = str(cfg.model)
-        self.dim = int(recorded["dim"])
-        self._encoder: Any = None
 
-    def fingerprint(self) -> dict[str, Any]:
-        return dict(self.recorded) if self._encoder is None else self._encoder.fingerprint()
+    def _load(self) -> Any:
+        from mmrag.models.late_interaction import load_pages_encoder
 
-    def _real(self) -> Any:
-        if self._encoder is None:
-            from mmrag.models.late_interaction import load_pages_encoder
-
-            cfg = self.cfg
-            self._encoder = load_pages_encoder(str(cfg.model), device=cfg.device, dtype=cfg.dtype,
-                                               batch_size=cfg.batch_size, max_pixels=cfg.max_pixels)
-        return self._encoder
+        cfg = self.cfg
+        return load_pages_encoder(str(cfg.model), device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
+                                  max_pixels=cfg.max_pixels)
 
     def encode_pages(self, images: Sequence[Any]) -> Any:
         return self._real().encode_pages(images)
