@@ -119,6 +119,8 @@ def _install_errors(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404:
             message = f"not found: {request.url.path[:200]}"
+        elif exc.status_code == 400 and "parsing the body" in message:
+            message = 'the request body is not JSON: send {"question": "…"} with Content-Type: application/json'
         response = error(exc.status_code, message)
         response.headers.update(exc.headers or {})  # 405 keeps its Allow header
         return response
@@ -148,7 +150,8 @@ def _api_routes(app: FastAPI, service: IndexService) -> None:
         return with_image_urls(service.search(q, channel=channel, doc=doc, kind=kind, pages=pages, k=k))
 
     @app.post("/api/ask", tags=["retrieval"], response_model=None, responses={
-        **BAD, 200: {"content": {"text/event-stream": {}}, "description": "The answer (JSON, or events with stream)"}})
+        **BAD, 400: {"model": ErrorBody, "description": "A body that is not JSON"},
+        200: {"content": {"text/event-stream": {}}, "description": "The answer (JSON, or events with stream)"}})
     def ask(body: AskBody) -> dict[str, Any] | StreamingResponse:
         """An answer with citations and its evidence: the shape of `mmrag ask --json`. With `"stream": true`,
         server-sent events: `token` events ({"text"}) while the generator writes, then one `answer` event."""

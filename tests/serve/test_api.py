@@ -201,3 +201,8 @@ def test_unknown_route_and_method_are_json(client: TestClient) -> None:
     one_line_error(refused, 405)
     assert refused.headers["allow"] == "GET"
     one_line_error(client.post("/api/documents", files={"file": ("a.pdf", b"%PDF-1.4")}), 405)  # uploads are off
+
+
+def test_a_body_that_is_not_json_is_one_line(client: TestClient) -> None:
+    sent = client.post("/api/ask", content=b"\x00\x00\x00\x00\x00", headers={"content-type": "application/json"})
+    assert "not JSON" in one_line_error(sent, 400)  # found by schemathesis: documented now, and said plainly
