@@ -12,7 +12,8 @@ BBox = tuple[float, float, float, float]
 
 
 def element_id(doc_sha256: str, page: int, kind: str, bbox: BBox, salt: str = "") -> str:
-    """Stable id from document hash, page, kind and box (rounded to a point)."""
+    """Stable id from document hash, page, kind and box (rounded to a point); `salt` tells apart what these alone
+    do not (the parser passes the document name, so identical files under two names stay two documents)."""
     key = f"{doc_sha256}|{page}|{kind}|{','.join(str(round(v)) for v in bbox)}|{salt}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 

@@ -68,11 +68,14 @@ class DocumentParser:
 
     def element(self, page: int, kind: str, bbox: Rect4, **kwargs: object) -> Element:
         bbox = tuple(round(float(v), 2) for v in bbox)
-        eid = element_id(self.result.sha256, page, kind, bbox)
+        # The document's name is in the id as well as its content: a byte-identical copy under another name is a
+        # document of its own, whose elements must not overwrite the first one's rows and vectors.
+        doc = self.result.doc
+        eid = element_id(self.result.sha256, page, kind, bbox, salt=doc)
         n = 0
         while eid in self.ids:  # two chunks on one box: disambiguate deterministically
             n += 1
-            eid = element_id(self.result.sha256, page, kind, bbox, salt=str(n))
+            eid = element_id(self.result.sha256, page, kind, bbox, salt=f"{doc}|{n}")
         self.ids.add(eid)
         el = Element(id=eid, doc=self.result.doc, doc_sha256=self.result.sha256, page=page, kind=kind, bbox=bbox,
                      **kwargs)
