@@ -19,7 +19,6 @@ than the scan it saves, and the first stage is what makes large indexes fast.
 
 from __future__ import annotations
 
-import io
 import logging
 import warnings
 from collections.abc import Iterable, Sequence
@@ -28,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from mmrag.crash import kill_point
 from mmrag.elements import ChannelHit, Element
 from mmrag.errors import StaleVectors
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
+from mmrag.indexes.image_embed import decoded_chunks
 from mmrag.indexes.qdrant_edge import EdgeTextStore, edge_filter
 from mmrag.indexes.qdrant_server import ServerTextStore, server_filter
 from mmrag.indexes.qdrant_store import Layout, StoreBacked
@@ -345,19 +344,8 @@ class QdrantPagesChannel(StoreBacked, Channel):
         """
         pages = list({e.id: e for e in elements if self.holds(e)}.values())
         added = 0
-        for start in range(0, len(pages), ENCODE_CHUNK):
-            kept, images = [], []
-            for e in pages[start : start + ENCODE_CHUNK]:
-                try:
-                    image = Image.open(io.BytesIO(read_pixels(e.image or "")))
-                    image.load()
-                except Exception as exc:
-                    log.warning("pages channel: skipping %s (%s p.%d): %s", e.id, e.doc, e.page, exc)
-                    continue
-                kept.append(e)
-                images.append(image)
-            if images:
-                added += self.add_vectors(kept, self.encoder.encode_pages(images))
+        for kept, images in decoded_chunks(pages, read_pixels, ENCODE_CHUNK, "pages"):
+            added += self.add_vectors(kept, self.encoder.encode_pages(images))
         return added
 
     def add_vectors(self, elements: Sequence[Element], multivectors: Sequence[np.ndarray]) -> int:
