@@ -184,6 +184,11 @@ class IndexService:
         info["index"] = self.root.name
         return info
 
+    def document_names(self) -> list[str]:
+        """The ready documents' names (what a document filter offers), without counting their elements."""
+        with self._lock:
+            return [d["doc"] for d in self.index.store.documents(status="ready")]
+
     def document(self, doc: str) -> dict[str, Any]:
         """One ready document: its pages (each with its page element) and its elements by kind."""
         with self._lock:  # the view is taken under the lock: a reopen closes the old one under it
@@ -264,7 +269,7 @@ class IndexService:
         with self._lock:
             path = self.index.store.pixel_path(e.image)
         try:
-            return path.read_bytes(), _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+            return path.read_bytes(), MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
         except FileNotFoundError:
             raise NotFound(f"element {e.id}: its pixel file is missing (run `mmrag check --repair`)") from None
 
@@ -281,7 +286,7 @@ def element_summary(e: Element) -> dict[str, Any]:
             "text": text[:TEXT_PREVIEW] + ("…" if len(text) > TEXT_PREVIEW else ""), "has_image": bool(e.image)}
 
 
-_MEDIA_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+MEDIA_TYPES = {".png": "image/png", ".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def _png(img: Any, width: int | None = None) -> tuple[bytes, str]:
@@ -303,4 +308,4 @@ def _scaled(pixels: tuple[bytes, str], width: int | None) -> tuple[bytes, str]:
         if img.width > width else pixels
 
 
-__all__ = ["BadParameter", "IndexService", "NotFound", "element_summary"]
+__all__ = ["MEDIA_TYPES", "BadParameter", "IndexService", "NotFound", "element_summary"]

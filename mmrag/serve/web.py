@@ -26,7 +26,7 @@ from mmrag.elements import KINDS
 from mmrag.errors import MMRagError
 from mmrag.serve import VERSION as __version__
 from mmrag.serve.security import COOKIE, key_matches
-from mmrag.serve.service import IndexService, NotFound
+from mmrag.serve.service import MEDIA_TYPES, IndexService, NotFound
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -45,7 +45,7 @@ def web_routes(app: FastAPI, service: IndexService) -> None:
                  pages: str | None = None, k: int = 6, stream: bool = True) -> HTMLResponse:
         """The answer is rendered here; when the generator streams, the page is rendered with the evidence at
         once and static/app.js streams the answer into it from POST /api/ask (`stream=0`: wait for it here)."""
-        docs = [d["doc"] for d in service.documents()["docs"]]
+        docs = service.document_names()
         form = {"q": q or "", "doc": doc or "", "kind": kind or [], "pages": pages or "", "k": k}
         if not q:
             return page(request, "ask.html", form=form, docs=docs, health=service.health())
@@ -104,8 +104,7 @@ def web_routes(app: FastAPI, service: IndexService) -> None:
         if name not in files:  # the name is a key of the folder's listing, never part of a path
             return Response(status_code=404)
         path = files[name]
-        media = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
-        return Response(path.read_bytes(), media_type=media.get(path.suffix.lower(), "application/octet-stream"))
+        return Response(path.read_bytes(), media_type=MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"))
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request) -> HTMLResponse:
@@ -130,7 +129,7 @@ def channel_ranks(channels: dict[str, dict[str, float]]) -> list[str]:
     return out
 
 
-REPORT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+REPORT_SUFFIXES = tuple(MEDIA_TYPES)
 
 
 def report_files(folder: Path) -> dict[str, Path]:
