@@ -4,11 +4,12 @@
                                 [--config settings.toml] [--reuse] [--tune]
 
 The dev set is a folder with `pdfs/` and `questions.jsonl` in mmrag's eval format (../shared/devset: 23 SEC
-filings, 2,499 pages, 68 questions). Its documents are split for honest tuning: HELD_BACK names the documents
-whose questions are never used to choose settings (the five longest filings, 25 questions); `--split tune` uses
-the rest. Everything runs through the `mmrag` command line, as a user would; the printed tables are what the
-README quotes. `--tune` runs `mmrag eval --tune` on the tune split's index (settings stored there), then scores
-the held-back split with the settings it chose.
+filings, 2,499 pages, 68 questions; ../shared/devset-visual: 8 reports, decks and papers, 281 pages, 56 questions).
+Its documents are split for honest tuning: HELD_BACK names, per dev set, the documents whose questions are never
+used to choose settings (finance: the five longest filings, 25 questions; visual: three documents, 14 questions);
+`--split tune` uses the rest. Everything runs through the `mmrag` command line, as a user would; the printed
+tables are what the README quotes. `--tune` runs `mmrag eval --tune` on the tune split's index (settings stored
+there), then scores the held-back split with the settings it chose.
 
 Each run writes its result to benchmarks/results/retrieval-<date>-<label>.json (`--results-dir`, `--label`; the label
 defaults to the dev set folder's name and the split), in the envelope of benchmarks/results.py.
@@ -26,10 +27,15 @@ from pathlib import Path
 
 from results import add_results_dir_option, machine, slug, write_result
 
-HELD_BACK = (
-    "BOEING_2022_10K.pdf", "CVSHEALTH_2022_10K.pdf", "3M_2022_10K.pdf", "AMERICANEXPRESS_2022_10K.pdf",
-    "PEPSICO_2022_10K.pdf",
-)
+# Per dev set (its folder's name): the documents whose questions are never used to choose settings.
+HELD_BACK = {
+    # the five longest filings, 25 of 68 questions
+    "devset": ("BOEING_2022_10K.pdf", "CVSHEALTH_2022_10K.pdf", "3M_2022_10K.pdf", "AMERICANEXPRESS_2022_10K.pdf",
+               "PEPSICO_2022_10K.pdf"),
+    # a handbook, a whitepaper and a short deck: 14 of 56 questions (Figure 8, Layout 4, Table 3, Chart 1, Text 1)
+    "devset-visual": ("OWASP_Top10_2017_en.pdf", "CNCF_Cloud_Native_Security_Whitepaper_v2_May2022.pdf",
+                      "NASA_TOPS_Highlights_slides.pdf"),
+}
 CHANNELS = "text:dense,text:lexical,text,image,fused"
 METRICS = ("page_hit@1", "page_hit@5", "mrr", "ndcg@5")
 DEFAULT_DEVSET = Path(__file__).resolve().parents[1].parent / "shared" / "devset"
@@ -46,10 +52,13 @@ def mmrag(*args: str) -> str:
 def split_files(devset: Path, split: str, out: Path) -> tuple[list[Path], Path]:
     """The split's PDFs and a questions file holding only its questions."""
     pdfs = sorted((devset / "pdfs").glob("*.pdf"))
+    held_back = set(HELD_BACK.get(devset.resolve().name, ()))
+    if split != "all" and not held_back:
+        sys.exit(f"{devset}: no held-back documents are named for this dev set (HELD_BACK in {__file__})")
     if split == "tune":
-        pdfs = [p for p in pdfs if p.name not in HELD_BACK]
+        pdfs = [p for p in pdfs if p.name not in held_back]
     elif split == "held":
-        pdfs = [p for p in pdfs if p.name in HELD_BACK]
+        pdfs = [p for p in pdfs if p.name in held_back]
     names = {p.name for p in pdfs}
     rows = [json.loads(line) for line in (devset / "questions.jsonl").read_text().splitlines() if line.strip()]
     questions = out / f"questions_{split}.jsonl"
