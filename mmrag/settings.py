@@ -91,7 +91,9 @@ class ImageChannelSettings:
     pretrained: str = "laion2b_s34b_b79k"
     batch_size: int = 32
     device: str = "auto"
-    kinds: list[str] = field(default_factory=lambda: ["figure", "table", "page"])
+    # Figures and tables, not page renders: CLIP-family single vectors match pictures, but rank text-heavy pages
+    # far below text retrievers (ViDoRe, docs/models.md); page renders belong to the late-interaction pages channel.
+    kinds: list[str] = field(default_factory=lambda: ["figure", "table"])
     exact_max: int = 50_000  # past this many vectors an HNSW index replaces exact search
     use_gpu: str = "auto"  # auto | never | always (faiss-gpu)
     # Where the vectors live: "faiss" (files under <index>/faiss) or "qdrant" (a named vector "image" in the

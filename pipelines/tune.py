@@ -30,7 +30,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "weights.text:dense": [0.0, 0.5, 1.0, 1.5],  # 0: one side alone is a candidate too, so the tuned fusion
     "weights.text:lexical": [0.0, 0.25, 0.5, 1.0, 1.5],  # is never worse than the best side on the tuning split
     "weights.text:rrf": [0.0, 1.0, 2.0],  # the sides fused per element, as one more ranking
-    "weights.image": [0.5, 1.0],
+    "weights.image": [0.0, 0.5, 1.0, 1.5],  # 0: a corpus where pictures do not help drops the image channel
     "weights.pages": [0.5, 1.0, 2.0],  # late-interaction pages, where the channel is on
     "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],

@@ -41,7 +41,7 @@ def test_image_vectors_in_qdrant_through_the_index(tmp_path: Path, corpus_copy: 
     assert (root / "qdrant_image").is_dir() and not (root / "faiss").exists()
     info = index.inspect()["channels"]["image"]
     assert info["status"] == "enabled" and info["backend"] == "edge" and info["fingerprint"]["store"] == "qdrant"
-    n_images = sum(index.store.counts()[k] for k in ("figure", "table", "page"))
+    n_images = sum(index.store.counts()[k] for k in index.settings.image.kinds)
     assert info["points"] == channel.count() == n_images > 0
     # the same hits as the FAISS channel of the sample index (exact search both sides), filters included
     for query in QUERIES:

@@ -74,7 +74,7 @@ def test_both_channels_are_built_and_recorded(sample_index: MMIndex) -> None:
     assert manifest["channels"]["image"]["status"] == "enabled"
     assert manifest["channels"]["text"]["fingerprint"]["model"] == "BAAI/bge-small-en-v1.5"
     assert info["channels"]["image"]["status"] == "enabled"
-    n_images = sum(info["elements"].get(k, 0) for k in ("figure", "table", "page"))
+    n_images = sum(info["elements"].get(k, 0) for k in sample_index.settings.image.kinds)
     assert sample_index.channels["image"].describe()["vectors"] == n_images
 
 
