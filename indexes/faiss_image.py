@@ -9,6 +9,11 @@ On disk, under `<index>/faiss/`, besides `docs/`: `index.faiss` and `index.json`
 the files) with a sidecar naming the documents (and the token of each file) it holds and the checksum of
 index.faiss. Open reconciles the cache with the files (a crash between writing a document file and flush()
 loses nothing); flush() saves the cache atomically.
+
+Deleting or replacing a document leaves tombstones in an HNSW index instead of rebuilding it (see
+faiss_index.py); a saved graph keeps its dead vectors, and open finds them dead again from the id map and the
+files (a point id that is in no file, or that has a newer position). Once tombstones pass `compact_fraction` of
+the graph (HNSW_COMPACT_FRACTION, 20%) the next search or flush rebuilds it from the files.
 """
 
 from __future__ import annotations
@@ -24,7 +29,17 @@ import numpy as np
 
 from mmrag.elements import ChannelHit, Element
 from mmrag.indexes.base import DEFAULT_MODE, Channel, PixelReader, SearchFilter
-from mmrag.indexes.faiss_index import FLAT, HNSW, HNSW_GRAPH, GpuSwitch, VectorIndex, kind_for, load_index, new_index
+from mmrag.indexes.faiss_index import (
+    FLAT,
+    HNSW,
+    HNSW_COMPACT_FRACTION,
+    HNSW_GRAPH,
+    GpuSwitch,
+    VectorIndex,
+    kind_for,
+    load_index,
+    new_index,
+)
 from mmrag.indexes.faiss_vectors import ImageVectorStore
 from mmrag.indexes.image_embed import embed_pixels, images_by_doc
 from mmrag.models.image_encoder import ImageEncoder
@@ -48,7 +63,9 @@ class FaissImageChannel(Channel):
         self.vectors = vectors
         self.gpu = GpuSwitch(settings.use_gpu)
         self.index: VectorIndex = new_index(FLAT, self.dim, self.gpu)
-        self._needs_rebuild = False  # a removal the index could not do in place
+        self._needs_rebuild = False  # a removal the index could not do in place, or tombstones to compact
+        # rebuild once tombstones pass this share of the index (0: on every removal, as before tombstones)
+        self.compact_fraction = HNSW_COMPACT_FRACTION
         self._dirty = False  # the index differs from index.faiss
 
     @classmethod
@@ -98,16 +115,14 @@ class FaissImageChannel(Channel):
         gone = index_ids[~np.isin(index_ids, self.vectors.ids())]
         replaced = [d.ids for d in changed if d.doc in held]
         to_remove = np.concatenate([gone, *replaced]) if len(gone) or replaced else np.zeros(0, np.int64)
-        if len(to_remove) and not self.index.remove(to_remove):
-            self._rebuild()
-            self._dirty = True
-            return
-        for entry in changed:
-            self.index.add(self.vectors.vectors(entry), entry.ids)
-        self._dirty = bool(changed) or bool(len(to_remove))
-        if self.index.kind != self._wanted_kind():
-            self._rebuild()
-            self._dirty = True
+        if len(to_remove):
+            self._remove_from_index(to_remove)
+        if not self._needs_rebuild:
+            for entry in changed:
+                self.index.add(self.vectors.vectors(entry), entry.ids)
+        # removals of documents deleted before the flush are the saved graph's own tombstones: nothing to save
+        self._dirty = bool(changed) or bool(set(held) - self.vectors.docs())
+        self._ensure_index()
 
     def _read_sidecar(self) -> dict[str, Any] | None:
         path = self.root / "index.json"
@@ -136,13 +151,18 @@ class FaissImageChannel(Channel):
         self._needs_rebuild = False
 
     def _ensure_index(self) -> None:
-        if self._needs_rebuild or self.index.kind != self._wanted_kind():
+        if self._needs_rebuild or self._compaction_due() or self.index.kind != self._wanted_kind():
             self._rebuild()
             self._dirty = True
 
+    def _compaction_due(self) -> bool:
+        return self.index.tombstones > self.compact_fraction * self.index.size
+
     def _remove_from_index(self, ids: np.ndarray) -> None:
-        if not self._needs_rebuild and not self.index.remove(ids):
-            self._needs_rebuild = True
+        if self._needs_rebuild:
+            return
+        if not self.index.remove(ids) or self._compaction_due():
+            self._needs_rebuild = True  # done at the next search or flush, after the adds that usually follow
 
     # Channel ----------------------------------------------------------------------------------
     def add(self, elements: Sequence[Element], read_pixels: PixelReader) -> int:
@@ -219,6 +239,7 @@ class FaissImageChannel(Channel):
             "fingerprint": self.vectors.fingerprint,
             "index_type": self.index.kind,
             "vectors": self.index.ntotal,
+            "tombstones": self.index.tombstones,  # for reading only: open finds them again from the id map
             "bytes": int(len(data)),
             "crc32": zlib.crc32(data),
             "docs": self.vectors.tokens(),
@@ -241,6 +262,7 @@ class FaissImageChannel(Channel):
             "device": self.index.device,
             "index_type": self.index.kind,
             "vectors": self.index.ntotal,
+            "tombstones": self.index.tombstones,
             "docs": len(self.vectors.docs()),
             "exact_max": self.settings.exact_max,
         }

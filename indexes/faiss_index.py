@@ -2,9 +2,15 @@
 
 Both kinds are inner-product indexes inside an IndexIDMap2 keyed by Element.point_id, behind one small
 interface (`add`, `remove`, `search`). Filters arrive as the selected point ids and are applied inside the
-FAISS search (IDSelectorBatch), not as a post-filter. HNSW cannot remove vectors: its `remove` says so and the
-channel rebuilds it from the files. A very selective filter on HNSW scans the HNSW's own flat storage exactly,
-since graph search under a narrow filter loses recall.
+FAISS search (an ID selector), not as a post-filter. A very selective filter on HNSW scans the HNSW's own flat
+storage exactly, since graph search under a narrow filter loses recall.
+
+HNSW cannot take a vector out of its graph, so its `remove` leaves tombstones: the graph's own positions are its
+labels (unique for the graph's life, never reused), the IndexIDMap2 maps each to a point id, and a position is
+live while it is the newest one of a point id that was not removed. A replaced vector is added again at a fresh
+position (a point id's newest position is the one that counts, which is also how a loaded graph is read, so
+nothing beyond the id map is stored); every search excludes dead positions with a bitmap selector. The channel
+compacts (rebuilds) the graph once tombstones pass `HNSW_COMPACT_FRACTION` of it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ HNSW_GRAPH = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
 HNSW_EF_MAX = 1024
 # Below this fraction of selected vectors, a filtered HNSW search becomes an exact scan over the selection.
 HNSW_EXACT_FRACTION = 0.1
+# Past this fraction of dead positions the channel rebuilds the graph from the vector files: tombstones cost
+# memory and search time (dead nodes are still walked), a rebuild costs minutes at 100k+ vectors.
+HNSW_COMPACT_FRACTION = 0.2
 
 Scored = tuple[np.ndarray, np.ndarray]  # FAISS's (scores, labels), each of shape (1, k); label -1 = no hit
 
@@ -48,7 +57,18 @@ class VectorIndex(ABC):
     def device(self) -> str:
         return "cpu"
 
+    @property
+    def tombstones(self) -> int:
+        """Removed vectors the index still holds (HNSW only)."""
+        return 0
+
+    @property
+    def size(self) -> int:
+        """Vectors held, tombstones included."""
+        return int(self.index.ntotal)
+
     def ids(self) -> np.ndarray:
+        """The point ids of the live vectors."""
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -115,14 +135,18 @@ class FlatIndex(VectorIndex):
 
 
 class HnswIndex(VectorIndex):
-    """Approximate search on an HNSW graph (M=16, efConstruction=100, efSearch=128); narrow filters scan its
-    storage exactly."""
+    """Approximate search on an HNSW graph (M=16, efConstruction=100, efSearch=128) that removes by tombstones;
+    narrow filters scan its storage exactly."""
 
     kind = HNSW
 
     def __init__(self, index: Any) -> None:
         super().__init__(index)
-        self._positions: tuple[np.ndarray, np.ndarray] | None = None  # (id_map, argsort) for the exact path
+        self._labels = faiss.vector_to_array(index.id_map).astype(np.int64)  # graph position -> point id
+        self._live = _newest(self._labels)  # graph position -> not dead
+        self._n_live = int(self._live.sum())
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None  # live point ids sorted, and their positions
+        self._live_bits: np.ndarray | None = None  # the live bitmap, packed for IDSelectorBitmap
 
     @classmethod
     def new(cls, dim: int) -> HnswIndex:
@@ -131,39 +155,98 @@ class HnswIndex(VectorIndex):
         base.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(faiss.IndexIDMap2(base))
 
+    @property
+    def ntotal(self) -> int:
+        return self._n_live
+
+    @property
+    def tombstones(self) -> int:
+        return len(self._labels) - self._n_live
+
+    def ids(self) -> np.ndarray:
+        return self._labels[self._live]
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors; a point id that is already live is replaced (its old position becomes a tombstone)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self._kill(self._positions_of(ids))
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+        self._labels = np.concatenate([self._labels, ids])
+        self._live = np.concatenate([self._live, _newest(ids)])
+        self._changed()
+
     def remove(self, ids: np.ndarray) -> bool:
-        return False
+        self._kill(self._positions_of(np.asarray(ids, dtype=np.int64)))
+        return True
 
     def search(self, q: np.ndarray, k: int, selected: np.ndarray | None) -> Scored:
         params = faiss.SearchParametersHNSW()
+        params.efSearch = max(HNSW_EF_SEARCH, k)
+        if selected is None and not self.tombstones:
+            return self._search_graph(q, k, params)
         if selected is None:
-            params.efSearch = max(HNSW_EF_SEARCH, k)
-            return self.index.search(q, k, params=params)
-        n = self.ntotal
-        if len(selected) < HNSW_EXACT_FRACTION * n:
-            return self._exact_scan(q, k, selected)
-        selector = faiss.IDSelectorBatch(selected)  # held here: params does not own it
+            if self._live_bits is None:
+                self._live_bits = np.packbits(self._live, bitorder="little")
+            bits, n_selected = self._live_bits, self._n_live
+        else:
+            mask = np.zeros(len(self._labels), dtype=bool)
+            mask[self._positions_of(selected)] = True
+            n_selected = int(mask.sum())
+            if n_selected < HNSW_EXACT_FRACTION * self._n_live:
+                return self._exact_scan(q, k, mask)
+            bits = np.packbits(mask, bitorder="little")
+        # the graph is walked through unselected (and dead) nodes too: widen the search by the share left out
+        params.efSearch = int(min(HNSW_EF_MAX, max(HNSW_EF_SEARCH, k) * len(self._labels) / max(1, n_selected)))
+        selector = faiss.IDSelectorBitmap(len(self._labels), faiss.swig_ptr(bits))  # held here: params does not
         params.sel = selector
-        params.efSearch = int(min(HNSW_EF_MAX, max(HNSW_EF_SEARCH, k) * n / len(selected)))
-        return self.index.search(q, k, params=params)
+        return self._search_graph(q, k, params)
 
-    def _exact_scan(self, q: np.ndarray, k: int, selected: np.ndarray) -> Scored:
-        """Exact search of the selected vectors, scanning the HNSW's flat storage with a bitmap of positions."""
-        if self._positions is None:
-            id_map = self.ids()
-            self._positions = (id_map, np.argsort(id_map))
-        id_map, order = self._positions
-        positions = order[np.searchsorted(id_map, selected, sorter=order)]
-        mask = np.zeros(len(id_map), dtype=bool)
-        mask[positions] = True
+    def _search_graph(self, q: np.ndarray, k: int, params: Any) -> Scored:
+        """Search the HNSW graph itself (labels are positions), then map positions to point ids."""
+        scores, positions = faiss.downcast_index(self.index.index).search(q, k, params=params)
+        return scores, self._point_ids(positions)
+
+    def _exact_scan(self, q: np.ndarray, k: int, mask: np.ndarray) -> Scored:
+        """Exact search of the positions in `mask`, scanning the HNSW's flat storage with a bitmap."""
         bits = np.packbits(mask, bitorder="little")
-        selector = faiss.IDSelectorBitmap(len(id_map), faiss.swig_ptr(bits))
+        selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
-        scores, labels = storage.search(q, k, params=faiss.SearchParameters(sel=selector))
-        return scores, np.where(labels >= 0, id_map[np.maximum(labels, 0)], -1)
+        scores, positions = storage.search(q, k, params=faiss.SearchParameters(sel=selector))
+        return scores, self._point_ids(positions)
+
+    def _point_ids(self, positions: np.ndarray) -> np.ndarray:
+        return np.where(positions >= 0, self._labels[np.maximum(positions, 0)], -1)
+
+    def _positions_of(self, ids: np.ndarray) -> np.ndarray:
+        """The live positions of these point ids (ids not live are skipped)."""
+        if self._lookup is None:
+            positions = np.flatnonzero(self._live)
+            order = np.argsort(self._labels[positions])
+            self._lookup = (self._labels[positions][order], positions[order])
+        live_ids, positions = self._lookup
+        if not len(live_ids) or not len(ids):
+            return np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(live_ids, ids), len(live_ids) - 1)
+        return positions[at[live_ids[at] == ids]]
+
+    def _kill(self, positions: np.ndarray) -> None:
+        if len(positions):
+            self._live[positions] = False
+            self._changed()
 
     def _changed(self) -> None:
-        self._positions = None
+        self._n_live = int(self._live.sum())
+        self._lookup = None
+        self._live_bits = None
+
+
+def _newest(labels: np.ndarray) -> np.ndarray:
+    """Whether each position is the last one of its label (an earlier one of a label was replaced)."""
+    live = np.zeros(len(labels), dtype=bool)
+    if len(labels):
+        _, last_reversed = np.unique(labels[::-1], return_index=True)
+        live[len(labels) - 1 - last_reversed] = True
+    return live
 
 
 class GpuSwitch:
