@@ -1,6 +1,7 @@
 """Ingest speed and memory of the whole `mmrag index` next to pymupdf4llm.to_markdown, on the same real files.
 
-    python benchmarks/bench_ingest.py [--pdfs FILES_OR_DIRS...] [--workers 1,2,all] [--rss-pages 10,100] [--json]
+    python benchmarks/bench_ingest.py [--pdfs FILES_OR_DIRS...] [--workers 1,2,all] [--json]
+        [--memory-pages 20,100] [--memory-files 2,12 [--memory-pdfs FILES_OR_DIRS...]] [--memory-off]
         [--keep DIR]   # e.g. --pdfs ../shared/devset/pdfs --keep .devset/idx_all, then devset.py --reuse
         [--search-sizes 10000,100000,1000000]   # and search latency per channel at those sizes (bench_scale.py)
     python benchmarks/bench_ingest.py --accuracy [PATHS...]   # parse_pdf alone vs truth.json (sample corpus)
@@ -10,8 +11,13 @@ Needs mmrag installed (`pip install -e .`): pipelines/, indexes/ and cli/ import
 Speed: wall-clock pages/s of `mmrag index` (a fresh index each time: parse, crops, tables, OCR where needed,
 text and image embeddings, model loading included) with 1, 2 and all workers, and of a process running
 `pymupdf4llm.to_markdown` (its defaults) over the same files; ratios are against that baseline, from the same
-run. Files pymupdf4llm cannot read are left out of its pages/s (and listed). Memory: peak RSS of the whole
-`mmrag index` process tree on the first N pages of the files, at two sizes (10x more pages should add < 20%).
+run. Files pymupdf4llm cannot read are left out of its pages/s (and listed). Each `mmrag index` runs with
+`--profile`: seconds per stage for the main process and each parse worker (the table of the last run is printed),
+and the time from the command's start to the first parsed page.
+Memory: the peak PSS of the whole `mmrag index` process tree (main, forkserver, parse workers; a page shared by
+several processes counts once), sampled every 0.2 s from /proc/<pid>/smaps_rollup, at two corpus sizes: the first
+N pages of the files as one PDF (--memory-pages) and/or the first N files (--memory-files); --memory-off measures
+each size again with IngestSettings' worker memory settings off, in the same run.
 Search (--search-sizes): `bench_scale.py` in its own process, after the ingest runs, and its p50/p95 per channel
 and fused at each size in the same report, so one run prints ingest, memory and search figures.
 Default files: four dev-set PDFs (~280 pages) from ../shared/devset/pdfs.
@@ -243,7 +249,7 @@ def accuracy_main(argv: list[str]) -> int:
 
 
 # -------------------------------------------------------------------------------------------------------------
-# the whole `mmrag index` vs pymupdf4llm, and peak RSS at two corpus sizes
+# the whole `mmrag index` vs pymupdf4llm, and the tree's peak memory at two corpus sizes
 # -------------------------------------------------------------------------------------------------------------
 
 BASELINE = """
@@ -262,41 +268,105 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "ok": ok, "failed": faile
 """
 
 
-def _tree_rss(pid: int) -> int:
+class TreeMemory:
+    """Peak memory of a process and all its descendants (main, forkserver, parse workers), sampled every
+    `interval` s from /proc/<pid>/smaps_rollup: PSS (a page shared by n processes counts 1/n in each, so the
+    sum is what the tree really holds) and RSS (shared pages counted in every process), and the PSS of each
+    role (main, forkserver, workers) at the moment the tree's PSS peaked."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_pss = self.peak_rss = 0
+        self.at_peak: dict[str, float] = {}
+        self.samples = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="tree-memory")
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._done.is_set():
+            self.sample()
+            self._done.wait(self.interval)
+
+    def sample(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return
+        pss = rss = 0
+        roles: dict[str, float] = {}
+        for p in procs:
+            mem = _smaps_rollup(p.pid)
+            if not mem:
+                continue
+            pss += mem["Pss"]
+            rss += mem["Rss"]
+            role = "main" if p.pid == self.pid else _role(p, self.pid)
+            roles[role] = roles.get(role, 0.0) + mem["Pss"] / 2**20
+        self.samples += 1
+        self.peak_rss = max(self.peak_rss, rss)
+        if pss > self.peak_pss:
+            self.peak_pss, self.at_peak = pss, roles
+
+    def figures(self) -> dict:
+        return {"peak_pss_mb": self.peak_pss / 2**20, "peak_rss_mb": self.peak_rss / 2**20,
+                "pss_at_peak_mb": {k: round(v, 1) for k, v in sorted(self.at_peak.items())}, "samples": self.samples}
+
+
+def _smaps_rollup(pid: int) -> dict[str, int]:
+    """Rss and Pss of a process in bytes (empty when it is gone or unreadable)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Pss"):
+                    out[key] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
+
+
+def _role(proc: object, root: int) -> str:
+    """What a descendant is: the forkserver (a child of the root), a parse worker (forked by it) or other
+    (multiprocessing's resource tracker)."""
     import psutil
 
     try:
-        proc = psutil.Process(pid)
-        procs = [proc, *proc.children(recursive=True)]
+        cmd = " ".join(proc.cmdline())  # type: ignore[attr-defined]
+        parent = proc.ppid()  # type: ignore[attr-defined]
     except psutil.Error:
-        return 0
-    total = 0
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
+        return "other"
+    if "forkserver" not in cmd:
+        return "other"
+    return "forkserver" if parent == root else "workers"
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Wall seconds and peak RSS (bytes, the process and all its children, sampled every 50 ms) of a command."""
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, dict, subprocess.CompletedProcess]:
+    """Wall seconds, the tree's peak memory (TreeMemory.figures) and the result of a command; `started_at` in the
+    figures is when it was started (time.time())."""
+    started_at = time.time()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = 0
-    done = threading.Event()
+    with TreeMemory(proc.pid) as memory:
+        stdout, stderr = proc.communicate()
+        seconds = time.perf_counter() - t0
+    return seconds, {**memory.figures(), "started_at": started_at}, \
+        subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            time.sleep(0.05)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    stdout, stderr = proc.communicate()
-    seconds = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    return seconds, peak, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+MEMORY_OFF = {"ingest": {"release_memory": False, "worker_max_pages": 0, "worker_max_rss_mb": 0,
+                          "mupdf_store_shrink": 0}}  # the worker memory settings of IngestSettings, all off
 
 
 def _mmrag(
@@ -304,10 +374,10 @@ def _mmrag(
 ) -> dict:
     index = workdir / f"idx-{workers}-{time.monotonic_ns()}"
     cmd = [sys.executable, "-m", "mmrag.cli.app", "index", *map(str, files), "--index", str(index), "--json",
-           *(extra or [])]
+           "--profile", *(extra or [])]
     if workers is not None:
         cmd += ["--workers", str(workers)]
-    seconds, peak, out = _run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    seconds, memory, out = _run(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:
         summary = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -317,8 +387,35 @@ def _mmrag(
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(index, keep)
     shutil.rmtree(index, ignore_errors=True)
-    return {"seconds": seconds, "peak_rss_mb": peak / 2**20, "pages": summary["pages"],
-            "failed": summary["failed"], "elements": summary["elements"], "channels": summary["channels"]}
+    profile = summary.get("profile") or {}
+    first = None  # seconds from the command's start to the first parsed page coming back from a worker
+    if profile.get("first_page_s") is not None:
+        first = profile["started_at"] + profile["first_page_s"] - memory["started_at"]
+    return {"seconds": seconds, "peak_pss_mb": memory["peak_pss_mb"], "peak_rss_mb": memory["peak_rss_mb"],
+            "pss_at_peak_mb": memory["pss_at_peak_mb"], "first_page_s": first, "pages": summary["pages"],
+            "failed": summary["failed"], "elements": summary["elements"], "channels": summary["channels"],
+            "profile": profile}
+
+
+def _memory_rows(corpora: list[tuple[str, list[Path]]], work: Path, with_off: bool) -> list[dict]:
+    """Tree memory of `mmrag index` on each corpus, with the worker memory settings on (the defaults) and, with
+    with_off, off (MEMORY_OFF), one after the other in this run."""
+    configs = [("on", None)]
+    if with_off:
+        off = work / "memory-off.json"
+        off.write_text(json.dumps(MEMORY_OFF))
+        configs.append(("off", off))
+    rows = []
+    for what, corpus in corpora:
+        for setting, config in configs:
+            row = _mmrag(corpus, None, work, extra=["--config", str(config)] if config else None)
+            workers = {k: v for k, v in row["profile"].items() if k.startswith("worker ")}
+            rows.append({"corpus": what, "files": len(corpus), "pages": row["pages"], "memory_settings": setting,
+                         "peak_pss_mb": row["peak_pss_mb"], "peak_rss_mb": row["peak_rss_mb"],
+                         "pss_at_peak_mb": row["pss_at_peak_mb"], "seconds": row["seconds"],
+                         "worker_processes": len(workers),
+                         "worker_peak_rss_mb": max((w["peak_rss_mb"] for w in workers.values()), default=0.0)})
+    return rows
 
 
 def _first_pages(files: list[Path], n: int, out: Path) -> Path:
@@ -342,7 +439,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pdfs", nargs="*", default=None, help="files or folders (default: 4 dev-set PDFs)")
     ap.add_argument("--workers", default="1,2,all", help="worker counts to time (all: one per CPU core)")
-    ap.add_argument("--rss-pages", default="10,100", help="two corpus sizes (pages) for peak RSS; '' to skip")
+    ap.add_argument("--memory-pages", "--rss-pages", dest="memory_pages", default="20,100",
+                    help="two corpus sizes (the first N pages of the files, as one PDF) for the tree's peak PSS; '' "
+                         "to skip")
+    ap.add_argument("--memory-files", default="",
+                    help="two corpus sizes in files (the first N of --memory-pdfs, else of --pdfs), e.g. 2,12")
+    ap.add_argument("--memory-pdfs", nargs="*", default=None, help="files or folders for --memory-files")
+    ap.add_argument("--memory-off", action="store_true",
+                    help="also measure each memory size with the worker memory settings off (before/after)")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep the index of the last --workers run here (e.g. .devset/idx_all, for devset.py --reuse)")
     ap.add_argument("--search-sizes", default="",
@@ -359,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     counts: list[int] = []
     for w in args.workers.split(","):
+        if not w.strip():
+            continue
         n = cores if w.strip() == "all" else int(w)
         if n not in counts:
             counts.append(n)
@@ -366,12 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(pages.values())
     report: dict = {"files": [f.name for f in files], "pages": total, "cores": cores, "rows": []}
 
-    b_seconds, b_peak, out = _run([sys.executable, "-c", BASELINE, *map(str, files)])
+    b_seconds, b_memory, out = _run([sys.executable, "-c", BASELINE, *map(str, files)])
     base = json.loads(out.stdout.strip().splitlines()[-1])
     b_pages = sum(pages[Path(f)] for f in base["ok"])
     b_rate = b_pages / base["seconds"]
     report["baseline"] = {"name": "pymupdf4llm.to_markdown", "seconds": base["seconds"], "pages": b_pages,
-                          "pages_per_s": b_rate, "peak_rss_mb": b_peak / 2**20, "failed": base["failed"]}
+                          "pages_per_s": b_rate, "peak_pss_mb": b_memory["peak_pss_mb"],
+                          "peak_rss_mb": b_memory["peak_rss_mb"], "failed": base["failed"]}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
         for n in counts:
@@ -379,49 +486,85 @@ def main(argv: list[str] | None = None) -> int:
             row.update(name=f"mmrag index --workers {n}", workers=n, pages_per_s=total / row["seconds"])
             row["ratio_vs_pymupdf4llm"] = row["pages_per_s"] / b_rate
             report["rows"].append(row)
-        sizes = [int(x) for x in args.rss_pages.split(",") if x.strip()]
-        if len(sizes) == 2:
-            rss = []
-            for n in sizes:
-                pdf = _first_pages(files, n, work / f"first-{n}.pdf")
-                row = _mmrag([pdf], None, work)
-                rss.append({"pages": row["pages"], "peak_rss_mb": row["peak_rss_mb"], "seconds": row["seconds"]})
-            report["rss"] = rss
-            report["rss_growth"] = rss[1]["peak_rss_mb"] / rss[0]["peak_rss_mb"] - 1
+        corpora: list[tuple[str, list[Path]]] = []
+        for n in [int(x) for x in args.memory_pages.split(",") if x.strip()][:2]:
+            corpora.append((f"first {n} pages", [_first_pages(files, n, work / f"first-{n}.pdf")]))
+        pool = _pdfs(args.memory_pdfs) if args.memory_pdfs else files
+        for n in [int(x) for x in args.memory_files.split(",") if x.strip()][:2]:
+            corpora.append((f"{n} files", [pool[i % len(pool)] for i in range(n)] if n > len(pool) else pool[:n]))
+        if corpora:
+            report["memory"] = _memory_rows(corpora, work, args.memory_off)
+            report["memory_growth"] = _growth(report["memory"])
     if args.search_sizes:
         report["search"] = _search_at_scale(args.search_sizes, args.results_dir)
     if args.results_dir:
         compared = (f"the whole `mmrag index` (a fresh index, models included) with "
                     f"{', '.join(str(n) for n in counts)} worker(s) against `pymupdf4llm.to_markdown` (its defaults) "
-                    f"over the same {len(files)} files in the same run")
-        if "rss" in report:
-            compared += f"; peak RSS of `mmrag index` on the first {' and '.join(map(str, sizes))} pages"
+                    f"over the same {len(files)} files in the same run; seconds per stage from `mmrag index --profile`")
+        if "memory" in report:
+            compared += ("; the peak PSS of the `mmrag index` process tree (sampled every 0.2 s) on "
+                         + " and ".join(dict.fromkeys(r["corpus"] for r in report["memory"]))
+                         + (", worker memory settings on and off" if args.memory_off else ""))
         if "search" in report:
             compared += f"; search latency per channel at {args.search_sizes} elements (bench_scale.py, own process)"
         out = write_result("ingest", args.label or _label(args.pdfs, files), report, compared=compared,
-                           setup={"workers": args.workers, "rss_pages": args.rss_pages,
-                                  "keep": str(args.keep) if args.keep else None},
+                           setup={"workers": args.workers, "memory_pages": args.memory_pages,
+                                  "memory_files": args.memory_files, "memory_pdfs": args.memory_pdfs,
+                                  "memory_off": args.memory_off, "keep": str(args.keep) if args.keep else None},
                            machine_info=started, results_dir=args.results_dir)
         print(f"wrote {out}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
+    _print_report(report, files)
+    return 0
+
+
+def _growth(rows: list[dict]) -> dict[str, float]:
+    """Peak PSS of the larger corpus over the smaller one, per kind of corpus and memory setting."""
+    out = {}
+    for kind in ("pages", "files"):
+        for setting in ("on", "off"):
+            pair = [r for r in rows if r["corpus"].endswith(kind) and r["memory_settings"] == setting]
+            if len(pair) == 2 and pair[0]["peak_pss_mb"]:
+                out[f"{kind}, settings {setting}"] = pair[1]["peak_pss_mb"] / pair[0]["peak_pss_mb"]
+    return out
+
+
+def _print_report(report: dict, files: list[Path]) -> None:
+    from mmrag.pipelines.ingest import profile_table
+
     b = report["baseline"]
-    print(f"{len(files)} files, {total} pages, {cores} cores; the whole `mmrag index` (fresh index, models included)")
-    print(f"{'':34} {'s':>7} {'pages/s':>8} {'x 4llm':>7} {'peak RSS':>9}")
-    print(f"{b['name']:34} {b['seconds']:7.1f} {b['pages_per_s']:8.2f} {'1.00':>7} {b['peak_rss_mb']:7.0f}MB"
+    print(f"{len(files)} files, {report['pages']} pages, {report['cores']} cores; the whole `mmrag index` (fresh "
+          "index, models included); memory: peak of the process tree, PSS (RSS)")
+    print(f"{'':34} {'s':>7} {'pages/s':>8} {'x 4llm':>7} {'1st page':>9} {'peak PSS (RSS)':>17}")
+    print(f"{b['name']:34} {b['seconds']:7.1f} {b['pages_per_s']:8.2f} {'1.00':>7} {'':>9} "
+          f"{b['peak_pss_mb']:6.0f} ({b['peak_rss_mb']:.0f}) MB"
           + (f"  (could not read {len(b['failed'])} file(s): {', '.join(Path(f).name for f, _ in b['failed'])})"
              if b["failed"] else ""))
     for r in report["rows"]:
+        first = f"{r['first_page_s']:.1f}s" if r.get("first_page_s") is not None else "-"
         print(f"{r['name']:34} {r['seconds']:7.1f} {r['pages_per_s']:8.2f} {r['ratio_vs_pymupdf4llm']:7.2f} "
-              f"{r['peak_rss_mb']:7.0f}MB")
-    if "rss" in report:
-        a, c = report["rss"]
-        print(f"peak RSS of `mmrag index`: {a['pages']} pages {a['peak_rss_mb']:.0f} MB, {c['pages']} pages "
-              f"{c['peak_rss_mb']:.0f} MB (+{100 * report['rss_growth']:.0f}%)")
+              f"{first:>9} {r['peak_pss_mb']:6.0f} ({r['peak_rss_mb']:.0f}) MB")
+    if report.get("memory"):
+        print("peak memory of the `mmrag index` process tree (PSS; main / forkserver / workers at the peak):")
+        for m in report["memory"]:
+            roles = " / ".join(f"{m['pss_at_peak_mb'].get(k, 0):.0f}" for k in ("main", "forkserver", "workers"))
+            print(f"  {m['corpus']:18} {m['pages']:5} pages, worker memory settings {m['memory_settings']:3}: "
+                  f"{m['peak_pss_mb']:6.0f} MB PSS ({m['peak_rss_mb']:.0f} RSS; {roles}), {m['worker_processes']} "
+                  f"worker process(es), largest worker peak RSS {m['worker_peak_rss_mb']:.0f} MB, {m['seconds']:.0f} s")
+        for what, g in report["memory_growth"].items():
+            print(f"  growth ({what}): {g:.2f}x")
+    if report["rows"] and report["rows"][-1].get("profile"):
+        r = report["rows"][-1]
+        header, rows = profile_table(r["profile"])
+        print(f"seconds per stage, `{r['name']}` (mmrag index --profile):")
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        for line in [header, *rows]:
+            print("  " + "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                   for i, (c, w) in enumerate(zip(line, widths))))
     if "search" in report:
         _print_search(report["search"])
-    return 0
 
 
 def _search_at_scale(sizes: str, results_dir: str = "") -> dict:

@@ -38,6 +38,8 @@ def index(
     ray: Annotated[str | None, typer.Option(
         help="Parse and encode on a Ray cluster: auto, ray://HEAD:10001 or local (index dir on shared storage).")
     ] = None,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Print seconds per ingest stage, for the main process and each parse worker.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -70,10 +72,14 @@ def index(
                    "disabled": {n: c.get("reason", "") for n, c in info["channels"].items()
                                 if c.get("status") == "disabled"},
                    **{k: v for k, v in info.items() if k in ("documents", "pages", "elements")}}
+        if profile:
+            summary["profile"] = report.profile
     if as_json:
         out.print_json(json.dumps(summary))
     else:
         _print_index_summary(summary)
+        if profile and report.profile:
+            _print_profile(report.profile)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -91,6 +97,18 @@ def _print_index_summary(summary: dict[str, Any]) -> None:
     out.print(t)
     for w in summary["warnings"][:20]:
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+
+
+def _print_profile(profile: dict[str, Any]) -> None:
+    from mmrag.pipelines.ingest import profile_table
+
+    header, rows = profile_table(profile)
+    t = Table(title="seconds per stage (each second counted once: a nested stage pauses its parent)")
+    for i, col in enumerate(header):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*row)
+    out.print(t)
 
 
 @cli_errors

@@ -53,6 +53,12 @@ class IngestSettings:
     ocr_gate: bool = True  # skip OCR of figures without sharp strokes (flat colour, gradients, soft photos)
     ocr_text_layer_chars: int = 40  # skip OCR of a figure whose text layer already has this many characters
     ocr_min_dpi: int = 96  # figures are read at their own resolution, not upscaled past figure_dpi, not below this
+    # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
+    # fresh process before its next document, so what a parse left behind goes with it)
+    release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system
+    worker_max_pages: int = 2000  # a worker retires after the document that takes it past this many pages; 0: never
+    worker_max_rss_mb: int = 600  # ... or when it still holds this much memory after a document; 0: no limit
+    mupdf_store_shrink: int = 50  # percent of MuPDF's store of decoded images and fonts freed after each batch
 
 
 @dataclass

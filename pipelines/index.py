@@ -20,7 +20,7 @@ from mmrag.pipelines.ingest import (
     index_documents,
     needs_work,
     reembed,
-    warm_workers,
+    start_parsing,
 )
 from mmrag.pipelines.lock import WriterLock
 from mmrag.pipelines.manifest import read_manifest, resolve_settings, stale_channels, write_manifest
@@ -121,16 +121,22 @@ class MMIndex:
         files = discover_pdfs(paths)
         with WriterLock(self.root):
             # Nothing to parse, purge or re-embed under the stored settings: no channel (no model) is opened.
+            parsing = None
             if reembed_stale or prune or self._settings_changed() or needs_work(self.store, files):
-                if files:
-                    warm_workers(self.settings.ingest, len(files))  # they boot while the models load
-                self._check_fingerprints(reembed_stale, progress)
+                if files and not ray:  # the workers take the first documents while the models load
+                    parsing = start_parsing(self.store, self.settings.ingest, files)
+                try:
+                    self._check_fingerprints(reembed_stale, progress)
+                except BaseException:
+                    if parsing is not None:
+                        parsing.cancel()
+                    raise
             if ray:
                 from mmrag.pipelines.distributed import index_documents_on_ray
 
                 report = index_documents_on_ray(self.parts, files, ray, progress=progress, prune=prune)
             else:
-                report = index_documents(self.parts, files, progress=progress, prune=prune)
+                report = index_documents(self.parts, files, progress=progress, prune=prune, parsing=parsing)
             if report.resumed or report.removed:
                 self.store.garbage_collect_pixels()  # crops of purged documents
             self._optimize(due_only=True, progress=progress)  # Qdrant Edge has no background optimiser

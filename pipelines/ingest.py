@@ -8,12 +8,15 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import MMRagError
+from mmrag.ingest.clock import StageClock
 from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
 
@@ -40,6 +43,9 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    # seconds per stage: {"main": {stage: s}, "worker N": {"stages": {stage: s}, "pages", ...}, "wall_s": s};
+    # empty when nothing was parsed. Not part of to_dict(): `mmrag index --profile` shows it.
+    profile: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -84,49 +90,116 @@ def needs_work(store: ElementStore, files: Sequence[tuple[Path, str]]) -> bool:
     return False
 
 
-def warm_workers(settings: IngestSettings, documents: int) -> None:
-    """Boot the parser processes ahead of time (no more than there are documents)."""
-    from mmrag.pipelines.workers import default_workers, shared_pool
+class Parsing:
+    """Changed documents handed to the parse workers ahead of the main process's model loads (`start_parsing`).
 
-    n = min(settings.workers or default_workers(), documents)
-    shared_pool(n).warm(n)
+    The workers boot and take their first documents on a thread, so that the main process loads its models
+    meanwhile; `events()` waits for that and yields the pool's events, `cancel()` stops the workers.
+    """
+
+    def __init__(self, store: ElementStore, settings: IngestSettings, files: Sequence[tuple[Path, str]]) -> None:
+        self.started, self.started_at = time.perf_counter(), time.time()
+        self.report = IndexReport()
+        planned = changed_documents(store, files, self.report)
+        self.shas = {doc: sha for _, doc, sha in planned}
+        self.tasks: list[Task] = []
+        self.pool: Any = None
+        self._events: Iterator[tuple[Task, str, Any]] | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if planned:
+            from mmrag.pipelines.workers import Task
+
+            db = str(store.root / "elements.db")
+            self.tasks = [Task(str(path), doc, settings, cache_db=db) for path, doc, _ in planned]
+            self._thread = threading.Thread(target=self._start, args=(settings,), daemon=True, name="mmrag-dispatch")
+            self._thread.start()
+
+    def _start(self, settings: IngestSettings) -> None:
+        from mmrag.pipelines.workers import default_workers, shared_pool
+
+        try:
+            self.pool = shared_pool(min(settings.workers or default_workers(), len(self.tasks)))
+            self._events = self.pool.run(self.tasks)
+        except BaseException as exc:  # raised where the events are asked for
+            self._error = exc
+
+    def events(self) -> Iterator[tuple[Task, str, Any]]:
+        """The pool's (task, kind, payload) events, in document order."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._events if self._events is not None else iter(())
+
+    def cancel(self) -> None:
+        """Stop the workers parsing these documents (e.g. when the index cannot take them)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.pool is not None:
+            self.pool.abort()
+
+
+def start_parsing(store: ElementStore, settings: IngestSettings, files: Sequence[tuple[Path, str]]) -> Parsing:
+    """Hand the new and changed files to the parse workers now; `index_documents(..., parsing=)` writes them."""
+    return Parsing(store, settings, files)
 
 
 def index_documents(
-    parts: IndexParts, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False
+    parts: IndexParts, files: Sequence[tuple[Path, str]], progress: Progress | None = None, prune: bool = False,
+    parsing: Parsing | None = None,
 ) -> IndexReport:
     """Add or replace each changed document; unchanged ones are skipped by content hash.
 
     Parsing, rendering and OCR run in worker processes (settings.ingest.workers); fragments of a few pages
     come back in document order and go to the store and the channels here, so memory stays bounded by the
-    batch and queue sizes whatever the corpus.
+    batch and queue sizes whatever the corpus. parsing: the same files already handed to the workers by
+    `start_parsing` (e.g. before the models loaded).
     """
-    report = IndexReport()
-    report.resumed.extend(recover_interrupted(parts))
-    store = parts.store
-    settings = parts.settings.ingest
-    tasks: list[Task] = []
-    planned = changed_documents(store, files, report)
-    todo = [(path, doc) for path, doc, _ in planned]
-    shas = {doc: sha for _, doc, sha in planned}
-    if todo:
-        from mmrag.pipelines.workers import Task, default_workers, shared_pool  # pymupdf: only when parsing
-
-        tasks = [Task(str(path), doc, settings, cache_db=str(store.root / "elements.db")) for path, doc in todo]
-        writer = _DocumentWriter(parts, report, progress, len(tasks))
+    if parsing is None:
+        parsing = start_parsing(parts.store, parts.settings.ingest, files)
+    report = parsing.report
+    try:
+        report.resumed.extend(recover_interrupted(parts))
+    except BaseException:
+        parsing.cancel()
+        raise
+    tasks = parsing.tasks
+    if tasks:
+        clock = StageClock()
+        try:
+            with clock.stage("open channels"):
+                channels = parts.channels.open()
+        except BaseException:
+            parsing.cancel()
+            raise
+        writer = _DocumentWriter(parts, report, progress, len(tasks), clock)
         loaders = []
-        for channel in parts.channels.open().values():  # load weights while the first pages parse
+        for channel in channels.values():  # load weights while the first pages parse
             load = getattr(getattr(channel, "encoder", None), "load_weights", None)
             if load is not None:
                 loaders.append(threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder"))
                 loaders[-1].start()
-        pool = shared_pool(min(settings.workers or default_workers(), len(tasks)))
         try:
-            for task, kind, payload in pool.run(tasks):
-                writer.event(task, shas[task.doc], kind, payload)
+            with _timed_encoders(channels, clock):
+                with clock.stage("wait for parse"):
+                    events = parsing.events()
+                while True:
+                    with clock.stage("wait for parse"):
+                        event = next(events, None)
+                    if event is None:
+                        break
+                    task, kind, payload = event
+                    writer.event(task, parsing.shas[task.doc], kind, payload)
         finally:
+            parsing.cancel()  # workers left parsing by an error are stopped (a finished run has none)
             for loader in loaders:  # a process must not exit while native code builds a model on a thread
                 loader.join()
+        workers = {name: w.to_dict() for name, w in parsing.pool.profile.items()}
+        firsts = [w["first_page_at"] for w in workers.values() if w["first_page_at"]]
+        report.profile = {"wall_s": time.perf_counter() - parsing.started, "started_at": parsing.started_at,
+                          "main": clock.take(),
+                          "first_page_s": min(firsts) - parsing.started_at if firsts else None, **workers}
     if prune:
         report.removed.extend(prune_missing(parts, files))
     if progress and tasks:
@@ -170,6 +243,41 @@ def changed_documents(
     return todo
 
 
+class _TimedEncoder:
+    """An encoder whose encode* calls count as one stage of a clock (everything else passes through)."""
+
+    def __init__(self, encoder: Any, clock: StageClock, name: str) -> None:
+        self._encoder, self._clock, self._name = encoder, clock, name
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._encoder, attr)
+        if not attr.startswith("encode") or not callable(value):
+            return value
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._clock.stage(self._name):
+                return value(*args, **kwargs)
+
+        return run
+
+
+@contextmanager
+def _timed_encoders(channels: Mapping[str, Any], clock: StageClock) -> Iterator[None]:
+    """For the run: each channel's encoder counted as the stage "encode <channel>" (the rest of `add` is its
+    write)."""
+    swapped = []
+    for name, channel in channels.items():
+        encoder = getattr(channel, "encoder", None)
+        if encoder is not None:
+            channel.encoder = _TimedEncoder(encoder, clock, f"encode {name}")
+            swapped.append((channel, encoder))
+    try:
+        yield
+    finally:
+        for channel, encoder in swapped:
+            channel.encoder = encoder
+
+
 def _quietly(fn: Any) -> None:
     """Run fn, leaving any failure to surface where the result is needed (the first encode)."""
     try:
@@ -181,8 +289,11 @@ def _quietly(fn: Any) -> None:
 class _DocumentWriter:
     """Writes streamed fragments of each document to the store and the channels, in order (main process only)."""
 
-    def __init__(self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int) -> None:
+    def __init__(
+        self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int, clock: StageClock
+    ) -> None:
         self.parts = parts
+        self.clock = clock
         self.channels = parts.channels.open()
         self.report = report
         self.progress = progress
@@ -197,6 +308,10 @@ class _DocumentWriter:
         self.ocr_pages: list[int] = []
 
     def event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
+        with self.clock.stage("store"):  # the element store and bookkeeping: what the nested stages leave
+            self._event(task, sha, kind, payload)
+
+    def _event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
         from mmrag.pipelines.workers import DONE, FAILED, PART, TIMEOUT
 
         if kind == PART:
@@ -208,17 +323,19 @@ class _DocumentWriter:
             self.warnings.append(f"truncated after page {self.last_page}: {payload}")
             kind = DONE
         if kind == DONE and self.started:
-            for channel in self.channels.values():
-                channel.flush()
+            for name, channel in self.channels.items():
+                with self.clock.stage(f"write {name}"):
+                    channel.flush()
             store.finish_document(doc, {"ocr_pages": self.ocr_pages, "warnings": self.warnings})
             self.report.added.append(doc)
             self.report.warnings.extend(f"{doc}: {w}" for w in self.warnings)
         else:
             reason = str(payload) if kind in (FAILED, TIMEOUT) else "no pages came back"
             if self.started:  # nothing of a failed document is kept
-                for channel in self.channels.values():
-                    channel.delete_docs([doc])
-                    channel.flush()
+                for name, channel in self.channels.items():
+                    with self.clock.stage(f"write {name}"):
+                        channel.delete_docs([doc])
+                        channel.flush()
                 store.delete_document(doc)
             self.report.failed.append({"path": task.path, "doc": doc, "reason": reason})
             log.warning("skipped %s: %s", task.path, reason)
@@ -235,8 +352,9 @@ class _DocumentWriter:
             # Mark the document as being written before touching any channel: a kill from here on leaves
             # it `indexing`, which the next run purges and redoes. Searches only see `ready` documents.
             store.begin_document(task.doc, task.path, sha, part.pages, [])
-            for channel in self.channels.values():
-                channel.delete_docs([task.doc])
+            for name, channel in self.channels.items():
+                with self.clock.stage(f"write {name}"):
+                    channel.delete_docs([task.doc])
             self.started = True
             self.pages_total += part.pages
         for key, data in part.pixels.items():
@@ -245,11 +363,13 @@ class _DocumentWriter:
         self.ocr_pages.extend(part.ocr_pages)
         if not part.elements:
             return
-        describe_figures(self.parts, part.elements)
+        with self.clock.stage("describe figures"):
+            describe_figures(self.parts, part.elements)
         store.add_elements(task.doc, part.elements, self.count)
         self.count += len(part.elements)
-        for channel in self.channels.values():
-            channel.add(part.elements, store.read_pixels)
+        for name, channel in self.channels.items():
+            with self.clock.stage(f"write {name}"):  # its encoder's time counts as "encode <name>"
+                channel.add(part.elements, store.read_pixels)
         pages = part.elements[-1].page - self.last_page
         self.last_page = part.elements[-1].page
         self.pages_done += pages
@@ -272,3 +392,39 @@ def reembed(parts: IndexParts, progress: Progress | None = None, channels: Seque
         if progress:
             progress("re-embed", i + 1, len(docs))
     return len(docs)
+
+
+WORKER_STAGES = ("open", "text", "layout", "tables", "render", "ocr", "release", "send")
+MAIN_STAGES = ("open channels", "wait for parse", "store", "describe figures")
+
+
+def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """A run's profile (`IndexReport.profile`) as a table: one row per stage, a column per process (seconds).
+
+    The last rows: pages parsed, documents, the largest resident size a worker reported after a document, and
+    the share of the wall time each process was busy (a worker: not counting "send", which includes the time
+    its pipe was full; the main process: not counting "wait for parse"), which shows what bounds the run.
+    """
+    workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
+    main: dict[str, float] = dict(profile.get("main", {}))
+    stages = [s for s in MAIN_STAGES if s in main] + sorted(s for s in main if s not in MAIN_STAGES)
+    seen = {s for w in workers for s in profile[w]["stages"]}
+    stages += [s for s in WORKER_STAGES if s in seen] + sorted(seen - set(WORKER_STAGES))
+    header = ["stage", "main", *workers]
+    rows = []
+    for s in stages:
+        cells = [main.get(s)] + [profile[w]["stages"].get(s) for w in workers]
+        rows.append([s, *("" if v is None else f"{v:.1f}" for v in cells)])
+    wall = float(profile.get("wall_s", 0.0)) or 1.0
+    rows.append(["pages", "", *(str(profile[w]["pages"]) for w in workers)])
+    rows.append(["documents", "", *(str(profile[w]["documents"]) for w in workers)])
+    rows.append(["peak MB (resident)", "", *(f"{profile[w]['peak_rss_mb']:.0f}" for w in workers)])
+    rows.append(["MB after a document", "", *(f"{profile[w]['rss_mb']:.0f}" + (" (retired)" * profile[w]["retired"])
+                                              for w in workers)])
+    busy_main = sum(v for k, v in main.items() if k != "wait for parse")
+    busy = [sum(v for k, v in profile[w]["stages"].items() if k != "send") for w in workers]
+    rows.append([f"busy (of {wall:.1f} s)", f"{100 * busy_main / wall:.0f}%",
+                 *(f"{100 * b / wall:.0f}%" for b in busy)])
+    if profile.get("first_page_s") is not None:
+        rows.append(["first page parsed (s)", f"{profile['first_page_s']:.1f}", *("" for _ in workers)])
+    return header, rows

@@ -20,11 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
-from mmrag.ingest.parse import ParsedDocument, stream_pdf
+from mmrag.ingest.clock import CLOCK, add_seconds, stage
 from mmrag.settings import IngestSettings
+
+if TYPE_CHECKING:  # the parser (PyMuPDF) loads in the workers; the main process only dispatches
+    from mmrag.ingest.parse import ParsedDocument
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ def parse_document(path: str | Path, settings: IngestSettings, doc: str | None =
     process. doc: the document's name in the index (default: the file name). The OCR engine named by
     settings.ocr loads once per process, on first need. Raises BadPDF (encrypted, corrupt, empty, too long).
     """
+    from mmrag.ingest.parse import stream_pdf
+
     result: ParsedDocument | None = None
     for part in stream_pdf(path, doc or Path(path).name, settings, batch_pages=settings.batch_pages):
         if result is None:
@@ -73,6 +78,25 @@ class Task:
     sent_parts: int = 0
 
 
+@dataclass
+class WorkerProfile:
+    """What one parse worker did during a run: seconds per stage, pages, documents, memory after a document."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    pages: int = 0
+    documents: int = 0
+    rss_mb: float = 0.0  # the largest resident size it reported after letting a document go
+    peak_rss_mb: float = 0.0  # its resident size at its peak (while parsing)
+    retired: bool = False  # it left after its last document (worker_max_pages / worker_max_rss_mb)
+    first_page_at: float = 0.0  # when (time.time()) it finished parsing its first page in the run
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": {k: round(v, 3) for k, v in self.stages.items()}, "pages": self.pages,
+                "documents": self.documents, "rss_mb": round(self.rss_mb, 1),
+                "peak_rss_mb": round(self.peak_rss_mb, 1), "retired": self.retired,
+                "first_page_at": self.first_page_at}
+
+
 class _ReadOnlyCache:
     """The OCR cache as a worker sees it: reads from the index's SQLite file, new entries go back to main."""
 
@@ -102,8 +126,16 @@ class _ReadOnlyCache:
 
 
 def _worker_main(conn: Connection) -> None:
-    """Serve tasks until told to stop: each document streams back as (kind, payload) messages."""
+    """Serve tasks until told to stop: each document streams back as (kind, payload, stats) messages.
+
+    stats: this worker's stage seconds since its last message, pages parsed and, with a document's last message,
+    its memory after the document was let go and whether it retires now (settings.worker_max_pages and
+    worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    from mmrag.ingest.parse import stream_pdf
+
+    pages = 0
     while True:
         try:
             task = conn.recv()
@@ -113,27 +145,98 @@ def _worker_main(conn: Connection) -> None:
             return
         path, doc, settings, cache_db = task
         cache = _ReadOnlyCache(cache_db)
+        sent = 0.0  # seconds the last message took to go (blocked while the main process is behind)
+        CLOCK.first_page_at = 0.0
         try:
             for part in stream_pdf(path, doc, settings, ocr_cache=cache, batch_pages=settings.batch_pages):
                 part_cache, cache.new = cache.new, {}
-                conn.send((PART, (part, part_cache)))
-            conn.send((DONE, None))
+                n = sum(1 for e in part.elements if e.kind == "page")
+                pages += n
+                stats = {"stages": {**CLOCK.take(), "send": sent}, "pages": n, "first_page_at": CLOCK.first_page_at}
+                t0 = time.perf_counter()
+                conn.send((PART, (part, part_cache), stats))
+                sent = time.perf_counter() - t0
+                del part
+                _shrink_mupdf_store(settings.mupdf_store_shrink)
+            end: tuple[str, Any] = (DONE, None)
         except BadPDF as exc:
-            conn.send((FAILED, exc.reason))
+            end = (FAILED, exc.reason)
         except MemoryError:
-            conn.send((FAILED, "out of memory while parsing"))
+            end = (FAILED, "out of memory while parsing")
         except Exception as exc:  # a parser bug on one file must not take the worker down
             log.debug("worker failed on %s", path, exc_info=True)
-            conn.send((FAILED, f"unexpected error: {exc!r}"))
+            end = (FAILED, f"unexpected error: {exc!r}")
+        if settings.release_memory:
+            with stage("release"):
+                release_memory()
+        rss, peak = _memory_mb()
+        retire = ""
+        if settings.worker_max_pages and pages >= settings.worker_max_pages:
+            retire = f"{pages} pages parsed (worker_max_pages={settings.worker_max_pages})"
+        elif settings.worker_max_rss_mb and rss >= settings.worker_max_rss_mb:
+            retire = f"{rss:.0f} MB resident (worker_max_rss_mb={settings.worker_max_rss_mb})"
+        conn.send((*end, {"stages": {**CLOCK.take(), "send": sent}, "pages": 0, "rss_mb": rss, "peak_rss_mb": peak,
+                          "retire": retire}))
+        if retire:
+            return
+
+
+def _shrink_mupdf_store(percent: int) -> None:
+    """Free this share of MuPDF's store of decoded images and fonts (PyMuPDF can neither read nor cap its size)."""
+    if percent > 0:
+        import pymupdf
+
+        pymupdf.TOOLS.store_shrink(percent)
+
+
+def release_memory() -> None:
+    """Empty MuPDF's store and hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
+    import gc
+
+    import pymupdf
+
+    gc.collect()
+    pymupdf.TOOLS.store_shrink(100)
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _memory_mb() -> tuple[float, float]:
+    """This process's resident memory now and at its peak, in MB (Linux; zeros elsewhere)."""
+    found = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    found[line[:5]] = int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+def _load_libc() -> Any:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, serial: int = 0) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="mmrag-parse")
+        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name=f"mmrag-parse-{serial}")
         self.process.start()
         child.close()
+        self.serial = serial
         self.task: Task | None = None
+        self.retire = ""  # why it leaves after its task (set by its last message)
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -171,15 +274,22 @@ class WorkerPool:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         self.ctx = mp.get_context(method)
         if method == "forkserver":
-            self.ctx.set_forkserver_preload(["mmrag.pipelines.workers"])
+            # imported once in the forkserver, shared by every worker it forks
+            self.ctx.set_forkserver_preload(["mmrag.pipelines.workers", "mmrag.ingest.parse"])
         self.size = max(1, workers)
         self.idle: list[_Worker] = []
         self.busy: dict[_Worker, Task] = {}
+        self.started = 0  # worker processes started so far
+        self.profile: dict[str, WorkerProfile] = {}  # by worker, for the last `run`
 
     def warm(self, n: int) -> None:
         """Start up to n idle workers now, so that they boot while the main process loads its models."""
         while len(self.idle) + len(self.busy) < min(n, self.size):
-            self.idle.append(_Worker(self.ctx))
+            self.idle.append(self._start())
+
+    def _start(self) -> _Worker:
+        self.started += 1
+        return _Worker(self.ctx, self.started)
 
     def _take(self) -> _Worker:
         while self.idle:
@@ -187,25 +297,36 @@ class WorkerPool:
             if worker.process.is_alive():
                 return worker
             worker.kill()  # died while idle (killed by the system): replace it
-        return _Worker(self.ctx)
+        return self._start()
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
         """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.
 
-        Per task: PART events, then DONE, FAILED or TIMEOUT. A task waiting for its turn holds at most
-        settings.queue_batches fragments; past that its worker is left blocked on its pipe.
+        The first tasks go to the workers now, before the first event is asked for (the caller can load its
+        models meanwhile). Per task: PART events, then DONE, FAILED or TIMEOUT. A task waiting for its turn
+        holds at most settings.queue_batches fragments; past that its worker is left blocked on its pipe.
+        Closing the iterator early, or `abort()`, kills the workers still parsing.
         """
         pending = deque(tasks)
-        busy = self.busy = {}
+        self.busy = {}
+        self.profile = {}
+        self._dispatch(pending)
+        return self._events(tasks, pending)
+
+    def _dispatch(self, pending: deque[Task]) -> None:
+        while pending and len(self.busy) < self.size:
+            task = pending.popleft()
+            worker = self._take()
+            worker.task = task
+            worker.conn.send((task.path, task.doc, task.settings, task.cache_db))
+            self.busy[worker] = task
+
+    def _events(self, tasks: Sequence[Task], pending: deque[Task]) -> Iterator[tuple[Task, str, Any]]:
+        busy = self.busy
         try:
             for head in tasks:
                 while True:
-                    while pending and len(busy) < self.size:
-                        task = pending.popleft()
-                        worker = self._take()
-                        worker.task = task
-                        worker.conn.send((task.path, task.doc, task.settings, task.cache_db))
-                        busy[worker] = task
+                    self._dispatch(pending)
                     while head.events:
                         kind, payload = head.events.popleft()
                         yield head, kind, payload
@@ -213,9 +334,13 @@ class WorkerPool:
                         break
                     self._listen(busy, head)
         finally:
-            for worker in list(busy):
-                worker.kill()  # an abandoned run leaves no worker parsing on
-            busy.clear()
+            self.abort()
+
+    def abort(self) -> None:
+        """Kill the workers still parsing (an abandoned run leaves none parsing on)."""
+        for worker in list(self.busy):
+            worker.kill()
+        self.busy.clear()
 
     def _listen(self, busy: dict[_Worker, Task], head: Task) -> None:
         """Wait for messages (or deaths) from the busy workers and route them to their tasks."""
@@ -237,7 +362,11 @@ class WorkerPool:
             if state == "over":
                 del busy[worker]
                 worker.task = None
-                self.idle.append(worker)
+                if worker.retire:
+                    log.debug("parse worker %d retires: %s", worker.serial, worker.retire)
+                    worker.stop()  # it exits by itself; a fresh process takes its place on the next task
+                else:
+                    self.idle.append(worker)
             elif state == "dead" or not worker.process.is_alive() and not worker.conn.poll():
                 worker.process.join(1)
                 task.events.append((FAILED, _exit_reason(worker.process)))
@@ -250,14 +379,14 @@ class WorkerPool:
                 del busy[worker]
                 worker.kill()
 
-    @staticmethod
-    def _receive(worker: _Worker, task: Task) -> str:
+    def _receive(self, worker: _Worker, task: Task) -> str:
         """Drain the worker's pipe into the task's events: "over" once the task is, "dead" at end of pipe."""
         while worker.conn.poll():
             try:
-                kind, payload = worker.conn.recv()
+                kind, payload, stats = worker.conn.recv()
             except (EOFError, OSError):
                 return "dead"
+            self._account(worker, kind, stats)
             task.events.append((kind, payload))
             if kind != PART:
                 task.finished = True
@@ -266,6 +395,21 @@ class WorkerPool:
             if len(task.events) >= task.settings.queue_batches:
                 break
         return "open"
+
+    def _account(self, worker: _Worker, kind: str, stats: dict[str, Any]) -> None:
+        """Add a message's stats to its worker's profile; remember whether the worker retires after it."""
+        prof = self.profile.setdefault(f"worker {worker.serial}", WorkerProfile())
+        add_seconds(prof.stages, stats.get("stages", {}))
+        prof.pages += stats.get("pages", 0)
+        first = stats.get("first_page_at", 0.0)
+        if first and (not prof.first_page_at or first < prof.first_page_at):
+            prof.first_page_at = first
+        if kind != PART:
+            prof.peak_rss_mb = max(prof.peak_rss_mb, stats.get("peak_rss_mb", 0.0))
+            prof.documents += 1
+            prof.rss_mb = max(prof.rss_mb, stats.get("rss_mb", 0.0))
+            worker.retire = stats.get("retire", "")
+            prof.retired = bool(worker.retire)
 
     def close(self) -> None:
         for worker in self.idle:

@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from mmrag.ingest.clock import timed
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -47,8 +49,29 @@ class OCRCache(Protocol):
     def put(self, key: str, value: str) -> None: ...
 
 
-def cached_read(engine: OCREngine, image: Image.Image, cache: OCRCache | None) -> tuple[list[OCRLine], bool]:
-    """engine.read(image) through the cache; returns the lines and whether the cache had them."""
+# OCR reads at most this many pixels: a larger image (a poster-sized page or crop) is scaled down first and the
+# lines' boxes scaled back up. An A4 scan at 200 dpi is 3.9 MP; the detector itself works at 1,280 px anyway, and
+# each copy of a 40 MP render (the largest max_render_pixels allows) costs a worker 120 MB.
+OCR_MAX_PIXELS = 12_000_000
+
+
+@timed("ocr")
+def cached_read(
+    engine: OCREngine, image: Image.Image, cache: OCRCache | None, max_pixels: int = OCR_MAX_PIXELS
+) -> tuple[list[OCRLine], bool]:
+    """engine.read(image) through the cache; returns the lines (boxes in the image's pixels) and whether the
+    cache had them. An image over max_pixels is read scaled down to it (0: no limit)."""
+    scale = 1.0
+    if max_pixels and image.width * image.height > max_pixels:
+        scale = (max_pixels / (image.width * image.height)) ** 0.5
+        image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+    lines, hit = _cached_read(engine, image, cache)
+    if scale != 1.0:
+        lines = [OCRLine(ln.text, tuple(v / scale for v in ln.bbox), ln.confidence) for ln in lines]  # type: ignore[misc]
+    return lines, hit
+
+
+def _cached_read(engine: OCREngine, image: Image.Image, cache: OCRCache | None) -> tuple[list[OCRLine], bool]:
     if cache is None:
         return engine.read(image), False
     rgb = image.convert("RGB")

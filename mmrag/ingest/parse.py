@@ -10,8 +10,11 @@ import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pymupdf
+
 from mmrag.errors import BadPDF
 from mmrag.ingest.blocks import TEXT_FLAGS, Block, body_font_size, extract_blocks
+from mmrag.ingest.clock import CLOCK, stage
 from mmrag.ingest.document import ParsedDocument, PutPixels, pixel_key
 from mmrag.ingest.margins import running_lines
 from mmrag.ingest.ocr import OCRCache, OCREngine
@@ -68,7 +71,8 @@ def stream_pdf(
     Without put_pixels, each fragment carries its own image bytes in `pixels`. A document that passes
     settings.max_elements stops there, with a warning. Raises what `parse_pdf` raises.
     """
-    opened = open_pdf(path, settings.max_pages)
+    with stage("open"):
+        opened = open_pdf(path, settings.max_pages)
     pdf = opened.doc
     pixels: dict[str, bytes] = {}
 
@@ -82,20 +86,10 @@ def stream_pdf(
     try:
         yield result
         parser.result = _fragment(result)  # the header has gone: later warnings travel with the pages
-        page_blocks: list[list[Block]] = []
-        heights: list[float] = []
-        for pno in range(pdf.page_count):
-            try:
-                page = pdf[pno]
-                heights.append(page.rect.height)
-                page_blocks.append(extract_blocks(page.get_text("dict", flags=TEXT_FLAGS)))
-            except Exception as exc:
-                del heights[pno:]
-                heights.append(792.0)
-                page_blocks.append([])
-                parser.result.warnings.append(f"page {pno + 1}: text extraction failed: {exc}")
-        body = body_font_size(page_blocks)
-        running = running_lines(page_blocks, heights)
+        with stage("text"):
+            page_blocks, heights = _document_text(pdf, parser.result.warnings)
+            body = body_font_size(page_blocks)
+            running = running_lines(page_blocks, heights)
         total = 0
         for pno in range(pdf.page_count):
             if pno and pno % batch_pages == 0:
@@ -118,7 +112,9 @@ def stream_pdf(
                     ln.block = i
             done = len(parser.result.elements)
             try:
-                parser.parse_page(pno, blocks, raw, body)
+                with stage("layout"):  # what the nested stages (render, tables, OCR) leave: drawings, figures, chunks
+                    parser.parse_page(pno, blocks, raw, body)
+                CLOCK.page_done()
             except Exception as exc:
                 del parser.result.elements[done:]
                 log.debug("page %d of %s failed", pno + 1, path, exc_info=True)
@@ -132,6 +128,23 @@ def stream_pdf(
         yield parser.result
     finally:
         pdf.close()
+
+
+def _document_text(pdf: pymupdf.Document, warnings: list[str]) -> tuple[list[list[Block]], list[float]]:
+    """Every page's text blocks and height, read up front (running headers and the body size need them all)."""
+    page_blocks: list[list[Block]] = []
+    heights: list[float] = []
+    for pno in range(pdf.page_count):
+        try:
+            page = pdf[pno]
+            heights.append(page.rect.height)
+            page_blocks.append(extract_blocks(page.get_text("dict", flags=TEXT_FLAGS)))
+        except Exception as exc:
+            del heights[pno:]
+            heights.append(792.0)
+            page_blocks.append([])
+            warnings.append(f"page {pno + 1}: text extraction failed: {exc}")
+    return page_blocks, heights
 
 
 def _fragment(first: ParsedDocument) -> ParsedDocument:

@@ -10,6 +10,7 @@ import pymupdf
 from PIL import Image
 
 from mmrag.ingest.blocks import Rect4
+from mmrag.ingest.clock import stage, timed
 
 _T = TypeVar("_T")
 
@@ -40,7 +41,8 @@ class PageRenderer:
         self.list: pymupdf.DisplayList | None = None
         self.error = ""
         try:
-            self.list = page.get_displaylist()
+            with stage("render"):
+                self.list = page.get_displaylist()
         except Exception as exc:  # the page cannot be interpreted for drawing: no render, its text still counts
             self.error = _describe(exc)
 
@@ -58,6 +60,7 @@ class PageRenderer:
         pix = self.pixmap(dpi, clip)
         return Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
 
+    @timed("render")
     def _render(self, dpi: int, clip: Rect4 | None, finish: Callable[[pymupdf.Pixmap], _T]) -> _T:
         """Render (then `finish`: encode) the page or a region, retrying at half the resolution on failure."""
         if self.list is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pymupdf
 
 from mmrag.ingest.blocks import Rect4
+from mmrag.ingest.clock import timed
 
 
 @dataclass
@@ -81,6 +82,7 @@ def has_ruling(drawings: list[dict]) -> bool:
     return len(xs) >= 3 and len(ys) >= 3
 
 
+@timed("tables")
 def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layout: bool = False) -> list[FoundTable]:
     """Ruled tables of the page with at least 2 columns, 2 rows and some text in their cells."""
     kwargs: dict = {"use_layout": use_layout}

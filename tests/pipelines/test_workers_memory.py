@@ -1,0 +1,103 @@
+"""Worker memory bounded by settings (a worker retires after N pages or past an RSS limit, and the documents still
+come out whole) and the per-stage profile that workers and the main process keep of a run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from mmrag.ingest.clock import StageClock
+from mmrag.pipelines.ingest import profile_table
+from mmrag.pipelines.workers import DONE, PART, Task, WorkerPool, parse_document
+from mmrag.settings import IngestSettings, Settings
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
+DOCS = ["finfet_yield_paper.pdf", "solar_outlook_2024.pdf", "arabica_market_note_q3_2024.pdf"]
+
+
+def _run(pool: WorkerPool, settings: IngestSettings) -> tuple[dict[str, list], dict[str, str]]:
+    elements: dict[str, list] = {}
+    outcome: dict[str, str] = {}
+    for task, kind, payload in pool.run([Task(str(SAMPLE / d), d, settings) for d in DOCS]):
+        if kind == PART:
+            elements.setdefault(task.doc, []).extend(payload[0].elements)
+        else:
+            outcome[task.doc] = kind
+    return elements, outcome
+
+
+def test_a_worker_retires_after_max_pages_and_every_document_comes_out_whole() -> None:
+    settings = IngestSettings(ocr="none", worker_max_pages=5, worker_max_rss_mb=0, batch_pages=2)
+    pool = WorkerPool(1)
+    try:
+        elements, outcome = _run(pool, settings)
+        started = pool.started
+        profile = pool.profile
+    finally:
+        pool.close()
+    assert outcome == dict.fromkeys(DOCS, DONE)
+    assert started == 3  # every document is at least 5 pages: each worker parsed one, then a fresh one came
+    assert [p.retired for p in profile.values()] == [True, True, True]
+    for doc in DOCS:  # the same elements, in the same order, as one process parsing the file on its own
+        whole = parse_document(SAMPLE / doc, settings, doc=doc)
+        assert [e.id for e in elements[doc]] == [e.id for e in whole.elements]
+        assert sorted(e.page for e in elements[doc] if e.kind == "page") == list(range(1, whole.pages + 1))
+
+
+def test_a_worker_past_its_rss_limit_retires_and_one_under_it_stays() -> None:
+    pool = WorkerPool(1)
+    try:
+        _, outcome = _run(pool, IngestSettings(ocr="none", worker_max_pages=0, worker_max_rss_mb=1))
+        assert outcome == dict.fromkeys(DOCS, DONE) and pool.started == 3
+        _, outcome = _run(pool, IngestSettings(ocr="none", worker_max_pages=0, worker_max_rss_mb=100_000))
+        assert outcome == dict.fromkeys(DOCS, DONE) and pool.started == 4  # one fresh worker took all three
+    finally:
+        pool.close()
+
+
+def test_workers_report_their_stages_pages_and_memory() -> None:
+    pool = WorkerPool(2)
+    try:
+        t0 = time.time()
+        _run(pool, IngestSettings(ocr="none"))
+        profile = {k: v.to_dict() for k, v in pool.profile.items()}
+    finally:
+        pool.close()
+    assert sum(w["pages"] for w in profile.values()) == 5 + 6 + 5
+    assert sum(w["documents"] for w in profile.values()) == 3
+    for w in profile.values():
+        assert {"open", "text", "layout", "render", "release", "send"} <= set(w["stages"])
+        assert all(s >= 0 for s in w["stages"].values())
+        assert w["peak_rss_mb"] >= w["rss_mb"] > 10
+        assert t0 < w["first_page_at"] < time.time()
+
+
+def test_stage_clock_counts_each_second_once() -> None:
+    clock = StageClock()
+    with clock.stage("outer"):
+        time.sleep(0.02)
+        with clock.stage("inner"):
+            time.sleep(0.05)
+        time.sleep(0.02)
+    seconds = clock.take()
+    assert 0.05 <= seconds["inner"] < 0.2
+    assert 0.04 <= seconds["outer"] < 0.09  # the inner stage's time is not counted twice
+    assert clock.take() == {}
+
+
+def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None:
+    from mmrag.pipelines.index import open_index
+
+    settings = Settings().updated({"image.enabled": False, "ingest.ocr": "none", "ingest.workers": 2})
+    with open_index(tmp_path / "idx", settings) as index:
+        report = index.add([SAMPLE / d for d in DOCS])
+    assert report.ok
+    profile = report.profile
+    assert {"wait for parse", "store", "encode text", "write text"} <= set(profile["main"])
+    workers = [k for k in profile if k.startswith("worker ")]
+    assert workers and sum(profile[w]["pages"] for w in workers) == 16
+    assert 0 < profile["first_page_s"] < profile["wall_s"]
+    header, rows = profile_table(profile)
+    assert header == ["stage", "main", *workers]
+    assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
+    assert all(len(r) == len(header) for r in rows)
