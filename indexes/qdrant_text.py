@@ -116,7 +116,7 @@ class QdrantTextChannel(StoreBacked, Channel):
         """
         done = 0
         for points in embed_points(elements, self.encoder, self.bm25, self.settings.batch_size,
-                                   self.settings.page_tokens):
+                                   self.settings.page_tokens, self.settings.chunk_header):
             self.store.upsert(points)
             done += len(points)
             if progress is not None:
@@ -199,7 +199,7 @@ class QdrantTextChannel(StoreBacked, Channel):
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None,
-                "page_tokens": self.settings.page_tokens}
+                "page_tokens": self.settings.page_tokens, "chunk_header": self.settings.chunk_header}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.fingerprint(), **self.store.describe()}
@@ -230,18 +230,21 @@ class QdrantTextChannel(StoreBacked, Channel):
 
 
 def embed_points(
-    elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int, page_tokens: int = 0
+    elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int, page_tokens: int = 0,
+    header: str | None = None,
 ) -> Iterator[list[TextPoint]]:
     """The text channel's points for every element with text (dense vector, BM25 terms, payload), in batches.
 
     A plain function of the encoder and a `qdrant_edge.Bm25` (None: lexical off), so a Ray task on another
     machine builds exactly the points `QdrantTextChannel.add` would. Duplicate ids: the last element wins.
     page_tokens: the dense vector of a page element reads only the page's first N tokens (0: all the model
-    takes); BM25 always reads the whole page.
+    takes); BM25 always reads the whole page. header: the contextual header before each element's text
+    (`Element.searchable_text`; None: text.chunk_header's default).
     """
+    header = TextChannelSettings().chunk_header if header is None else header
     unique: dict[int, tuple[Element, str]] = {}
     for e in elements:
-        text = e.searchable_text().strip()
+        text = e.searchable_text(header).strip()
         if text:
             unique[e.point_id] = (e, text)
     todo = list(unique.values())

@@ -9,6 +9,7 @@ from typing import Any, Literal
 Kind = Literal["text", "figure", "table", "page"]
 KINDS: tuple[str, ...] = ("text", "figure", "table", "page")
 BBox = tuple[float, float, float, float]
+HEADERS = ("none", "section", "doc+section")  # what goes before an element's text in the text channel
 
 
 def element_id(doc_sha256: str, page: int, kind: str, bbox: BBox, salt: str = "") -> str:
@@ -46,10 +47,16 @@ class Element:
     def point_id(self) -> int:
         return point_id(self.id)
 
-    def searchable_text(self) -> str:
-        """What the text channel embeds: caption first, then the element's own text."""
-        parts = [p for p in (self.caption, self.text) if p]
-        return "\n".join(parts)
+    def searchable_text(self, header: str = "section") -> str:
+        """What the text channel embeds: a contextual header, then the caption, then the element's own text.
+
+        header: "section" puts the element's section path first ("Part II > Item 7 > Liquidity"), "doc+section"
+        the document's title before it, "none" nothing (see `chunk_header`). An element without text of its own
+        gets no header.
+        """
+        own = "\n".join(p for p in (self.caption, self.text) if p)
+        head = chunk_header(self, header) if own else ""
+        return f"{head}\n{own}" if head else own
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -61,6 +68,23 @@ class Element:
         d = dict(d)
         d["bbox"] = tuple(d["bbox"])
         return cls(**d)
+
+
+def chunk_header(e: Element, header: str) -> str:
+    """The contextual header of an element under a header mode ("none" | "section" | "doc+section"): the section
+    path the parser recorded (a heading that is the element's whole text is not repeated) and the document title."""
+    if header == "none":
+        return ""
+    if header not in HEADERS:
+        raise ValueError(f"unknown chunk header {header!r}: use one of {', '.join(HEADERS)}")
+    path = [str(t) for t in e.meta.get("path") or ()]
+    if path and path[-1] == e.text.strip():
+        path = path[:-1]
+    lines = [" > ".join(path)] if path else []
+    title = str(e.meta.get("title") or "")
+    if header == "doc+section" and title:
+        lines.insert(0, title)
+    return "\n".join(lines)
 
 
 @dataclass

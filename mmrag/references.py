@@ -16,8 +16,12 @@ from dataclasses import asdict, dataclass
 # kind: "page" (a number or printed label), "figure" / "table" (a caption number), "first" (the value-th page,
 # counted from the start: "1" the cover), "last" (counted from the end: "-1" the last page, "-2" the one before),
 # "appendix" (the pages of the appendix; value "" for all of it or its letter/number, "b"), "heading" (the first
-# page that opens with the quoted title; only as the neighbour named by "the slide after 'Breakout Rooms'").
-KINDS = ("page", "figure", "table", "first", "last", "appendix", "heading")
+# page that opens with the quoted title; only as the neighbour named by "the slide after 'Breakout Rooms'"),
+# "section" (the pages of a part, chapter, item or named section: "Part II", "Item 7A", "the Risk Factors section";
+# value "part 2" / "item 7a" for a numbered one, the name's words otherwise), "section_start" / "section_end" (its
+# first / last page: "where does Part II begin").
+KINDS = ("page", "figure", "table", "first", "last", "appendix", "heading", "section", "section_start", "section_end")
+SECTION_KINDS = ("section", "section_start", "section_end")
 
 _PAGE_WORD = r"(?:page|slide|sheet)"
 # "page" as a modifier names no page: "first page views", "the last slide deck", "front page headlines"
@@ -93,6 +97,33 @@ _QUOTED = re.compile(r"(?:the\s+)?['\"‘“]([^'\"‘’“”]{2,80}?)['\"’�
                      r"title|chapter|part))?", re.I)
 
 
+# "Part II", "Item 7A", "Chapter 3", "Section 2.1", "Note 7": a numbered part of the document (a quantity such as
+# "part 2%" or "note 5 days" is none)
+_SECTION_WORDS = ("part", "chapter", "item", "section", "note")
+_NUMBERED_SECTION = re.compile(r"\b(part|chapter|item|section|note)\s+(?:no\.\s*|#\s*)?"
+                               r"([ivxlc]{1,6}|\d{1,2}(?:\.\d{1,2}){0,2}[a-z]?)\b(?![-/.]\d)"
+                               + _NOT_A_PAGE_NUMBER, re.I)
+# "the Risk Factors section", "the 'Liquidity' chapter", "the case studies section"
+_NAMED_SECTION = re.compile(r"\bthe\s+(?:['\"‘“]([^'\"‘’“”]{2,80})['\"’”]|((?:(?!the\b)[\w&’'+-]+\s+){0,5}?[\w&’'+-]+))"
+                            r"\s+(?:section|chapter)\b(?![-\w])", re.I)
+# "the section titled 'Liquidity'", "the chapter on methodology"
+_SECTION_TITLED = re.compile(r"\b(?:section|chapter)\s+(?:titled|entitled|called|named|headed|on|about)\s+(?:['\"‘“]"
+                             r"([^'\"‘’“”]{2,80})['\"’”]|((?:[\w&’'+-]+\s+){0,5}?[\w&’'+-]+)(?=\s*[?.,;:!]|"
+                             r"\s+(?:of|in|and|to|is|does|do|begins?|starts?|ends?|says?|describes?|mentions?|lists?)\b|"
+                             r"\s*$))", re.I)
+# words that make "the X section" name no section of its own: "the first section", "this section", "the cross section"
+_NOT_A_SECTION_NAME = frozenset(
+    "a an the this that these those its their our your same next previous following preceding last first second "
+    "third fourth fifth final main other another each every whole entire relevant above below current new old "
+    "opening closing earlier later cross which what whose one two three any some".split())
+_STARTS = re.compile(r"^\s+(?:\w+\s+){0,2}?(?:begin|begins|start|starts|open|opens)\b|"
+                     r"^\s+(?:\w+\s+){0,2}?(?:first|opening)\s+page\b", re.I)
+_ENDS = re.compile(r"^\s+(?:\w+\s+){0,2}?(?:end|ends|finish|finishes|conclude|concludes)\b", re.I)
+_STARTS_BEFORE = re.compile(r"\b(?:(?:first|opening)\s+(?:page|slide)|start|beginning|opening)\s+of\s+(?:the\s+)?$",
+                            re.I)
+_ENDS_BEFORE = re.compile(r"\b(?:(?:last|final|closing)\s+(?:page|slide)|end|close)\s+of\s+(?:the\s+)?$", re.I)
+
+
 @dataclass(frozen=True)
 class Reference:
     """One reference: its kind, the value it names ("14", "iv", "3", "-2") and the words that named it.
@@ -137,7 +168,7 @@ def find_references(query: str) -> list[Reference]:
 
     Where two forms overlap ("the slide after slide 5", "the inside back cover") the longer one wins.
     """
-    found = _neighbours(query) + _plain(query)
+    found = _neighbours(query) + _plain(query) + _sections(query)
     taken: list[tuple[int, int]] = []
     kept: list[tuple[int, Reference]] = []
     for start, end, ref in sorted(found, key=lambda f: (-(f[1] - f[0]), f[0])):
@@ -223,6 +254,69 @@ def _neighbours(query: str) -> list[tuple[int, int, Reference]]:
         text = query[m.start():end].strip()
         found.append((m.start(), end, Reference(target.kind, target.value, text, offset)))
     return found
+
+
+def _sections(query: str) -> list[tuple[int, int, Reference]]:
+    """"Part II", "Item 7A", "the Risk Factors section", "the section titled 'Liquidity'"; "where does Part II
+    begin", "the last page of the Risk Factors section" name its first / last page."""
+    found: list[tuple[int, int, Reference]] = []
+    for m in _NUMBERED_SECTION.finditer(query):
+        word, number = m.group(1).lower(), m.group(2).lower()
+        if not number[:1].isdigit() and not (_roman_ok(m.group(2)) or (word == "part" and m.group(2) == "I")):
+            continue
+        found.append((m.start(), m.end(), _section_reference(query, m, f"{word} {section_number(number)}")))
+    for pattern in (_NAMED_SECTION, _SECTION_TITLED):
+        for m in pattern.finditer(query):
+            name = m.group(1) or m.group(2)
+            words = section_words(name)
+            if words and not set(words) <= _NOT_A_SECTION_NAME and not _NUMBERED_SECTION.match(name):
+                found.append((m.start(), m.end(), _section_reference(query, m, " ".join(words))))
+    return found
+
+
+def _section_reference(query: str, m: re.Match[str], value: str) -> Reference:
+    after, before = query[m.end():m.end() + 40], query[max(0, m.start() - 30):m.start()]
+    kind = "section"
+    if _STARTS.match(after) or _STARTS_BEFORE.search(before):
+        kind = "section_start"
+    elif _ENDS.match(after) or _ENDS_BEFORE.search(before):
+        kind = "section_end"
+    return Reference(kind, value, m.group(0).strip())
+
+
+def section_number(number: str) -> str:
+    """A section's number as written in titles and questions alike: roman numerals as digits ("ii" -> "2")."""
+    number = number.lower()
+    if number and _ROMAN.match(number):
+        values = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+        total = 0
+        for a, b in zip(number, number[1:] + " "):
+            total += -values[a] if values.get(b, 0) > values[a] else values[a]
+        return str(total)
+    return number
+
+
+def section_words(text: str) -> list[str]:
+    """The words of a section name, lowercase, without punctuation or plural "s" ("Risk Factors" -> risk, factor)."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'s", ""))
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+
+
+def numbered_section(title: str) -> str | None:
+    """The "part 2" / "item 7a" key of a title that opens with a numbered part ("PART II", "Item 7A. Controls")."""
+    m = _NUMBERED_SECTION.match(" ".join(title.split()))
+    return f"{m.group(1).lower()} {section_number(m.group(2))}" if m else None
+
+
+def section_matches(value: str, title: str) -> float:
+    """How well a section title answers a section reference's value: 0 not at all; else the share of the
+    title's words the reference names (1.0: the title is just that name)."""
+    if value.split(" ")[0] in _SECTION_WORDS and len(value.split(" ")) == 2 and any(c.isdigit() for c in value):
+        return 1.0 if numbered_section(title) == value else 0.0
+    words, title_words = value.split(" "), section_words(title)
+    if not title_words or not set(words) <= set(title_words):
+        return 0.0
+    return len(words) / len(title_words)
 
 
 def _roman_ok(value: str) -> bool:

@@ -18,6 +18,7 @@ WEIGHT_KEYS = (*CHANNELS, "text:dense", "text:lexical", "text:rrf")
 # The allowed values of the enum-like settings, checked whenever settings are built.
 CHOICES: dict[str, tuple[str, ...]] = {
     "ingest.ocr": ("auto", "rapidocr", "tesseract", "none"),
+    "text.chunk_header": ("none", "section", "doc+section"),
     "image.use_gpu": ("auto", "never", "always"),
     "image.store": ("faiss", "qdrant"),
     "pages.dtype": ("auto", "float32", "float16", "bfloat16"),
@@ -73,6 +74,10 @@ class TextChannelSettings:
     # headings, first paragraph) says what the page is about better than its tail does: a shorter page vector
     # indexes faster and ranks pages as well or better (the retrieval benchmark pages compare 256, 320 and 512).
     page_tokens: int = 256
+    # A contextual header before each chunk, table and figure's text, for BM25 and the dense vector alike: its
+    # section path ("section": "Part II > Item 7. Management's Discussion > Liquidity"), the document title before
+    # it too ("doc+section"), or nothing ("none"). Part of the vectors' fingerprint.
+    chunk_header: str = "section"
     # Qdrant Edge has no background optimiser: `mmrag index` builds HNSW by itself once more than this share of
     # the points sit in plain (scanned) segments and at least optimize_min_points of them; segments smaller
     # than that stay plain (a scan of 20k points takes ~2 ms). 1.0 turns it off (`--optimize` still forces it).

@@ -26,9 +26,11 @@ from mmrag.references import (
     FOLIO_CHARS,
     KINDS,
     OPENING_CHARS,
+    SECTION_KINDS,
     appendix_start,
     names_folio,
     opens_with,
+    section_matches,
 )
 
 SCHEMA = """
@@ -291,6 +293,8 @@ class ElementStore:
         page from the start / end ("1" the first, "-1" the last); "appendix": the pages from where an appendix
         starts (a page opening with "Appendix" / "Annex", past the first third) to the end, or from where appendix
         `value` ("b") starts to where the next one does; "heading": the first page that opens with `value`;
+        "section" / "section_start" / "section_end": the pages of the section the parser recorded whose title best
+        answers `value` ("part 2", "risk factor"; see `references.section_matches`), or its first / last page;
         "figure" / "table": elements whose caption label is "Figure <value>" / "Table <value>".
         offset: -1 / +1 names the page before / after what is named (before its first page, after its last).
         """
@@ -336,6 +340,10 @@ class ElementStore:
                 first = next((p.page for p in pages if opens_with(p.opening, value)), None)
                 if first is not None:
                     out[doc] = [[first]]
+            elif kind in SECTION_KINDS:
+                span = _section_span(pages, value)
+                if span:
+                    out[doc] = [span if kind == "section" else [span[0] if kind == "section_start" else span[-1]]]
             elif kind == "appendix":
                 starts = [(p.page, part) for p in pages if p.page > hi / 3
                           and (part := appendix_start(p.opening)) is not None]
@@ -359,12 +367,14 @@ class ElementStore:
         if missing:
             marks = ",".join("?" * len(missing))
             rows = self.db.execute(
-                "SELECT e.doc, e.id, e.page, json_extract(e.meta, '$.label'), substr(e.text, 1, ?), substr(e.text, -?)"
+                "SELECT e.doc, e.id, e.page, json_extract(e.meta, '$.label'), substr(e.text, 1, ?), substr(e.text, -?),"
+                " json_extract(e.meta, '$.sections')"
                 f" FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
                 " AND e.kind='page' ORDER BY e.doc, e.page", [OPENING_CHARS, FOLIO_CHARS, READY, *missing])
             found: dict[str, list[_PageEnds]] = {d: [] for d in missing}
-            for doc, eid, page, label, opening, ending in rows:
-                found[doc].append(_PageEnds(eid, page, str(label) if label else "", opening, ending))
+            for doc, eid, page, label, opening, ending, sections in rows:
+                titles = tuple(dict.fromkeys(t for path in json.loads(sections or "[]") for t in path))
+                found[doc].append(_PageEnds(eid, page, str(label) if label else "", opening, ending, titles))
             self._ends.update(found)
         return {d: self._ends[d] for d in docs if self._ends.get(d)}
 
@@ -398,6 +408,29 @@ class _PageEnds(NamedTuple):
     label: str  # the printed label the PDF defines ("iv"), "" where none
     opening: str  # the first OPENING_CHARS characters of the page's text
     ending: str  # its last FOLIO_CHARS characters
+    sections: tuple[str, ...] = ()  # the titles of every section in force on the page (outer ones included)
+
+
+def _section_span(pages: list[_PageEnds], value: str) -> list[int]:
+    """The pages of the section that best answers a section reference: the title that matches it best (see
+    `section_matches`), over its longest run of consecutive pages (a contents page that lists it loses)."""
+    best: tuple[float, int] = (0.0, 0)
+    span: list[int] = []
+    scores: dict[str, float] = {}
+    run: dict[str, list[int]] = {}
+    for p in [*pages, _PageEnds("", -1, "", "", "")]:  # a sentinel page ends every run
+        for title in list(run):
+            if title not in p.sections or run[title][-1] != p.page - 1:
+                key = (scores[title], len(run[title]))
+                if key > best:
+                    best, span = key, run[title]
+                del run[title]
+        for title in p.sections:
+            if title not in scores:
+                scores[title] = section_matches(value, title)
+            if scores[title] > 0:
+                run.setdefault(title, []).append(p.page)
+    return span
 
 
 class _Transaction:

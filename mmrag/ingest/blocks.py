@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pymupdf
 
 Rect4 = tuple[float, float, float, float]
 
+_NAMED_PART = re.compile(r"^(?:part|item|chapter|section|article)\s+(?:[ivxlc]+|\d{1,2}[a-z]?)\b", re.I)
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 
 
@@ -107,5 +109,7 @@ def mark_headings(blocks: list[Block], body_size: float) -> None:
         if len(blk.lines) > 3 or len(text) > 150 or len(text) < 2 or not any(c.isalpha() for c in text):
             continue
         larger = blk.size >= body_size * 1.15
-        bold = all(ln.bold for ln in blk.lines) and blk.size >= body_size - 0.5 and len(text) < 90
+        # "Item 7. Management's Discussion and Analysis of ..." runs long but says it is a heading
+        longest = 150 if _NAMED_PART.match(text) else 90
+        bold = all(ln.bold for ln in blk.lines) and blk.size >= body_size - 0.5 and len(text) < longest
         blk.heading = (larger or bold) and not text.rstrip().endswith((".", ",", ";"))

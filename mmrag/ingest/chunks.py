@@ -1,21 +1,47 @@
 """Text chunks on layout boundaries: a chunk never crosses a heading or a column; long paragraphs split at
-sentences near chunk_chars, tiny neighbours under one heading merge."""
+sentences near chunk_chars, tiny neighbours under one heading merge. Each chunk knows its section path."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mmrag.ingest.blocks import Block, Line, Rect4, join_lines, union
+from mmrag.ingest.sections import SectionTracker
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[A-Z0-9])")
 
 
 @dataclass
 class Chunk:
-    text: str  # the body, without the section prefix
+    text: str  # the body, without the section prefix ("" for a heading with no body of its own)
     bbox: Rect4
-    section: str
+    section: str  # the heading in force
+    path: tuple[str, ...] = ()  # the section path in force, top first ("Part II", "Item 7. ...", "Liquidity")
+
+
+@dataclass
+class PageSections:
+    """The sections of one page: the path in force at its top and the path each of its headings opens."""
+
+    start: tuple[str, ...]
+    marks: list[tuple[Rect4, tuple[str, ...]]] = field(default_factory=list)
+
+    def at(self, bbox: Rect4) -> tuple[str, ...]:
+        """The path in force at a box of the page (a table, a figure): the last heading above it opened it."""
+        path = self.start
+        for box, opened in self.marks:
+            if box[3] <= bbox[1] + 2:
+                path = opened
+        return path
+
+    def paths(self) -> list[list[str]]:
+        """Every path in force somewhere on the page, in reading order, without repeats."""
+        out: list[list[str]] = []
+        for path in [self.start, *(p for _, p in self.marks)]:
+            if path and list(path) not in out:
+                out.append(list(path))
+        return out
 
 
 def _split_paragraph(lines: list[Line], limit: int) -> list[tuple[str, Rect4]]:
@@ -50,18 +76,20 @@ def _split_paragraph(lines: list[Line], limit: int) -> list[tuple[str, Rect4]]:
     return out
 
 
-def chunk_blocks(blocks: list[Block], section: str, chunk_chars: int) -> tuple[list[Chunk], str]:
-    """Chunks of a page's ordered blocks; section is the heading in force at the page start, returned updated."""
+def chunk_blocks(blocks: list[Block], sections: SectionTracker, chunk_chars: int) -> tuple[list[Chunk], PageSections]:
+    """Chunks of a page's ordered blocks; `sections` (the document's, at the page start) follows its headings."""
     chunks: list[Chunk] = []
     buf: list[tuple[str, Rect4]] = []
     buf_col = -1
     heading_used = True
     last_heading_box: Rect4 = (0.0, 0.0, 0.0, 0.0)
+    page = PageSections(sections.path)
+    section, path = sections.section, sections.path
 
     def flush() -> None:
         nonlocal buf
         if buf:
-            chunks.append(Chunk("\n".join(t for t, _ in buf), union([b for _, b in buf]), section))
+            chunks.append(Chunk("\n".join(t for t, _ in buf), union([b for _, b in buf]), section, path))
             buf = []
 
     small, merge_below = chunk_chars * 0.25, chunk_chars * 0.4
@@ -69,8 +97,10 @@ def chunk_blocks(blocks: list[Block], section: str, chunk_chars: int) -> tuple[l
         if blk.heading:
             flush()
             if not heading_used and section:  # a heading with no body of its own (a title) is a chunk by itself
-                chunks.append(Chunk("", last_heading_box, section))
-            section = blk.text
+                chunks.append(Chunk("", last_heading_box, section, path))
+            sections.heading(blk.text, blk.size)
+            section, path = sections.section, sections.path
+            page.marks.append((blk.bbox, path))
             last_heading_box = blk.bbox
             heading_used = False
             continue
@@ -84,5 +114,5 @@ def chunk_blocks(blocks: list[Block], section: str, chunk_chars: int) -> tuple[l
             buf_col = blk.column
     flush()
     if not heading_used and section:
-        chunks.append(Chunk("", last_heading_box, section))
-    return chunks, section
+        chunks.append(Chunk("", last_heading_box, section, path))
+    return chunks, page

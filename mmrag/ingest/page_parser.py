@@ -19,6 +19,7 @@ from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCRCache, OCREngine, cached_read, l
 from mmrag.ingest.order import reading_order
 from mmrag.ingest.render import RENDER_RETRIES, PageRenderer, RenderError, without_large_images
 from mmrag.ingest.scan import is_scanned, ocr_dpi, ocr_page
+from mmrag.ingest.sections import SectionTracker, document_title, read_outline
 from mmrag.ingest.tables import FoundTable, find_tables, has_ruling
 from mmrag.settings import IngestSettings
 
@@ -48,11 +49,17 @@ class DocumentParser:
         self.ocr_stats = {"read": 0, "cached": 0, "gated": 0}
         self._ocr = ocr
         self._ocr_loaded = ocr is not None or settings.ocr == "none"
-        self.section = ""
+        self.sections = SectionTracker(read_outline(pdf))  # the section path in force, across pages
+        self.title = document_title(pdf, result.doc)
         self.last_table: tuple[int, str, list[str]] | None = None  # page, element id, header
         self.ids: set[str] = set()
         self.scans_without_ocr: list[int] = []
         self.render_failures: list[str] = []  # the page being parsed: renders MuPDF refused besides its own
+
+    @property
+    def section(self) -> str:
+        """The heading in force."""
+        return self.sections.section
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def engine(self) -> OCREngine | None:
@@ -89,6 +96,7 @@ class DocumentParser:
         page = self.pdf[pno]
         pnum = pno + 1
         self.render_failures = []
+        first_new = len(self.result.elements)
         rect: Rect4 = tuple(page.rect)
         try:
             image_info = page.get_image_info(xrefs=True)
@@ -178,15 +186,23 @@ class DocumentParser:
             keep = [ln for ln in b.lines if not any(fig._center_in(ln.bbox, r) for r in taken)]
             if keep:
                 kept.append(Block(keep, heading=b.heading))
-        chunks, self.section = chunk_blocks(reading_order(kept, rect[2] - rect[0]), self.section, s.chunk_chars)
+        self.sections.start_page(pnum, [b.text for b in kept if b.heading])
+        chunks, sections = chunk_blocks(reading_order(kept, rect[2] - rect[0]), self.sections, s.chunk_chars)
+        # the section path of what this page holds: the contextual header of what the text channel embeds
+        for el in self.result.elements[first_new:]:
+            if el.kind == "page":
+                el.meta["sections"] = sections.paths()
+            elif sections.at(el.bbox):
+                el.meta.update(path=list(sections.at(el.bbox)), title=self.title)
         source = "ocr" if scanned and pnum in self.result.ocr_pages else "text"
-        for ch in chunks:
-            text = f"{ch.section}\n{ch.text}" if ch.section and ch.text else ch.section or ch.text
-            self.element(pnum, "text", ch.bbox, text=text, meta={"section": ch.section, "source": source})
+        for ch in chunks:  # the text is the body (a heading standing alone: the heading); the path says the rest
+            self.element(pnum, "text", ch.bbox, text=ch.text or ch.section,
+                         meta={"section": ch.section, "path": list(ch.path), "title": self.title, "source": source})
         for cap in captions:
             if id(cap) not in linked_ids:
                 self.element(pnum, "text", cap.bbox, text=cap.text,
-                             meta={"section": self.section, "label": cap.label, "caption": True, "source": source})
+                             meta={"section": self.section, "path": list(sections.at(cap.bbox)), "title": self.title,
+                                   "label": cap.label, "caption": True, "source": source})
         if renderer.reduced:
             self.result.warnings.append(
                 f"page {pnum}: rendered at a lower resolution (over max_render_pixels={s.max_render_pixels})"

@@ -96,3 +96,29 @@ def test_what_references_read_is_refreshed_when_a_document_changes(store: Elemen
     assert pages(store, "last", "-1", docs=("d.pdf",)) == [("d.pdf", 3)]
     store.delete_document("d.pdf")
     assert pages(store, "first", "1") == [("r.pdf", 1)]
+
+
+def test_sections_resolve_to_their_pages(tmp_path: Path) -> None:
+    store = ElementStore(tmp_path)
+    part1, risk, part2, mdna, liq = (["PART I"], ["PART I", "Item 1A. Risk Factors"], ["PART II"],
+                                     ["PART II", "Item 7. Management's Discussion"],
+                                     ["PART II", "Item 7. Management's Discussion", "Liquidity and Capital Resources"])
+    contents = [part1, risk, part2, mdna]  # a contents page whose lines read as headings: one page, it loses
+    sections = [[["Contents"], *contents], [part1], [part1, risk], [risk], [risk, part2, mdna], [mdna, liq], [liq],
+                [["PART IV", "Exhibits"]]]
+    els = [Element(f"k-p{n}", "k.pdf", "shak", n, "page", (0, 0, 1, 1), text=f"page {n}", meta={"sections": s})
+           for n, s in enumerate(sections, start=1)]
+    store.begin_document("k.pdf", "k.pdf", "shak", len(els), els)
+    store.finish_document("k.pdf")
+
+    def named(kind: str, value: str) -> list[int]:
+        found = store.get(store.referenced_elements(["k.pdf"], kind, value))
+        return sorted(e.page for e in found.values())
+
+    assert named("section", "part 2") == [5, 6, 7]
+    assert named("section_start", "part 2") == [5]
+    assert named("section_end", "part 1") == [5]
+    assert named("section", "risk factor") == [3, 4, 5]
+    assert named("section_start", "item 1a") == [3]
+    assert named("section", "liquidity") == [6, 7]  # the best-covered title ("Liquidity and Capital Resources")
+    assert named("section", "part 3") == [] and named("section", "segment") == []

@@ -177,3 +177,38 @@ def test_opens_with_a_quoted_title() -> None:
 )
 def test_printed_folio(opening: str, ending: str, value: str, named: bool) -> None:
     assert names_folio(opening, ending, value) is named
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("In the Risk Factors section, which risk comes first?", [("section", "risk factor")]),
+        ("Where does Part II begin?", [("section_start", "part 2")]),
+        ("On which page does Item 7A start?", [("section_start", "item 7a")]),
+        ("What is on the first page of Part II?", [("section_start", "part 2")]),
+        ("Where does the Item 7 section end?", [("section_end", "item 7")]),
+        ("What does the last page of the Risk Factors section say?", [("section_end", "risk factor")]),
+        ("What does Note 7 disclose about leases?", [("section", "note 7")]),
+        ("What is in Part 2 of the filing?", [("section", "part 2")]),
+        ("What does Chapter III cover?", [("section", "chapter 3")]),
+        ("What does Section 2.1 describe?", [("section", "section 2.1")]),
+        ("Which three settings are covered by the case studies section of the toolkit?", [("section", "case studie")]),
+        ("What code marks the methodology and data section?", [("section", "methodology and data")]),
+        ("What does the section titled \"Liquidity and Capital Resources\" say?",
+         [("section", "liquidity and capital resource")]),
+        ("In the 'Our Approach' chapter, which step is last?", [("section", "our approach")]),
+        ("What does the chapter on methodology say?", [("section", "methodology")]),
+    ],
+)
+def test_section_references(query: str, expected: list[tuple[str, str]]) -> None:
+    assert [(r.kind, r.value) for r in find_references(query)] == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["What does this section say?", "Which section covers revenue recognition?", "What is in the next section?",
+     "Show the cross-section of returns", "Is part 2% of revenue?", "the first section", "What part of revenue?",
+     "Which item 5 days late?"],
+)
+def test_no_section_where_none_is_named(query: str) -> None:
+    assert [r for r in find_references(query) if r.kind.startswith("section")] == []

@@ -212,7 +212,8 @@ def test_another_dimension_is_reported_as_stale(tmp_path: Path, encoder: Sentenc
 
 
 def test_fingerprint_and_describe(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
-    fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25", "page_tokens": 256}
+    fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25", "page_tokens": 256,
+          "chunk_header": "section"}
     assert edge.fingerprint() == fp == server.fingerprint()
     assert edge.describe()["backend"] == "edge"
     assert server.describe()["backend"] == "server"
@@ -271,3 +272,27 @@ def test_a_page_vector_reads_only_its_first_tokens_and_chunks_read_all(encoder: 
     assert points[0].sparse == points[1].sparse  # BM25 reads the whole page
     (untouched,) = embed_points([page], encoder, qe.Bm25(), batch_size=8, page_tokens=0)
     assert float(np.asarray(untouched[0].dense) @ whole) > 0.999
+
+
+def test_the_chunk_header_is_embedded_and_matched_by_both_sides(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """A chunk whose words never name its section is found by the section's title once its header is embedded."""
+    chunk = make("k.pdf", 40, "text", "Cash on hand was enough for the coming year; the credit line stayed undrawn.")
+    chunk.meta = {"path": ["PART II", "Item 7. Management's Discussion", "Liquidity"], "title": "ACME 10-K 2022"}
+    other = make("k.pdf", 12, "text", "The company sells garden tools in forty countries through dealers.")
+    other.meta = {"path": ["PART I", "Item 1. Business"], "title": "ACME 10-K 2022"}
+    bare = make("k.pdf", 13, "figure")  # no text of its own: no header either, so no point
+    found: dict[str, list[str]] = {}
+    for header in ("none", "section", "doc+section"):
+        channel = QdrantTextChannel.open(tmp_path / header, TextChannelSettings(chunk_header=header), encoder)
+        assert channel.add([chunk, other, bare]) == 2
+        assert channel.fingerprint()["chunk_header"] == header
+        found[header] = ids(channel.search_lexical("liquidity discussion", 2))
+        channel.close()
+    assert found["none"] == []  # neither chunk says "liquidity"
+    assert found["section"] == found["doc+section"] == [chunk.id]
+    (points,) = embed_points([chunk], encoder, qe.Bm25(), batch_size=8, header="doc+section")
+    expected = encoder.encode_documents(["ACME 10-K 2022\nPART II > Item 7. Management's Discussion > Liquidity\n"
+                                         + chunk.text])[0]
+    assert float(np.asarray(points[0].dense) @ expected) > 0.999

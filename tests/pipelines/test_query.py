@@ -88,7 +88,10 @@ def test_reranker_stage_reorders_fused_hits(sample_index: MMIndex, tmp_path: Pat
         sample_index.settings.query.reranker = None
     assert len(hits) == 5 and all("rerank" in h.channels for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert sorted(h.channels["rerank"]["rank"] for h in hits) == [1, 2, 3, 4, 5]
+    # the cross-encoder's order is fused with the first stage's (RRF): each hit has its own rerank rank, not
+    # necessarily the five best (a first-stage rank 1 with rerank rank 6 beats rank 15 with rerank rank 5)
+    ranks = [h.channels["rerank"]["rank"] for h in hits]
+    assert len(set(ranks)) == 5 and max(ranks) <= sample_index.settings.query.rerank_depth
 
 
 def test_a_named_page_or_figure_comes_first(sample_index: MMIndex) -> None:

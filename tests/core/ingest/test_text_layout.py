@@ -47,7 +47,10 @@ def test_heading_prefixes_chunks(tmp_path, parse):
     parsed = parse(path)
     chunks = [e for e in parsed.elements if e.kind == "text" and e.page == 2]
     assert chunks and all(e.meta["section"] == "Section 2 Results" for e in chunks)
-    assert all(e.text.startswith("Section 2 Results\n") for e in chunks)
+    # the heading is the chunk's section path, put before its text where the text channel reads it
+    assert all(e.meta["path"] == ["Section 2 Results"] for e in chunks)
+    assert all(e.searchable_text().startswith("Section 2 Results\n") for e in chunks)
+    assert not any(e.searchable_text("none").startswith("Section 2 Results") for e in chunks)
 
 
 def test_long_paragraph_split_at_sentences(tmp_path, parse):
