@@ -146,6 +146,8 @@ def rank_units(
     method = cfg.fusion if fused_mode else "rrf"
     evidence = cfg.page_evidence if collapse else 0.0
     fused = fuse(rankings, method=method, weights=weights, rrf_k=cfg.rrf_k, key=unit_key, evidence_decay=evidence)
+    if collapse and cfg.neighbour_bonus:
+        fused = add_neighbour_bonus(fused, cfg.neighbour_bonus)
     if reranker is not None and fused:
         fused = _rerank(reranker, query, fused, elements, cfg)
     if fused_mode and cfg.kind_quota:
@@ -157,6 +159,16 @@ def rank_units(
         fused = apply_kind_quota(fused + extra, cfg.k, cfg.kind_quota,
                                  lambda u: {elements[m].kind for m in u.members})
     return fused
+
+
+def add_neighbour_bonus(units: list[FusedItem], share: float) -> list[FusedItem]:
+    """Page units re-ordered after each gains `share` of its better neighbour's score (page - 1 or page + 1 of the
+    same document, as fused before any bonus): evidence that runs over a page break lifts the page beside a hit."""
+    before = {u.key: u.score for u in units}
+    for unit in units:
+        doc, page = unit.key  # type: ignore[misc]  # page units: (doc, page)
+        unit.score += share * max(before.get((doc, page - 1), 0.0), before.get((doc, page + 1), 0.0))
+    return sorted(units, key=lambda u: -u.score)
 
 
 def search(

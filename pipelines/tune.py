@@ -34,10 +34,18 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "weights.pages": [0.5, 1.0, 2.0],  # late-interaction pages, where the channel is on
     "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],
+    "neighbour_bonus": [0.0, 0.1],
     "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
     "rerank_weight": [0.5, 1.0, 2.0],
     "rerank_depth": [10, 20],
 }
+# The space is searched in stages, each a grid over its keys with the earlier stages' winners fixed: first how the
+# rankings are fused, then what is added on top of the fused pages. Far fewer candidates than one grid over all.
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("fusion", "weights.text:dense", "weights.text:lexical", "weights.text:rrf", "weights.image", "weights.pages",
+     "rrf_k"),
+    ("page_evidence", "neighbour_bonus", "kind_quota", "rerank_weight", "rerank_depth"),
+)
 OBJECTIVE = ("page_hit@1", "page_hit@5")  # maximised as a sum; MRR breaks ties
 KS = (1, 5, 10)
 EVAL_DEPTH = 20  # units ranked per question, as `mmrag eval` ranks them
@@ -152,17 +160,24 @@ def tune(
     before = {"tune": measure(base, tune_ids), "held": measure(base, held_ids) if held_qs else {}}
     best_values: dict[str, Any] = {}
     best_score = objective(before["tune"])
-    combos = [c for c in itertools.product(*space.values()) if not _redundant(dict(zip(space, c)), space)]
-    for i, combo in enumerate(combos, start=1):
-        values = dict(zip(space.keys(), combo))
-        score = objective(measure(apply(base, values), tune_ids))
-        if score > best_score:
-            best_score, best_values = score, values
-        if progress and (i % 20 == 0 or i == len(combos)):
-            progress("tuning", i, len(combos))
+    stages = [{key: space[key] for key in stage if key in space} for stage in STAGES]
+    total = sum(len(list(itertools.product(*grid.values()))) for grid in stages)
+    tried = 0
+    for grid in stages:
+        fixed = dict(best_values)
+        for combo in itertools.product(*grid.values()):
+            values = {**fixed, **dict(zip(grid, combo))}
+            tried += 1
+            if _redundant(values, space):
+                continue
+            score = objective(measure(apply(base, values), tune_ids))
+            if score > best_score:
+                best_score, best_values = score, values
+            if progress and (tried % 20 == 0 or tried == total):
+                progress("tuning", tried, total)
     chosen_cfg = apply(base, best_values)
     after = {"tune": measure(chosen_cfg, tune_ids), "held": measure(chosen_cfg, held_ids) if held_qs else {}}
-    result = TuneResult(before, after, best_values, len(combos), {"tune": len(tune_qs), "held": len(held_qs)})
+    result = TuneResult(before, after, best_values, tried, {"tune": len(tune_qs), "held": len(held_qs)})
     if not best_values:
         result.notes.append("no setting beat the current ones on the tuning questions; nothing changed")
     elif held_qs and objective(after["held"]) < objective(before["held"]):

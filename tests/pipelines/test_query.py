@@ -172,3 +172,31 @@ def test_the_sides_fused_per_element_are_one_more_ranking(sample_index: MMIndex)
     assert "rrf_rank" in hits[0].channels["text"]  # it took part in the fused ranking
     single = sample_index.search("battery storage capacity of the solar project", channel="text", k=3)
     assert all("rrf_rank" not in h.channels.get("text", {}) for h in single)  # not in a channel's own ranking
+
+
+def test_a_page_beside_a_strong_hit_gains_from_it() -> None:
+    from mmrag.fusion import FusedItem
+    from mmrag.pipelines.query import add_neighbour_bonus
+
+    units = [FusedItem(("a.pdf", 3), 1.0), FusedItem(("a.pdf", 9), 0.5), FusedItem(("b.pdf", 4), 0.46),
+             FusedItem(("a.pdf", 4), 0.45)]
+    ranked = add_neighbour_bonus(units, 0.1)
+    assert [u.key for u in ranked] == [("a.pdf", 3), ("a.pdf", 4), ("a.pdf", 9), ("b.pdf", 4)]
+    # a share of the neighbour's score before any bonus: page 3 gains from page 4's 0.45, not from its new 0.55
+    assert [round(u.score, 3) for u in ranked] == [1.045, 0.55, 0.5, 0.46]
+    assert [u.key for u in add_neighbour_bonus([FusedItem(("a.pdf", 3), 1.0), FusedItem(("b.pdf", 4), 0.5),
+                                                FusedItem(("b.pdf", 2), 0.46)], 0.1)][1] == ("b.pdf", 4)
+
+
+def test_neighbour_bonus_reorders_the_fused_pages_of_a_real_query(sample_index: MMIndex) -> None:
+    from dataclasses import replace
+
+    from mmrag.pipelines.query import add_neighbour_bonus, rank_units, retrieve
+
+    r = retrieve(sample_index.parts, "ridership by line and station", list(sample_index.channels), None, 20)
+    cfg = replace(sample_index.settings.query, kind_quota={})
+    plain = rank_units(r, replace(cfg, neighbour_bonus=0.0))
+    expected = [u.key for u in add_neighbour_bonus(plain, 0.5)]
+    boosted = [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.5))]
+    assert boosted == expected and boosted != [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.0))]
+    assert sample_index.settings.query.neighbour_bonus == 0.1  # on by default

@@ -64,3 +64,10 @@ def test_tune_command_writes_settings_that_search_then_uses(sample_index: MMInde
         assert stored == apply(before, data["chosen"])
     else:
         assert stored == before
+
+
+def test_the_stages_search_every_key_of_the_space_once() -> None:
+    from mmrag.pipelines.tune import STAGES
+
+    keys = [key for stage in STAGES for key in stage]
+    assert sorted(keys) == sorted(SEARCH_SPACE) and len(keys) == len(set(keys))
