@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pymupdf
+
 from mmrag.ingest.blocks import Block, Line, Rect4, union
 
 CLUSTER_GAP = 8.0  # drawings closer than this belong to one figure
@@ -84,8 +86,38 @@ def page_images(image_info: list[dict], page_rect: Rect4) -> list[RasterImage]:
     return out
 
 
+def page_drawings(page: pymupdf.Page) -> list[dict]:
+    """The page's drawings as `get_drawings()` gives them, each with "clipped": its box cut to the clip path in
+    force and to the page. A chart's lines often run far past the plot they are clipped to (a forecast divider
+    drawn from y=-540): their raw boxes would swallow the pictures around the chart into one figure."""
+    out: list[dict] = []
+    clips: dict[int, pymupdf.Rect] = {}  # clip level -> scissor, the stack of clips in force
+    page_rect = page.rect
+    for d in page.get_drawings(extended=True):
+        level = d.get("level", 0)
+        for k in [k for k in clips if k >= level]:
+            del clips[k]
+        kind = d.get("type")
+        if kind == "clip":
+            clips[level] = pymupdf.Rect(d["scissor"])
+            continue
+        if kind == "group":
+            continue
+        box = pymupdf.Rect(d["rect"])
+        for scissor in clips.values():
+            box = _cut(box, scissor)
+        d["clipped"] = tuple(_cut(box, page_rect))
+        out.append(d)
+    return out
+
+
+def _cut(box: pymupdf.Rect, clip: pymupdf.Rect) -> pymupdf.Rect:
+    """box within clip; a line (no width or height) keeps its zero extent where a Rect intersection would drop it."""
+    return pymupdf.Rect(max(box.x0, clip.x0), max(box.y0, clip.y0), min(box.x1, clip.x1), min(box.y1, clip.y1))
+
+
 def _is_background(d: dict, page_area: float) -> bool:
-    rect = d["rect"]
+    rect = d.get("clipped", d["rect"])
     if _area(tuple(rect)) >= 0.8 * page_area:
         return True
     fill = d.get("fill")
@@ -104,7 +136,9 @@ def vector_regions(
     page_area = _area(page_rect)
     rects = []
     for d in drawings:
-        r = tuple(d["rect"])
+        r = tuple(d.get("clipped", d["rect"]))
+        if r[2] < r[0] or r[3] < r[1]:  # wholly outside its clip or the page: never painted
+            continue
         if _is_background(d, page_area) or any(_inside(r, t, 3) for t in exclude):
             continue
         rects.append(r)

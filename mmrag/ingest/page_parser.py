@@ -14,6 +14,7 @@ from mmrag.ingest.blocks import Block, Line, Rect4, mark_headings
 from mmrag.ingest.captions import Caption, find_captions, link_captions
 from mmrag.ingest.chunks import chunk_blocks
 from mmrag.ingest.document import ParsedDocument, PutPixels
+from mmrag.ingest.figure_text import FigureContext, chart_labels, figure_context, figure_text
 from mmrag.ingest.layout import layout_regions
 from mmrag.ingest.ocr import NO_OCR_MESSAGE, OCRCache, OCREngine, cached_read, load_ocr, worth_reading
 from mmrag.ingest.order import reading_order
@@ -132,7 +133,7 @@ class DocumentParser:
                 self.scans_without_ocr.append(pnum)
         else:
             mark_headings(blocks, body_size)
-            drawings = render_page.get_drawings()
+            drawings = fig.page_drawings(render_page)
         lines = [ln for b in blocks for ln in b.lines]
         page_area = (rect[2] - rect[0]) * (rect[3] - rect[1])
         rasters = [im for im in images if fig._area(im.bbox) < PAGE_BACKGROUND * page_area]
@@ -173,7 +174,11 @@ class DocumentParser:
             meta["render_error"] = page_render_error
         self.element(pnum, "page", rect, text=all_text, image=page_image, meta=meta)
 
-        crops = [self._figure(pnum, renderer, f, linked.get(i), lines) for i, f in enumerate(figures)]
+        regions = [f.bbox for f in figures] + [t.bbox for t in tables]
+        held = caption_lines | {id(ln) for ln in lines if any(fig._center_in(ln.bbox, r) for r in regions)}
+        context = [figure_context(f.bbox, blocks, held, s.figure_context_chars, regions[:i] + regions[i + 1:])
+                   for i, f in enumerate(figures)]
+        crops = [self._figure(pnum, renderer, f, linked.get(i), lines, context[i]) for i, f in enumerate(figures)]
         crops += [self._table(pnum, renderer, t, linked.get(len(figures) + j), first=j == 0)
                   for j, t in enumerate(tables)]
 
@@ -244,7 +249,8 @@ class DocumentParser:
             out.append(_Figure(box, "raster" if "raster" in kinds else "vector", dpi))
         return sorted(out, key=lambda f: (f.bbox[1], f.bbox[0]))
 
-    def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line]) -> bool:
+    def _figure(self, pnum: int, renderer: PageRenderer, f: _Figure, cap: Caption | None, lines: list[Line],
+                context: FigureContext | None = None) -> bool:
         """The figure element, with its crop; False when the crop could not be rendered (text and caption kept)."""
         s = self.settings
         try:
@@ -261,10 +267,13 @@ class DocumentParser:
                     texts = [t for t in self._ocr_figure(engine, renderer, f, pix, texts) if t not in texts] + texts
                 except RenderError:  # its own resolution failed to render: read what the crop shows instead
                     texts = [t for t in self._ocr_figure(engine, None, f, pix, texts) if t not in texts] + texts
+        labels = chart_labels(texts) if s.chart_labels else None
         self.element(
-            pnum, "figure", f.bbox, text="\n".join(texts), caption=cap.text if cap else "",
+            pnum, "figure", f.bbox, text=figure_text(texts, context, labels), caption=cap.text if cap else "",
             image=self.put_pixels(png, "png") if png is not None else None,
-            meta={"figure_type": f.figure_type, "label": cap.label if cap else None},
+            meta={"figure_type": f.figure_type, "label": cap.label if cap else None,
+                  **({"heading": context.heading} if context and context.heading else {}),
+                  **({"axis": labels.axis, "legend": labels.legend} if labels else {})},
         )
         return png is not None
 
