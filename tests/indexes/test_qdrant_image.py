@@ -35,6 +35,7 @@ class Backend:
         self.text = TextChannelSettings(collection="mmrag_idx_0123abcd")
 
     def open(self, encoder: object, reset_stale: bool = False, **settings: object) -> QdrantImageChannel:
+        settings.setdefault("kinds", list(IMAGE_KINDS))
         cfg = ImageChannelSettings(store="qdrant", **settings)  # type: ignore[arg-type]
         return QdrantImageChannel.open(self.root, cfg, encoder, text=self.text, client=self.client,  # type: ignore[arg-type]
                                        reset_stale=reset_stale)
@@ -51,7 +52,7 @@ def _vector(encoder: OpenClipEncoder, pixels: Pixels, e: Element) -> np.ndarray:
 
 def test_same_hits_as_the_faiss_channel(backend: Backend, tmp_path: Path, encoder: OpenClipEncoder,
                                         corpus: list[Element], pixels: Pixels) -> None:
-    faiss = FaissImageChannel.open(tmp_path / "faiss_idx", ImageChannelSettings(), encoder)  # exact (flat)
+    faiss = FaissImageChannel.open(tmp_path / "faiss_idx", ImageChannelSettings(kinds=list(IMAGE_KINDS)), encoder)
     qdrant = backend.open(encoder)  # exact: plain segments, below exact_max
     assert qdrant.add(corpus, pixels) == faiss.add(corpus, pixels) == 18
     for query in ("a bar chart of revenue", "wafer yield by lot", "a photo"):
