@@ -457,6 +457,17 @@ def serve_headline(r: Result) -> str | None:
     return text + (f" ({short(pages)}-page index)" if pages else "")
 
 
+def faiss_delete_headline(r: Result) -> str | None:
+    f = r.figures
+    tomb, rebuild = f.get("tombstones") or {}, f.get("rebuild") or {}
+    if not tomb or not rebuild or f.get("vectors") is None:
+        return None
+    td, tr = (short(tomb.get(f"{op}_then_search_s")) for op in ("delete", "replace"))
+    bd, br = (short(rebuild.get(f"{op}_then_search_s")) for op in ("delete", "replace"))
+    return (f"{f['vectors']:,} vectors (HNSW): delete a document + first search {td} s with tombstones vs {bd} s "
+            f"rebuilding; replace {tr} vs {br} s")
+
+
 def reader_headline(r: Result) -> str | None:
     f = r.figures
     if isinstance(f.get("sizes"), dict) and f["sizes"]:
@@ -688,6 +699,12 @@ KINDS: dict[str, Kind] = {
         "clients, idle and while `mmrag index` adds documents: overhead, latency percentiles, errors. Series: the "
         "corpus served.", serve_headline, group=lambda r: str(r.data["label"]), plots=serve_plots,
         prefer=("devset-4docs",)),
+    "faiss-delete": Kind(
+        "Deletes in the FAISS image index", "benchmarks/bench_faiss_delete.py",
+        "Deleting and replacing one document in an HNSW image index (FaissImageChannel) and the first search after: "
+        "tombstones excluded at search (compaction past a share of dead vectors) against a full rebuild (the "
+        "behaviour before tombstones, compaction threshold 0), in the same run; search p50 and recall@10 of both.",
+        faiss_delete_headline),
     "reader-open": Kind(
         "Reader open beside a writer", "benchmarks/bench_reader_open.py",
         "How long a read-only reader takes to open the Qdrant Edge text store while a writer holds it (it opens a "
@@ -715,8 +732,8 @@ KINDS: dict[str, Kind] = {
         "against a bare forward loop of the same model over the same batches, and single-query encoding latency.",
         lambda r: pages_encode_headline(r)),
 }
-README_PLAN = (("retrieval", 3), ("ingest", 1), ("scale", 1), ("serve", 1), ("reader-open", 1), ("ask", 1),
-               ("gpu-image", 1), ("text-channel", 1), ("image-channel", 1), ("parse", 1))
+README_PLAN = (("retrieval", 3), ("ingest", 1), ("scale", 1), ("faiss-delete", 1), ("serve", 1), ("reader-open", 1),
+               ("ask", 1), ("gpu-image", 1), ("text-channel", 1), ("image-channel", 1), ("parse", 1))
 
 
 def kind_info(kind: str) -> Kind:
