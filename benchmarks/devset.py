@@ -7,9 +7,10 @@ The dev set is a folder with `pdfs/` and `questions.jsonl` in mmrag's eval forma
 filings, 2,499 pages, 68 questions; ../shared/devset-visual: 8 reports, decks and papers, 281 pages, 56 questions).
 Its documents are split for honest tuning: HELD_BACK names, per dev set, the documents whose questions are never
 used to choose settings (finance: the five longest filings, 25 questions; visual: three documents, 14 questions);
-`--split tune` uses the rest. Everything runs through the `mmrag` command line, as a user would; the printed
-tables are what the README quotes. `--tune` runs `mmrag eval --tune` on the tune split's index (settings stored
-there), then scores the held-back split with the settings it chose.
+`--split tune` uses the rest; `--split all` also scores each split's questions on the whole set's index.
+Everything runs through the `mmrag` command line, as a user would; the printed tables are what the README quotes.
+`--tune` runs `mmrag eval --tune` on the tune split's index (settings stored there), then scores the held-back
+split with the settings it chose.
 
 Each run writes its result to benchmarks/results/retrieval-<date>-<label>.json (`--results-dir`, `--label`; the label
 defaults to the dev set folder's name and the split), in the envelope of benchmarks/results.py.
@@ -131,16 +132,25 @@ def main() -> None:
     index = args.out / f"idx_{args.split}"
     seconds, added = index_split(pdfs, index, args.config, args.reuse)
     result = evaluate(index, questions, args.out / f"report_{args.split}")
+    splits = {}  # the whole set's index scored on each split's questions too (doc scope: the same rankings)
+    if args.split == "all" and HELD_BACK.get(args.devset.resolve().name):
+        for part in ("tune", "held"):
+            splits[part] = evaluate(index, split_files(args.devset, part, args.out)[1])
     pages = sum(d["pages"] for d in json.loads(mmrag("inspect", "--index", str(index), "--json"))["docs"]
                 if d["doc"] in added)
     if seconds:  # only the documents this run added count (unchanged ones were skipped)
         print(f"indexed {len(added)} PDFs, {pages} pages in {seconds:.0f} s ({pages / seconds:.2f} pages/s)")
     print(table(result, f"dev set, split {args.split}: {len(pdfs)} PDFs, {result['n']} questions"))
+    for part, scored in splits.items():
+        print("\n" + table(scored, f"the same index, {part} split's questions only: {scored['n']} questions"))
     if args.results_dir:
         name = args.devset.resolve().name
         index_figures = {"pdfs": len(pdfs), "documents_added": len(added), "pages_added": pages,
                          "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2) if seconds else None}
         figures = {"index": index_figures, **result}
+        if splits:
+            figures["splits"] = {part: {k: scored[k] for k in ("n", "metrics", "by_evidence", "n_by_evidence")
+                                        if k in scored} for part, scored in splits.items()}
         setup = {"dataset": name, "split": args.split, "questions": str(questions), "channels": CHANNELS,
                  "config": str(args.config) if args.config else None, "reused_index": args.reuse}
         if tuned_on is not None:
