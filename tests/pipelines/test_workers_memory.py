@@ -94,7 +94,7 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
     assert report.ok
     profile = report.profile
     assert {"wait for parse", "store", "encode text", "write text"} <= set(profile["main"])
-    workers = [k for k in profile if k.startswith("worker ")]
+    workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     assert workers and sum(profile[w]["pages"] for w in workers) == 16
     assert 0 < profile["first_page_s"] < profile["wall_s"]
     header, rows = profile_table(profile)
