@@ -93,6 +93,9 @@ def page_drawings(page: pymupdf.Page) -> list[dict]:
     out: list[dict] = []
     clips: dict[int, pymupdf.Rect] = {}  # clip level -> scissor, the stack of clips in force
     page_rect = page.rect
+    # The plain walk first: on content MuPDF cannot walk (form XObjects nested past its exception stack) it raises,
+    # and the page fails with a reason, where the extended walk aborts the whole process (SIGABRT).
+    page.get_cdrawings()
     for d in page.get_drawings(extended=True):
         level = d.get("level", 0)
         for k in [k for k in clips if k >= level]:
