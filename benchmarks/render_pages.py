@@ -400,8 +400,14 @@ def ingest_headline(r: Result) -> str | None:
         return None
     row = rows[-1]
     pages = r.figures.get("pages")
+    growth = _num(_get(r.figures, "memory_growth", "files, settings on"))
+    memory = [m for m in r.figures.get("memory") or [] if m.get("memory_settings") == "on"]
+    tail = ""
+    if growth is not None and len(memory) >= 2:
+        tail = (f"; tree peak PSS {short(memory[0]['pages'])} → {short(memory[-1]['pages'])} pages: "
+                f"{growth:.2f}×")
     return (f"{short(pages)} pages: {row['pages_per_s']:.2f} pages/s, {row['ratio_vs_pymupdf4llm']:.2f}× "
-            f"pymupdf4llm (`{row['name']}`)")
+            f"pymupdf4llm (`{row['name']}`){tail}")
 
 
 def parse_headline(r: Result) -> str | None:
@@ -455,6 +461,13 @@ def serve_headline(r: Result) -> str | None:
         text += f", {short(sum(errors.values()))} errors at 32 clients"
     pages = _get(r.setup, "corpus", "pages")
     return text + (f" ({short(pages)}-page index)" if pages else "")
+
+
+def retrieval_group(r: Result) -> str:
+    """The dataset, and the split when a run scored only part of it (the README shows whole sets)."""
+    split = r.setup.get("split") or "all"
+    dataset = str(r.setup.get("dataset") or r.data["label"])
+    return dataset if split == "all" else f"{dataset}, {split} split"
 
 
 def faiss_delete_headline(r: Result) -> str | None:
@@ -674,12 +687,15 @@ KINDS: dict[str, Kind] = {
         "(23 SEC filings, 2,499 pages, 68 questions), `devset-visual` is ../shared/devset-visual (8 PDFs, 281 pages, "
         "56 questions on charts, figures, slides and layout), `sample_corpus` the repository's sample corpus (5 PDFs, "
         "60 questions).",
-        retrieval_headline, group=lambda r: str(r.setup.get("dataset") or r.data["label"])),
+        retrieval_headline, group=lambda r: retrieval_group(r),
+        prefer=("devset", "devset-visual", "held-out (93 PDFs)")),
     "ingest": Kind(
         "Ingest speed and memory", "benchmarks/bench_ingest.py",
         "Wall-clock pages/s of the whole `mmrag index` (a fresh index, models included) against "
-        "`pymupdf4llm.to_markdown` on the same files in the same run, and peak RSS of the `mmrag index` process tree "
-        "at two corpus sizes.", ingest_headline, plots=ingest_plots),
+        "`pymupdf4llm.to_markdown` on the same files in the same run; the peak memory of the whole `mmrag index` "
+        "process tree at two corpus sizes (PSS since 2026-12-06: main process, forkserver and parse workers, pages "
+        "they share counted once; with the worker memory settings on and off), and seconds per stage and per worker "
+        "(`mmrag index --profile`).", ingest_headline, plots=ingest_plots),
     "parse": Kind(
         "Parsing alone", "benchmarks/bench_ingest.py --accuracy",
         "`parse_pdf` alone (OCR off and on) against `pymupdf4llm.to_markdown` with the same OCR setting, with "
