@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 from results import add_results_dir_option, machine, size_label, write_result
+from synthetic import clustered
 
 from mmrag.indexes import faiss_index
 from mmrag.indexes.base import SearchFilter
@@ -100,12 +101,6 @@ class VectorsOnly:
 
     def fingerprint(self) -> dict[str, Any]:
         return {"model": "synthetic", "pretrained": "none", "dim": self.dim}
-
-
-def clustered(n: int, rng: np.random.Generator, centres: np.ndarray, sigma: float = 0.8) -> np.ndarray:
-    d = centres.shape[1]
-    x = centres[rng.integers(0, len(centres), n)] + sigma * rng.standard_normal((n, d), dtype=np.float32) / np.sqrt(d)
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _fill(channel: FaissImageChannel, vectors: np.ndarray, per_doc: int = 1000) -> None:
