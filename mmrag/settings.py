@@ -61,7 +61,7 @@ class IngestSettings:
     worker_max_rss_mb: int = 600  # ... or when it still holds this much memory after a document; 0: no limit
     mupdf_store_shrink: int = 50  # percent of MuPDF's store of decoded images and fonts freed after each batch
     # What the text channel reads of a figure besides its own text (the heading above it always):
-    figure_context_chars: int = 300  # characters of the prose above, beside and below a figure; 0: none
+    figure_context_chars: int = 0  # characters of the prose above, beside and below a figure; 0: none
     chart_labels: bool = True  # a chart's labels as axis ranges and legend entries (meta "axis", "legend")
 
 

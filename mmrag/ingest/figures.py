@@ -90,12 +90,15 @@ def page_drawings(page: pymupdf.Page) -> list[dict]:
     """The page's drawings as `get_drawings()` gives them, each with "clipped": its box cut to the clip path in
     force and to the page. A chart's lines often run far past the plot they are clipped to (a forecast divider
     drawn from y=-540): their raw boxes would swallow the pictures around the chart into one figure."""
+    # The plain call first: on pathological nesting it raises, where the extended one aborts the process.
+    drawings = page.get_drawings()
+    page_rect = page.rect
+    if not any(_outside(d["rect"], page_rect) for d in drawings):
+        for d in drawings:
+            d["clipped"] = tuple(_cut(pymupdf.Rect(d["rect"]), page_rect))
+        return drawings
     out: list[dict] = []
     clips: dict[int, pymupdf.Rect] = {}  # clip level -> scissor, the stack of clips in force
-    page_rect = page.rect
-    # The plain walk first: on content MuPDF cannot walk (form XObjects nested past its exception stack) it raises,
-    # and the page fails with a reason, where the extended walk aborts the whole process (SIGABRT).
-    page.get_cdrawings()
     for d in page.get_drawings(extended=True):
         level = d.get("level", 0)
         for k in [k for k in clips if k >= level]:
@@ -112,6 +115,10 @@ def page_drawings(page: pymupdf.Page) -> list[dict]:
         d["clipped"] = tuple(_cut(box, page_rect))
         out.append(d)
     return out
+
+
+def _outside(box: pymupdf.Rect, page: pymupdf.Rect, tol: float = 1.0) -> bool:
+    return box.x0 < page.x0 - tol or box.y0 < page.y0 - tol or box.x1 > page.x1 + tol or box.y1 > page.y1 + tol
 
 
 def _cut(box: pymupdf.Rect, clip: pymupdf.Rect) -> pymupdf.Rect:

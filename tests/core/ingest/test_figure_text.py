@@ -43,7 +43,7 @@ def _photo_page(tmp_path, heading_below: bool = True):
 
 
 def test_a_figure_without_text_carries_its_heading_and_the_prose_around_it(tmp_path, parse):
-    parsed = parse(_photo_page(tmp_path))
+    parsed = parse(_photo_page(tmp_path), figure_context_chars=300)
     (f,) = _figures(parsed)
     assert f.meta["heading"] == "Regional oil output"
     lines = f.text.split("\n")
@@ -54,8 +54,8 @@ def test_a_figure_without_text_carries_its_heading_and_the_prose_around_it(tmp_p
     assert len(f.text) < 400
 
 
-def test_context_chars_zero_keeps_the_heading_only(tmp_path, parse):
-    parsed = parse(_photo_page(tmp_path), figure_context_chars=0)
+def test_by_default_a_figure_carries_the_heading_only(tmp_path, parse):
+    parsed = parse(_photo_page(tmp_path))  # the default: the heading, not the prose
     (f,) = _figures(parsed)
     assert f.text == "Regional oil output"
 
@@ -68,7 +68,7 @@ def test_the_heading_comes_from_above_not_from_the_next_section(tmp_path, parse)
     page.insert_textbox(pymupdf.Rect(72, 310, 520, 360), AFTER * 2, fontsize=10)
     path = tmp_path / "top.pdf"
     doc.save(path)
-    (f,) = _figures(parse(path))
+    (f,) = _figures(parse(path, figure_context_chars=300))
     assert "heading" not in f.meta
     assert "Natural gas" not in f.text and "wells" not in f.text  # prose past a heading belongs to it
 
