@@ -126,6 +126,20 @@ def image_corpus(pixels: Pixels, docs: int = 3, per_doc: int = 6) -> list[Any]:
     return elements
 
 
+def striped_png(w: int, h: int) -> bytes:
+    """A w x h PNG picture: flat blue with a dotted white line across its middle (an image, not a decoration)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img = Image.new("RGB", (w, h), (40, 120, 200))
+    for x in range(0, w, 7):
+        img.putpixel((x, h // 2), (255, 255, 255))
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def zero_page_pdf() -> bytes:
     """A well-formed PDF whose page tree is empty (PyMuPDF refuses to save one)."""
     objs = [b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"]

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import io
-
 import pymupdf
-from PIL import Image
+from factories import striped_png
 
 from mmrag.ingest.figures import page_drawings
 
@@ -24,19 +22,10 @@ Q
 """
 
 
-def _png(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    img = Image.new("RGB", (w, h), (40, 120, 200))
-    for x in range(0, w, 7):
-        img.putpixel((x, h // 2), (255, 255, 255))
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _page_with_clipped_chart(tmp_path):
     doc = pymupdf.open()
     page = doc.new_page(width=612, height=792)
-    page.insert_image(pymupdf.Rect(100, 60, 400, 250), stream=_png(600, 380))  # a map above the chart
+    page.insert_image(pymupdf.Rect(100, 60, 400, 250), stream=striped_png(600, 380))  # a map above the chart
     xref = doc.get_new_xref()
     doc.update_object(xref, "<<>>")
     doc.update_stream(xref, CLIPPED_CHART)

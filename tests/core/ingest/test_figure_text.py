@@ -1,24 +1,13 @@
 from __future__ import annotations
 
-import io
-
 import pymupdf
 import pytest
-from PIL import Image
+from factories import striped_png
 
 from mmrag.ingest.figure_text import chart_labels, is_tick
 
 INTRO = "The survey covered every region of the country in two rounds. Output fell sharply in the north. "
 AFTER = "Production recovered in the following year once the new wells came online. "
-
-
-def _png(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    img = Image.new("RGB", (w, h), (40, 120, 200))
-    for x in range(0, w, 7):
-        img.putpixel((x, h // 2), (255, 255, 255))
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _figures(parsed):
@@ -31,7 +20,7 @@ def _photo_page(tmp_path, heading_below: bool = True):
     page = doc.new_page()
     page.insert_text((72, 60), "Regional oil output", fontsize=16)
     page.insert_textbox(pymupdf.Rect(72, 75, 520, 140), INTRO * 2, fontsize=10)
-    page.insert_image(pymupdf.Rect(72, 115, 372, 265), stream=_png(600, 300))
+    page.insert_image(pymupdf.Rect(72, 115, 372, 265), stream=striped_png(600, 300))
     page.insert_textbox(pymupdf.Rect(72, 275, 520, 360), AFTER, fontsize=10)
     if heading_below:
         page.insert_text((72, 390), "Natural gas prices", fontsize=16)
@@ -63,7 +52,7 @@ def test_by_default_a_figure_carries_the_heading_only(tmp_path, parse):
 def test_the_heading_comes_from_above_not_from_the_next_section(tmp_path, parse):
     doc = pymupdf.open()
     page = doc.new_page()
-    page.insert_image(pymupdf.Rect(72, 72, 372, 222), stream=_png(600, 300))
+    page.insert_image(pymupdf.Rect(72, 72, 372, 222), stream=striped_png(600, 300))
     page.insert_text((72, 300), "Natural gas prices", fontsize=16)
     page.insert_textbox(pymupdf.Rect(72, 310, 520, 360), AFTER * 2, fontsize=10)
     path = tmp_path / "top.pdf"
@@ -148,8 +137,8 @@ def test_a_heading_over_another_figure_is_not_the_next_figures(tmp_path, parse):
     doc = pymupdf.open()
     page = doc.new_page()
     page.insert_text((72, 60), "Regional oil output", fontsize=16)
-    page.insert_image(pymupdf.Rect(72, 80, 372, 230), stream=_png(600, 300))
-    page.insert_image(pymupdf.Rect(72, 300, 372, 450), stream=_png(600, 300))
+    page.insert_image(pymupdf.Rect(72, 80, 372, 230), stream=striped_png(600, 300))
+    page.insert_image(pymupdf.Rect(72, 300, 372, 450), stream=striped_png(600, 300))
     path = tmp_path / "two.pdf"
     doc.save(path)
     first, second = sorted(_figures(parse(path)), key=lambda e: e.bbox[1])
@@ -161,7 +150,7 @@ def test_a_date_off_to_the_side_is_no_title(tmp_path, parse):
     doc = pymupdf.open()
     page = doc.new_page(width=612, height=792)
     page.insert_text((470, 49), "December 2024", fontsize=10)
-    page.insert_image(pymupdf.Rect(72, 72, 504, 320), stream=_png(600, 300))
+    page.insert_image(pymupdf.Rect(72, 72, 504, 320), stream=striped_png(600, 300))
     path = tmp_path / "dated.pdf"
     doc.save(path)
     (f,) = _figures(parse(path))
