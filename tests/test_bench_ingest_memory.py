@@ -18,7 +18,8 @@ if len(sys.argv) > 2:
         more = b"y" * (int(sys.argv[2]) * 2**20)
         time.sleep(1.5)
         os._exit(0)
-time.sleep(1.5)
+    os.waitpid(child, 0)  # the parent outlives its child: were it gone first, the child would own the 60 MB alone
+time.sleep(0.3)
 """
 
 
