@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -161,7 +162,7 @@ def tune(
     best_values: dict[str, Any] = {}
     best_score = objective(before["tune"])
     stages = [{key: space[key] for key in stage if key in space} for stage in STAGES]
-    total = sum(len(list(itertools.product(*grid.values()))) for grid in stages)
+    total = sum(math.prod(len(values) for values in grid.values()) for grid in stages)
     tried = 0
     for grid in stages:
         fixed = dict(best_values)

@@ -32,29 +32,27 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        now = time.perf_counter()
-        if self._stack:
-            top = self._stack[-1]
-            self.seconds[top] = self.seconds.get(top, 0.0) + now - self._mark
+        self._credit_top()
         self._stack.append(name)
-        self._mark = now
         try:
             yield
         finally:
-            now = time.perf_counter()
-            top = self._stack.pop()
-            self.seconds[top] = self.seconds.get(top, 0.0) + now - self._mark
-            self._mark = now
+            self._credit_top()
+            self._stack.pop()
 
     def take(self) -> dict[str, float]:
         """The seconds counted since the last take (stages still open keep counting from now)."""
+        self._credit_top()
+        out, self.seconds = self.seconds, {}
+        return out
+
+    def _credit_top(self) -> None:
+        """Count the time since the last mark to the innermost open stage, and mark now."""
         now = time.perf_counter()
         if self._stack:
             top = self._stack[-1]
             self.seconds[top] = self.seconds.get(top, 0.0) + now - self._mark
-            self._mark = now
-        out, self.seconds = self.seconds, {}
-        return out
+        self._mark = now
 
 
 def add_seconds(total: dict[str, float], more: dict[str, float]) -> None:
