@@ -193,10 +193,8 @@ def release_memory() -> None:
     """Empty MuPDF's store and hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
     import gc
 
-    import pymupdf
-
     gc.collect()
-    pymupdf.TOOLS.store_shrink(100)
+    _shrink_mupdf_store(100)
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
@@ -281,11 +279,6 @@ class WorkerPool:
         self.busy: dict[_Worker, Task] = {}
         self.started = 0  # worker processes started so far
         self.profile: dict[str, WorkerProfile] = {}  # by worker, for the last `run`
-
-    def warm(self, n: int) -> None:
-        """Start up to n idle workers now, so that they boot while the main process loads its models."""
-        while len(self.idle) + len(self.busy) < min(n, self.size):
-            self.idle.append(self._start())
 
     def _start(self) -> _Worker:
         self.started += 1
