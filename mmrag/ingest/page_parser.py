@@ -197,8 +197,8 @@ class DocumentParser:
         for el in self.result.elements[first_new:]:
             if el.kind == "page":
                 el.meta["sections"] = sections.paths()
-            elif sections.at(el.bbox):
-                el.meta.update(path=list(sections.at(el.bbox)), title=self.title)
+            elif path := sections.at(el.bbox):
+                el.meta.update(path=list(path), title=self.title)
         source = "ocr" if scanned and pnum in self.result.ocr_pages else "text"
         for ch in chunks:  # the text is the body (a heading standing alone: the heading); the path says the rest
             self.element(pnum, "text", ch.bbox, text=ch.text or ch.section,
