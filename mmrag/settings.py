@@ -158,9 +158,10 @@ class QuerySettings:
     weights: dict[str, float] = field(
         default_factory=lambda: {"text:dense": 1.0, "text:lexical": 1.0, "text:rrf": 2.0, "image": 1.0})
     page_evidence: float = 0.0  # a page's further hits in a channel add to its score, decayed by this per hit
-    # A page gains this share of its better neighbour's fused score (the page before or after, same document):
-    # evidence that runs over a page break (a statement, a table, a section) lifts the page beside a strong hit.
-    neighbour_bonus: float = 0.1
+    # A page closes this share of the gap to its better neighbour's fused score (the page before or after, same
+    # document): evidence that runs over a page break (a statement, a table, a section) lifts the page beside a
+    # strong hit, never past it.
+    neighbour_bonus: float = 0.5
     kind_quota: dict[str, int] = field(default_factory=lambda: {"figure": 2, "table": 2})
     references: bool = True  # act on "page 14", "slide 5", "Figure 3", "Table 2", "the last page" in a query
     strip_instructions: bool = True  # leave answer instructions ("If X is not ..., state that") out of the search

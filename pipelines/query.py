@@ -162,12 +162,16 @@ def rank_units(
 
 
 def add_neighbour_bonus(units: list[FusedItem], share: float) -> list[FusedItem]:
-    """Page units re-ordered after each gains `share` of its better neighbour's score (page - 1 or page + 1 of the
-    same document, as fused before any bonus): evidence that runs over a page break lifts the page beside a hit."""
+    """Page units re-ordered after each closes `share` of the gap to its better neighbour (page - 1 or page + 1 of
+    the same document, as fused before any bonus): evidence that runs over a page break lifts the page beside a
+    hit. A page never passes the neighbour it gains from, and two strong neighbours do not lift each other past
+    a better page elsewhere: the first page stays first (an added share of the neighbour's whole score had cost
+    the visual dev set two questions at @1)."""
     before = {u.key: u.score for u in units}
     for unit in units:
         doc, page = unit.key  # type: ignore[misc]  # page units: (doc, page)
-        unit.score += share * max(before.get((doc, page - 1), 0.0), before.get((doc, page + 1), 0.0))
+        better = max(before.get((doc, page - 1), 0.0), before.get((doc, page + 1), 0.0))
+        unit.score += share * max(0.0, better - before[unit.key])
     return sorted(units, key=lambda u: -u.score)
 
 

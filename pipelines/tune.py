@@ -35,7 +35,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "weights.pages": [0.5, 1.0, 2.0],  # late-interaction pages, where the channel is on
     "rrf_k": [5, 15, 30, 60],
     "page_evidence": [0.0, 0.25, 0.5],
-    "neighbour_bonus": [0.0, 0.1],
+    "neighbour_bonus": [0.0, 0.25, 0.5],
     "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
     "rerank_weight": [0.5, 1.0, 2.0],
     "rerank_depth": [10, 20],

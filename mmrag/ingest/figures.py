@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pymupdf
@@ -26,6 +27,7 @@ class RasterImage:
     xref: int
     pixels: int
     width: int = 0  # pixels across
+    height: int = 0  # pixels down
 
     @property
     def dpi(self) -> float:
@@ -73,6 +75,41 @@ def merge_rects(rects: list[Rect4], gap: float) -> list[Rect4]:
     return out
 
 
+REPEAT_SAMPLE = 24  # pages looked at for repeated images, spread through the document
+REPEAT_SHARE = 0.5  # an image on at least this share of those pages (and on 3) is decoration
+
+
+def repeated_images(pdf: pymupdf.Document) -> set[tuple[int, int]]:
+    """The pixel sizes (width, height) of images used on most pages: logos, slide-template art, ornaments.
+
+    They are decoration, not figures: read as figures they are OCR'd on every page, and merged with a figure
+    beside them they swallow the slide title between the two. Read from the pages' resources (no content is
+    parsed) on at most REPEAT_SAMPLE pages spread through the document; a placement is matched by its pixel size,
+    since looking up each placement's xref (`get_image_info(xrefs=True)`) costs up to a second per slide. A
+    resource dictionary that every page shares (the same several images listed everywhere) says nothing, and
+    gives no decoration.
+    """
+    n = len(pdf)
+    if n < 3:
+        return set()
+    step = max(1, n // REPEAT_SAMPLE)
+    sample = list(range(0, n, step))[:REPEAT_SAMPLE]
+    counts: dict[tuple[int, int], int] = {}
+    listed: set[frozenset[tuple[int, int]]] = set()
+    for pno in sample:
+        try:
+            sizes = frozenset((int(im[2]), int(im[3])) for im in pdf.get_page_images(pno))
+        except Exception:  # an unreadable page: it says nothing about the others
+            continue
+        listed.add(sizes)
+        for size in sizes:
+            counts[size] = counts.get(size, 0) + 1
+    if len(listed) == 1 and len(next(iter(listed))) > 2:
+        return set()
+    need = max(3, math.ceil(REPEAT_SHARE * len(sample)))
+    return {size for size, c in counts.items() if c >= need}
+
+
 def page_images(image_info: list[dict], page_rect: Rect4) -> list[RasterImage]:
     """Embedded images placed on the page, clipped to it (one entry per placement)."""
     out = []
@@ -82,7 +119,7 @@ def page_images(image_info: list[dict], page_rect: Rect4) -> list[RasterImage]:
         if box[2] - box[0] <= 0 or box[3] - box[1] <= 0:
             continue
         w, h = int(info.get("width", 0)), int(info.get("height", 0))
-        out.append(RasterImage(box, info.get("xref", 0), w * h, w))
+        out.append(RasterImage(box, info.get("xref", 0), w * h, w, h))
     return out
 
 

@@ -52,6 +52,7 @@ class DocumentParser:
         self._ocr_loaded = ocr is not None or settings.ocr == "none"
         self.sections = SectionTracker(read_outline(pdf))  # the section path in force, across pages
         self.title = document_title(pdf, result.doc)
+        self.decorations = fig.repeated_images(pdf)  # logos and template art on most pages: never figures
         self.last_table: tuple[int, str, list[str]] | None = None  # page, element id, header
         self.ids: set[str] = set()
         self.scans_without_ocr: list[int] = []
@@ -100,11 +101,11 @@ class DocumentParser:
         first_new = len(self.result.elements)
         rect: Rect4 = tuple(page.rect)
         try:
-            image_info = page.get_image_info(xrefs=True)
+            image_info = page.get_image_info()  # xrefs=True costs up to 1 s a slide
         except Exception as exc:  # MuPDF refuses some images outright ("Overly large image"): keep the page
             image_info = []
             self.result.warnings.append(f"page {pnum}: embedded images skipped: {exc}")
-        images = fig.page_images(image_info, rect)
+        images = [im for im in fig.page_images(image_info, rect) if (im.width, im.height) not in self.decorations]
         huge = [im for im in images if im.pixels > s.max_image_pixels]
         render_page = page
         if huge:

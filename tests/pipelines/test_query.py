@@ -180,12 +180,22 @@ def test_a_page_beside_a_strong_hit_gains_from_it() -> None:
 
     units = [FusedItem(("a.pdf", 3), 1.0), FusedItem(("a.pdf", 9), 0.5), FusedItem(("b.pdf", 4), 0.46),
              FusedItem(("a.pdf", 4), 0.45)]
-    ranked = add_neighbour_bonus(units, 0.1)
+    ranked = add_neighbour_bonus(units, 0.5)
     assert [u.key for u in ranked] == [("a.pdf", 3), ("a.pdf", 4), ("a.pdf", 9), ("b.pdf", 4)]
-    # a share of the neighbour's score before any bonus: page 3 gains from page 4's 0.45, not from its new 0.55
-    assert [round(u.score, 3) for u in ranked] == [1.045, 0.55, 0.5, 0.46]
+    # half the gap to the better neighbour, as fused before any bonus; the stronger page gains nothing
+    assert [round(u.score, 3) for u in ranked] == [1.0, 0.725, 0.5, 0.46]
     assert [u.key for u in add_neighbour_bonus([FusedItem(("a.pdf", 3), 1.0), FusedItem(("b.pdf", 4), 0.5),
-                                                FusedItem(("b.pdf", 2), 0.46)], 0.1)][1] == ("b.pdf", 4)
+                                                FusedItem(("b.pdf", 2), 0.46)], 0.5)][1] == ("b.pdf", 4)
+
+
+def test_two_strong_neighbours_do_not_lift_each_other_past_a_better_page() -> None:
+    from mmrag.fusion import FusedItem
+    from mmrag.pipelines.query import add_neighbour_bonus
+
+    units = [FusedItem(("a.pdf", 21), 3.88), FusedItem(("a.pdf", 37), 3.53), FusedItem(("a.pdf", 36), 3.52)]
+    ranked = add_neighbour_bonus(units, 0.5)
+    assert [u.key[1] for u in ranked] == [21, 37, 36]
+    assert ranked[2].score < ranked[1].score == 3.53
 
 
 def test_neighbour_bonus_reorders_the_fused_pages_of_a_real_query(sample_index: MMIndex) -> None:
@@ -199,4 +209,4 @@ def test_neighbour_bonus_reorders_the_fused_pages_of_a_real_query(sample_index: 
     expected = [u.key for u in add_neighbour_bonus(plain, 0.5)]
     boosted = [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.5))]
     assert boosted == expected and boosted != [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.0))]
-    assert sample_index.settings.query.neighbour_bonus == 0.1  # on by default
+    assert sample_index.settings.query.neighbour_bonus == 0.5  # on by default

@@ -180,3 +180,37 @@ def test_layout_model_path_finds_table(tmp_path, parse):
     doc.save(path)
     tables = [e for e in parse(path, use_layout=True).elements if e.kind == "table"]
     assert len(tables) == 1 and tables[0].meta["label"] == "Table 1"
+
+
+def test_image_repeated_on_most_pages_is_decoration_and_keeps_the_slide_title(tmp_path, parse):
+    """A logo on every slide is not a figure; merged with the slide's chart it would swallow the title."""
+    doc = pymupdf.open()
+    logo, chart = _png(300, 100, (200, 30, 30)), _png(800, 400)
+    titles = ["Revenue by region", "Hiring plan", "Timeline of releases", "Open questions"]
+    for n, title in enumerate(titles):
+        page = doc.new_page(width=960, height=540)
+        page.insert_image(pymupdf.Rect(820, 10, 950, 55), stream=logo)
+        _text(page, (380, 45), title, size=30)
+        page.insert_textbox(pymupdf.Rect(40, 460, 900, 530), BODY, fontsize=12)
+        page.insert_image(pymupdf.Rect(40, 70, 800, 450), stream=chart if n == 2 else _png(700 + n, 350))
+    path = tmp_path / "deck.pdf"
+    doc.save(path)
+    parsed = parse(path)
+    figs = [e for e in parsed.elements if e.kind == "figure"]
+    assert [f.page for f in figs] == [1, 2, 3, 4]  # one figure per slide: the chart, not the logo
+    assert all(f.bbox[1] >= 65 for f in figs)  # not stretched up to the logo, over the title
+    assert [f.meta.get("path") for f in figs] == [[t] for t in titles]
+
+
+def test_an_image_on_two_pages_only_stays_a_figure(tmp_path, parse):
+    doc = pymupdf.open()
+    photo = _png(600, 300)
+    for n in range(6):
+        page = doc.new_page()
+        page.insert_textbox(pymupdf.Rect(72, 60, 520, 140), BODY, fontsize=10)
+        if n in (1, 4):
+            page.insert_image(pymupdf.Rect(72, 160, 372, 310), stream=photo)
+    path = tmp_path / "twice.pdf"
+    doc.save(path)
+    figs = [e for e in parse(path).elements if e.kind == "figure"]
+    assert [f.page for f in figs] == [2, 5]
