@@ -8,6 +8,7 @@ weight is ours to set (and `mmrag eval --tune` to choose). A query that names it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ CHANNEL_CHOICES = (*FUSED, *(run for name in list_channels() for run in channel_
 REFERENCE = "reference"  # the ranking of elements a query names ("page 14", "Table 2")
 REFERENCE_WEIGHT = 4.0  # a named page or figure outweighs any one channel's rank 1
 QUOTA_CANDIDATES = 10
+PHRASE = "phrase"  # the candidates whose text holds a phrase the query quotes ('what is open science?')
+_QUOTED = re.compile(r"(?<![\w'\"‘“])['\"‘“]([^'\"‘’“”]{4,120})['\"’”](?![\w'\"’”])")
 # "<channel>:rrf": a channel's own rankings fused per element (RRF), one more ranking for the late fusion. Late
 # fusion works on pages; this carries the channel's element-level agreement between its sides (an element both
 # the dense and the lexical side rank high) into it, which per-page fusion alone would lose. Its weight is a query
@@ -135,6 +138,8 @@ def rank_units(
     rankings = dict(r.rankings)
     if fused_mode and cfg.references and r.reference:
         rankings[REFERENCE] = r.reference
+    if fused_mode and (phrase := phrase_ranking(r)):
+        rankings[PHRASE] = phrase
     collapse = cfg.collapse and fused_mode
 
     def unit_key(h: ChannelHit) -> object:
@@ -159,6 +164,41 @@ def rank_units(
         fused = apply_kind_quota(fused + extra, cfg.k, cfg.kind_quota,
                                  lambda u: {elements[m].kind for m in u.members})
     return fused
+
+
+def quoted_phrases(query: str) -> list[str]:
+    """The phrases a query quotes ('…', "…", ‘…’, “…”), normalised (`_plain`); an apostrophe inside a word
+    ("the library's history") opens no quote, and a quoted single short word is no phrase."""
+    found = [_plain(m.group(1)) for m in _QUOTED.finditer(query)]
+    return [p for p in found if " " in p or len(p) >= 8]
+
+
+def phrase_ranking(r: Retrieval) -> list[ChannelHit]:
+    """The retrieved elements whose text (caption, text, section path) holds a phrase the query quotes, those
+    holding more of the phrases first, then by their best rank in any ranking: the words a user copies from a
+    slide title or a figure's label single out its page better than their meaning does."""
+    phrases = quoted_phrases(r.rewritten.original)
+    if not phrases:
+        return []
+    best: dict[str, int] = {}
+    for hits in r.rankings.values():
+        for h in hits:
+            best[h.element_id] = min(best.get(h.element_id, h.rank), h.rank)
+    matched: list[tuple[int, int, str]] = []
+    for eid, rank in best.items():
+        e = r.elements.get(eid)
+        if e is None:
+            continue
+        text = f" {_plain(e.searchable_text('section'))} "
+        n = sum(1 for p in phrases if f" {p} " in text)
+        if n:
+            matched.append((-n, rank, eid))
+    matched.sort()
+    return [ChannelHit(eid, float(-neg), i, PHRASE) for i, (neg, _, eid) in enumerate(matched, start=1)]
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
 
 
 def add_neighbour_bonus(units: list[FusedItem], share: float) -> list[FusedItem]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mmrag.generators.transformers_vlm import TransformersVLMGenerator
 from mmrag.langchain import MMRagRetriever
 from mmrag.pipelines.index import MMIndex
+from mmrag.settings import QuerySettings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
 QUESTIONS = [json.loads(line) for line in (SAMPLE / "questions.jsonl").read_text().splitlines()]
@@ -210,3 +213,50 @@ def test_neighbour_bonus_reorders_the_fused_pages_of_a_real_query(sample_index: 
     boosted = [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.5))]
     assert boosted == expected and boosted != [u.key for u in rank_units(r, replace(cfg, neighbour_bonus=0.0))]
     assert sample_index.settings.query.neighbour_bonus == 0.5  # on by default
+
+
+@pytest.mark.parametrize(("query", "phrases"), [
+    ("In the word cloud answering 'what is open science?', which word is orange?", ["what is open science"]),
+    ("Which stage holds 'sign images' and “check integrity”?", ["sign images", "check integrity"]),
+    ("In the timeline of the library's history, what's marked for 1.0?", []),  # apostrophes open no quote
+    ('The "x" axis and the "Revenue" bar', []),  # a short single word is no phrase
+    ("Where is 'Kubernetes' configured?", ["kubernetes"]),
+])
+def test_quoted_phrases(query: str, phrases: list[str]) -> None:
+    from mmrag.pipelines.query import quoted_phrases
+
+    assert quoted_phrases(query) == phrases
+
+
+def test_a_quoted_phrase_lifts_the_page_that_holds_it() -> None:
+    from mmrag.elements import ChannelHit, Element
+    from mmrag.pipelines.query import PHRASE, Retrieval, rank_units
+    from mmrag.query_rewrite import RewrittenQuery
+
+    def page(n: int, text: str) -> Element:
+        return Element(id=f"p{n}", doc="deck.pdf", doc_sha256="x", page=n, kind="page", bbox=(0, 0, 1, 1), text=text)
+
+    pages = [page(9, "Open science barriers"), page(2, "How do you define open science? Tell us."),
+             page(10, "What is Open Science?")] + [page(n, f"Open data, part {n}") for n in range(11, 18)]
+    elements = {e.id: e for e in pages}
+    dense = [e.id for e in pages]  # the quoted page third, after two pages about open science in other words
+    lexical = [dense[0], dense[2], dense[1], *dense[3:]]
+    rankings = {name: [ChannelHit(eid, 1.0 - i / 10, i + 1, name) for i, eid in enumerate(order)]
+                for name, order in (("text:dense", dense), ("text:lexical", lexical))}
+    query = "In the word cloud answering 'what is open science?', which word is orange?"
+    cfg = QuerySettings(neighbour_bonus=0.0, kind_quota={})
+    quoted = rank_units(Retrieval(rankings, elements, RewrittenQuery(query, query, "", (), "")), cfg)
+    assert quoted[0].key == ("deck.pdf", 10) and PHRASE in quoted[0].channels
+    plain = query.replace("'", "")
+    unquoted = rank_units(Retrieval(rankings, elements, RewrittenQuery(plain, plain, "", (), "")), cfg)
+    assert unquoted[0].key == ("deck.pdf", 9)
+
+
+def test_a_quoted_phrase_joins_the_fusion_of_a_real_query(sample_index: MMIndex) -> None:
+    from mmrag.pipelines.query import PHRASE, phrase_ranking, rank_units, retrieve
+
+    r = retrieve(sample_index.parts, "Which monthly figure mentions 'Route 40'?", list(sample_index.channels), None, 20)
+    hits = phrase_ranking(r)
+    assert hits and all("route 40" in r.elements[h.element_id].searchable_text().lower() for h in hits)
+    top = rank_units(r, sample_index.settings.query)[0]
+    assert top.key == ("transit_ridership_2023.pdf", 3) and PHRASE in top.channels
