@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from mmrag.search_text import compact_table, split_run_together
+
 Kind = Literal["text", "figure", "table", "page"]
 KINDS: tuple[str, ...] = ("text", "figure", "table", "page")
 BBox = tuple[float, float, float, float]
@@ -48,13 +50,15 @@ class Element:
         return point_id(self.id)
 
     def searchable_text(self, header: str = "section") -> str:
-        """What the text channel embeds: a contextual header, then the caption, then the element's own text.
+        """What the text channel embeds: a contextual header, then the caption, then the element's own text
+        (a table as compact rows, run-together words split: `mmrag.search_text`).
 
         header: "section" puts the element's section path first ("Part II > Item 7 > Liquidity"), "doc+section"
         the document's title before it, "none" nothing (see `chunk_header`). An element without text of its own
         gets no header.
         """
-        own = "\n".join(p for p in (self.caption, self.text) if p)
+        body = compact_table(self.text) if self.kind == "table" else self.text
+        own = split_run_together("\n".join(p for p in (self.caption, body) if p))
         head = chunk_header(self, header) if own else ""
         return f"{head}\n{own}" if head else own
 

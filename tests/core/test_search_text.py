@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from mmrag.elements import Element
+from mmrag.search_text import compact_table, split_run_together
+
+STATEMENT = """| | Assets |  |  |  |
+|---|---|---|---|---|
+| Cash and due from banks |  | $ | 5,510 |  | $ | 1,292 |
+| Net margin |  | 12.5 | % |  | (3.1 | ) |
+| Total assets |  | 228,354 |  | 188,548 |"""
+
+
+def test_compact_table_keeps_every_label_and_number_without_the_markup():
+    out = compact_table(STATEMENT)
+    assert out.splitlines() == [
+        "Assets",
+        "Cash and due from banks | 5,510 | 1,292",
+        "Net margin | 12.5% | (3.1)",
+        "Total assets | 228,354 | 188,548",
+    ]
+
+
+def test_compact_table_passes_text_that_is_not_a_table_through():
+    assert compact_table("Table 4: Revenue by segment\n\n| a | b |") == "Table 4: Revenue by segment\na | b"
+
+
+def test_run_together_words_are_split():
+    assert split_run_together("Coal-firedcapacityintheU.s.electricpowersector") == (
+        "Coal-fired capacity in the U.s.electric power sector")  # tokenizers split at "."
+    assert split_run_together("CLOUD NATIVE COMPUTINGFOUNDATION") == "CLOUD NATIVE COMPUTING FOUNDATION"
+    assert split_run_together("BrokenAuthenticationandSessionManagement") == (
+        "Broken Authentication and Session Management")
+
+
+def test_words_and_names_stay_whole():
+    text = "Kubernetes telecommunications internationalization of the SciPy stack"
+    assert split_run_together(text) == text
+
+
+def test_searchable_text_of_a_table_is_compact_and_the_stored_text_is_not():
+    e = Element(id="t", doc="d.pdf", doc_sha256="x", page=1, kind="table", bbox=(0, 0, 1, 1), text=STATEMENT,
+                meta={"path": ["Item 8", "Consolidated Balance Sheets"]})
+    searchable = e.searchable_text("section")
+    assert searchable.startswith("Item 8 > Consolidated Balance Sheets\n")
+    assert "Total assets | 228,354 | 188,548" in searchable and "|---" not in searchable
+    assert e.text == STATEMENT
