@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pymupdf
+import pymupdf.table
 
 from mmrag.ingest.blocks import Rect4
 from mmrag.ingest.clock import timed
@@ -89,8 +96,11 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
     if drawings is not None and not use_layout:
         kwargs["paths"] = drawings
     try:
-        tabs = page.find_tables(**kwargs)
+        with _fast_chars():
+            tabs = page.find_tables(**kwargs)
     except Exception:  # the finder fails on some degenerate line art; no tables then
+        return []
+    if tabs is None:  # PyMuPDF reports some failures by returning None
         return []
     out = []
     words = page.get_text("words", flags=pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE) \
@@ -120,3 +130,80 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
             continue
         out.append(FoundTable(tuple(bbox), header, rows))
     return out
+
+
+# PyMuPDF's `pymupdf.table.make_chars` (the finder's character list: a dict per glyph) as measured and matched here;
+# another version of it keeps its own code.
+_MAKE_CHARS_SHA = "4631a69307e0bb81"
+
+
+@functools.cache
+def _make_chars_matches() -> bool:
+    try:
+        source = inspect.getsource(pymupdf.table.make_chars)
+    except (AttributeError, OSError, TypeError):
+        return False
+    return hashlib.sha256(source.encode()).hexdigest()[:16] == _MAKE_CHARS_SHA and hasattr(pymupdf.table, "CHARS")
+
+
+@contextmanager
+def _fast_chars() -> Iterator[None]:
+    """For one `find_tables` call: the finder's character list built by `make_chars_fast` (same dicts, faster)."""
+    original = pymupdf.table.make_chars
+    if not _make_chars_matches() or original is make_chars_fast:
+        yield
+        return
+    pymupdf.table.make_chars = make_chars_fast
+    try:
+        yield
+    finally:
+        pymupdf.table.make_chars = original
+
+
+def make_chars_fast(page: pymupdf.Page, clip: object = None) -> object:
+    """`pymupdf.table.make_chars` with the same output, about twice as fast: the per-glyph transforms into PDF
+    coordinates as numpy float32 arithmetic over the page (what MuPDF's fz_transform_rect/point compute in C
+    floats) instead of a Rect, a Point and two MuPDF calls per glyph; the finder spent over half its time there.
+
+    Only for the usual page matrix (1, 0, 0, -1, e, f); other pages take PyMuPDF's own code. Fills
+    `pymupdf.table.CHARS` and returns the TextPage, as the original does.
+    """
+    T = pymupdf.table
+    ctm = page.transformation_matrix
+    if (ctm.a, ctm.b, ctm.c, ctm.d) != (1.0, 0.0, 0.0, -1.0):
+        return _ORIGINAL_MAKE_CHARS(page, clip)
+    chars = T.CHARS._list()
+    page_number = page.number + 1
+    doctop_base = page.rect.height * page.number
+    textpage = page.get_textpage(clip=clip, flags=T.FLAGS)
+    glyphs: list[tuple[dict, tuple, tuple[float, float], bool]] = []  # char, its span's font data, direction, upright
+    for block in page.get_text("rawdict", textpage=textpage)["blocks"]:
+        for line in block["lines"]:
+            ldir = (round(line["dir"][0], 4), round(line["dir"][1], 4))
+            upright = ldir[1] == 0
+            for span in sorted(line["spans"], key=lambda s: s["bbox"][0]):
+                font = (span["font"], span["size"],
+                        bool(span["flags"] & pymupdf.TEXT_FONT_BOLD or span["char_flags"] & 8),
+                        pymupdf.sRGB_to_pdf(span["color"]))
+                glyphs.extend((c, font, ldir, upright) for c in sorted(span["chars"], key=lambda c: c["bbox"][0]))
+    if not glyphs:
+        return textpage
+    e, f = np.float32(ctm.e), np.float32(ctm.f)
+    boxes = np.array([g[0]["bbox"] for g in glyphs], dtype=np.float32)
+    origins = np.array([g[0]["origin"] for g in glyphs], dtype=np.float32)
+    pdf_y0, pdf_y1 = (f - boxes[:, 3]).tolist(), (f - boxes[:, 1]).tolist()  # flipped: y0 from the bottom edge
+    origin_x, origin_y = (origins[:, 0] + e).tolist(), (f - origins[:, 1]).tolist()
+    for i, (char, (fontname, fontsize, bold, color), ldir, upright) in enumerate(glyphs):
+        x0, y0, x1, y1 = (float(v) for v in char["bbox"])
+        chars.append({
+            "adv": x1 - x0 if upright else y1 - y0, "bottom": y1, "doctop": y0 + doctop_base, "fontname": fontname,
+            "height": y1 - y0, "matrix": (ldir[0], -ldir[1], ldir[1], ldir[0], origin_x[i], origin_y[i]),
+            "ncs": "DeviceRGB", "non_stroking_color": color, "non_stroking_pattern": None, "object_type": "char",
+            "page_number": page_number, "size": fontsize if upright else y1 - y0, "stroking_color": color,
+            "stroking_pattern": None, "bold": bold, "text": char["c"], "top": y0, "upright": upright,
+            "width": x1 - x0, "x0": x0, "x1": x1, "y0": pdf_y0[i], "y1": pdf_y1[i],
+        })
+    return textpage
+
+
+_ORIGINAL_MAKE_CHARS = pymupdf.table.make_chars
