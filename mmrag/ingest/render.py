@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
 import pymupdf
 from PIL import Image
 
@@ -47,14 +50,14 @@ class PageRenderer:
             self.error = _describe(exc)
 
     def png(self, dpi: int, clip: Rect4 | None = None) -> bytes:
-        return self._render(dpi, clip, lambda pix: pix.tobytes("png"))
+        return self._render(dpi, clip, png_bytes)
 
     def pixmap(self, dpi: int, clip: Rect4 | None = None) -> pymupdf.Pixmap:
         return self._render(dpi, clip, lambda pix: pix)
 
     def pixmap_png(self, dpi: int, clip: Rect4 | None = None) -> tuple[pymupdf.Pixmap, bytes]:
         """The pixmap and its PNG, from one render (the PNG encoder is where MuPDF refuses some pixmaps)."""
-        return self._render(dpi, clip, lambda pix: (pix, pix.tobytes("png")))
+        return self._render(dpi, clip, lambda pix: (pix, png_bytes(pix)))
 
     def image(self, dpi: int, clip: Rect4 | None = None) -> Image.Image:
         pix = self.pixmap(dpi, clip)
@@ -88,6 +91,31 @@ class PageRenderer:
                 self.retried = error
             return done
         raise RenderError(error)
+
+
+PNG_LEVEL = 1  # zlib level of the renders' PNGs
+
+
+def png_bytes(pix: pymupdf.Pixmap, level: int = PNG_LEVEL) -> bytes:
+    """The pixmap as a PNG: rows unfiltered, deflated at zlib `level` (same pixels as MuPDF's PNG).
+
+    MuPDF's own PNG writer deflates at zlib's default level, which was most of the render stage (a 72-dpi page:
+    ~5 ms to render, ~50 ms to encode); level 1 without row filters took ~40% of that time for files ~25% larger.
+    Pixmaps other than gray or RGB without alpha go to MuPDF's writer.
+    """
+    if pix.alpha or pix.n not in (1, 3):
+        return pix.tobytes("png")
+    width, height, n = pix.width, pix.height, pix.n
+    rows = np.frombuffer(pix.samples, dtype=np.uint8).reshape(height, -1)[:, : width * n]
+    raw = np.zeros((height, width * n + 1), dtype=np.uint8)  # each row: filter type 0 (none), then its bytes
+    raw[:, 1:] = rows
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if n == 1 else 2, 0, 0, 0)
+    return b"".join((b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
+                     _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level)), _png_chunk(b"IEND", b"")))
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
 def _describe(exc: BaseException) -> str:

@@ -147,3 +147,20 @@ def test_an_empty_region_is_a_render_error_not_a_crash() -> None:
     with pytest.raises(RenderError, match="empty"):
         renderer.png(144, (700, 900, 800, 950))  # outside the page
     assert renderer.png(72)[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("colorspace", [pymupdf.csRGB, pymupdf.csGRAY])
+def test_renders_are_lossless_pngs_of_the_pixmap(colorspace) -> None:
+    """png_bytes (zlib level 1, no row filters) holds exactly MuPDF's pixels, gray or RGB; alpha goes to MuPDF."""
+    from mmrag.ingest.render import png_bytes
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=203, height=101)  # odd sizes: rows whose stride is not a multiple of 4
+    page.insert_text((10, 50), "Ports 2023: 4,120 TEU", fontsize=14, color=(0.8, 0.1, 0.2))
+    page.draw_rect(pymupdf.Rect(120, 10, 190, 90), color=(0, 0, 1), fill=(0.3, 0.9, 0.4))
+    pix = page.get_pixmap(colorspace=colorspace, alpha=False)
+    img = Image.open(io.BytesIO(png_bytes(pix)))
+    assert img.mode == ("RGB" if colorspace == pymupdf.csRGB else "L")
+    assert (img.width, img.height) == (pix.width, pix.height) and img.tobytes() == pix.samples
+    with_alpha = page.get_pixmap(alpha=True)
+    assert png_bytes(with_alpha) == with_alpha.tobytes("png")
