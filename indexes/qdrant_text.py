@@ -239,7 +239,7 @@ def embed_points(
     machine builds exactly the points `QdrantTextChannel.add` would. Duplicate ids: the last element wins.
     page_tokens: the dense vector of a page element reads only the page's first N tokens (0: all the model
     takes); BM25 always reads the whole page. header: the contextual header before each element's text
-    (`Element.searchable_text`; None: text.chunk_header's default).
+    (`Element.searchable_text`; None: text.chunk_header's default). Equal texts are encoded once.
     """
     header = TextChannelSettings().chunk_header if header is None else header
     unique: dict[int, tuple[Element, str]] = {}
@@ -257,8 +257,10 @@ def embed_points(
         for i, (e, _) in enumerate(chunk):
             rows_by_limit.setdefault(page_tokens if e.kind == "page" and page_tokens else None, []).append(i)
         for max_tokens, rows in rows_by_limit.items():
-            texts = [chunk[i][1] for i in rows]
-            vectors[rows] = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)
+            texts = list(dict.fromkeys(chunk[i][1] for i in rows))  # a repeated text (a running heading): once
+            encoded = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)
+            position = {text: k for k, text in enumerate(texts)}
+            vectors[rows] = encoded[[position[chunk[i][1]] for i in rows]]
         yield [
             TextPoint(
                 id=e.point_id,

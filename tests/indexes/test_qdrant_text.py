@@ -274,6 +274,24 @@ def test_a_page_vector_reads_only_its_first_tokens_and_chunks_read_all(encoder: 
     assert float(np.asarray(untouched[0].dense) @ whole) > 0.999
 
 
+def test_equal_texts_are_encoded_once(encoder: SentenceTransformerEncoder) -> None:
+    heading = "PART II > Item 8. Financial Statements"
+    elements = [make("d", p, "text", heading) for p in (1, 2, 3)] + [make("d", 4, "text", "Cash flows rose.")]
+    calls: list[list[str]] = []
+
+    class Counting:
+        dim = encoder.dim
+
+        def encode_documents(self, texts: Sequence[str], **kw: object) -> np.ndarray:
+            calls.append(list(texts))
+            return encoder.encode_documents(texts, **kw)
+
+    (points,) = embed_points(elements, Counting(), None, batch_size=8)
+    assert calls == [[heading, "Cash flows rose."]]
+    vectors = np.asarray([p.dense for p in points], dtype=np.float32)
+    assert np.array_equal(vectors[0], vectors[2]) and float(vectors[0] @ vectors[3]) < 0.99
+
+
 def test_the_chunk_header_is_embedded_and_matched_by_both_sides(
     tmp_path: Path, encoder: SentenceTransformerEncoder
 ) -> None:
