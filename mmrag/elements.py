@@ -58,9 +58,9 @@ class Element:
         gets no header.
         """
         body = compact_table(self.text) if self.kind == "table" else self.text
-        own = split_run_together("\n".join(p for p in (self.caption, body) if p))
+        own = "\n".join(p for p in (self.caption, body) if p)
         head = chunk_header(self, header) if own else ""
-        return f"{head}\n{own}" if head else own
+        return split_run_together(f"{head}\n{own}" if head else own)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

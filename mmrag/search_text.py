@@ -8,7 +8,8 @@ Markdown table and its words as parsed.
   signs (a balance sheet's first 512 tokens held its first 25 rows of 60). One line per row, non-empty cells joined
   by " | ", with "$", "%" and ")" cells put back against their numbers, keeps every row's label and values in about
   half the tokens, so the rows at a statement's bottom ("Total liabilities") reach the dense encoder too.
-- `split_run_together`: OCR of charts and slides, and some text layers, lose the spaces between words
+- `split_run_together`: letter-spaced headings ("c a s e s t u d i e s") are joined into words, and OCR of
+  charts and slides, and some text layers, lose the spaces between words
   ("Coal-firedcapacityintheU.s.electricpowersector", "COMPUTINGFOUNDATION"); neither BM25 nor the encoder's
   word pieces match such a token. Long letter runs are split at case changes and by word frequencies (wordninja's
   English unigram list), and a split is kept only when its short pieces are common words, so names such as
@@ -27,6 +28,8 @@ _STUCK = {"$", "%", ")", "%)", "€", "£", "¥"}  # cells that belong to the nu
 # Letter runs at least this long are candidates for splitting (shorter ones are nearly always real words).
 MIN_RUN = 12
 _RUN = re.compile(rf"[A-Za-z]{{{MIN_RUN},}}")
+# Headings set letter by letter ("r a t i o n a l e") extract as single letters between spaces.
+_SPACED = re.compile(r"(?<![A-Za-z])(?:[A-Za-z] ){4,}[A-Za-z](?![A-Za-z])")
 _CASE_BREAK = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # The short pieces a split may contain: a split into "Ku berne tes" is a name, not three words.
 _SHORT_WORDS = frozenset(
@@ -64,10 +67,22 @@ def compact_table(markdown: str) -> str:
 
 
 def split_run_together(text: str) -> str:
-    """text with its long run-together letter runs split into words (see the module docstring)."""
+    """text with its letter-spaced words joined ("c a s e s t u d i e s": "case studies") and its long
+    run-together letter runs split into words (see the module docstring)."""
+    if _SPACED.search(text):
+        text = _SPACED.sub(lambda m: _join_spaced(m.group(0)), text)
     if not _RUN.search(text):
         return text
     return _RUN.sub(lambda m: _split_run(m.group(0)), text)
+
+
+def _join_spaced(run: str) -> str:
+    """A letter-spaced heading's letters as words: joined, then split where the joined run is several words."""
+    word = run.replace(" ", "")
+    pieces = _segment(word)
+    if len(pieces) > 1 and all(len(p) > 3 or p.lower() in _SHORT_WORDS for p in pieces):
+        return " ".join(pieces)
+    return word
 
 
 def _split_run(run: str) -> str:

@@ -102,11 +102,16 @@ def body_font_size(pages: list[list[Block]]) -> float:
     return max(weight, key=weight.__getitem__) if weight else 10.0
 
 
+_FOLIO = re.compile(r"(?:page|slide|p\.?)\s*\d{1,4}", re.I)
+
+
 def mark_headings(blocks: list[Block], body_size: float) -> None:
     """Flag short blocks set larger than the body text, or short bold lines, as headings."""
     for blk in blocks:
         text = blk.text
         if len(blk.lines) > 3 or len(text) > 150 or len(text) < 2 or not any(c.isalpha() for c in text):
+            continue
+        if _FOLIO.fullmatch(text.strip()):  # "PAGE 10" in a contents list or a page's corner names no section
             continue
         larger = blk.size >= body_size * 1.15
         # "Item 7. Management's Discussion and Analysis of ..." runs long but says it is a heading

@@ -44,3 +44,15 @@ def test_searchable_text_of_a_table_is_compact_and_the_stored_text_is_not():
     assert searchable.startswith("Item 8 > Consolidated Balance Sheets\n")
     assert "Total assets | 228,354 | 188,548" in searchable and "|---" not in searchable
     assert e.text == STATEMENT
+
+
+def test_letter_spaced_headings_become_words():
+    assert split_run_together("c a s e s t u d i e s / WHAT WE LEARNED") == "case studies / WHAT WE LEARNED"
+    assert split_run_together("r a t i o n a l e") == "rationale"
+    assert split_run_together("let x y z w be vectors") == "let x y z w be vectors"  # four letters: variables
+
+
+def test_the_section_path_is_cleaned_too():
+    e = Element(id="c", doc="d.pdf", doc_sha256="x", page=9, kind="text", bbox=(0, 0, 1, 1),
+                text="Census staff tested this workshop", meta={"path": ["c a s e s t u d i e s"]})
+    assert e.searchable_text("section").startswith("case studies\n")

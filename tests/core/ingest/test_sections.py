@@ -120,3 +120,19 @@ def test_tracker_ranks_and_depth() -> None:
     assert t.path == ("Part I", "Markets", "Europe", "France")  # the top and the three deepest
     t.heading("Part II", 14)
     assert t.path == ("Part II",) and t.section == "Part II"
+
+
+def test_a_page_number_in_a_contents_list_opens_no_section(tmp_path, parse):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    y = 72
+    for text, size in [("CASE STUDIES", 16), ("Full-day workshop", 12), ("PAGE 11", 12), ("One-hour workshop", 12),
+                       ("PAGE 12", 12)]:
+        page.insert_text((72, y), text, fontsize=size, fontname="hebo")
+        y += 22
+    page.insert_textbox(pymupdf.Rect(72, y + 10, 540, y + 200), BODY, fontsize=10)
+    path = tmp_path / "toolkit.pdf"
+    doc.save(path)
+    sections = next(e for e in parse(path).elements if e.kind == "page").meta["sections"]
+    assert ["CASE STUDIES", "One-hour workshop"] in sections
+    assert not any(title.startswith("PAGE") for p in sections for title in p)
