@@ -54,6 +54,10 @@ class IngestSettings:
     ocr_gate: bool = True  # skip OCR of figures without sharp strokes (flat colour, gradients, soft photos)
     ocr_text_layer_chars: int = 40  # skip OCR of a figure whose text layer already has this many characters
     ocr_min_dpi: int = 96  # figures are read at their own resolution, not upscaled past figure_dpi, not below this
+    # What one OCR read may cost a worker (mmrag.ingest.ocr.OCRLimits): the detector's activations are its peak
+    ocr_max_pixels: int = 4_000_000  # larger images are read scaled down to this (RapidOCR reads <= 2,000 px anyway)
+    ocr_det_max_side: int = 1280  # RapidOCR's text detector input, long side in px (0: its own, up to 2,000)
+    ocr_trim_heap: bool = True  # after each read, hand the heap it freed back to the system (glibc malloc_trim)
     # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
     # fresh process before its next document, so what a parse left behind goes with it)
     release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system

@@ -44,8 +44,10 @@ def parse_document(path: str | Path, settings: IngestSettings, doc: str | None =
     process. doc: the document's name in the index (default: the file name). The OCR engine named by
     settings.ocr loads once per process, on first need. Raises BadPDF (encrypted, corrupt, empty, too long).
     """
+    from mmrag.ingest.ocr import OCRLimits, set_limits
     from mmrag.ingest.parse import stream_pdf
 
+    set_limits(OCRLimits.from_settings(settings))
     result: ParsedDocument | None = None
     for part in stream_pdf(path, doc or Path(path).name, settings, batch_pages=settings.batch_pages):
         if result is None:
@@ -133,6 +135,7 @@ def _worker_main(conn: Connection) -> None:
     worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    from mmrag.ingest.ocr import OCRLimits, set_limits
     from mmrag.ingest.parse import stream_pdf
 
     pages = 0
@@ -144,6 +147,7 @@ def _worker_main(conn: Connection) -> None:
         if task is None:
             return
         path, doc, settings, cache_db = task
+        set_limits(OCRLimits.from_settings(settings))  # what one OCR read may cost, by this task's settings
         cache = _ReadOnlyCache(cache_db)
         sent = 0.0  # seconds the last message took to go (blocked while the main process is behind)
         CLOCK.first_page_at = 0.0

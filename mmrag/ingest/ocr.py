@@ -50,22 +50,89 @@ class OCRCache(Protocol):
 
 
 # OCR reads at most this many pixels: a larger image (a poster-sized page or crop) is scaled down first and the
-# lines' boxes scaled back up. An A4 scan at 200 dpi is 3.9 MP; the detector itself works at 1,280 px anyway, and
-# each copy of a 40 MP render (the largest max_render_pixels allows) costs a worker 120 MB.
-OCR_MAX_PIXELS = 12_000_000
+# lines' boxes scaled back up. RapidOCR scales anything longer than 2,000 px down to that side itself, so 4 MP
+# (2,000 x 2,000) loses it nothing (tesseract still gets an A4 page at 200 dpi, 3.9 MP); each copy of a 40 MP
+# render (the largest max_render_pixels allows) would cost a worker 120 MB, and OCR makes several (RGB, numpy, BGR).
+OCR_MAX_PIXELS = 4_000_000
+# RapidOCR's text detector runs at most this many pixels on the long side (the lines it finds are still read by
+# the recogniser from the image at its own resolution). The detector's activations are what an OCR worker's peak
+# is made of: measured on 2,667 x 1,500 slide scans, +400-560 MB at RapidOCR's own size (up to 2,000 px),
+# +200-400 MB at 1,280 and +120-250 MB at 960.
+OCR_DET_MAX_SIDE = 1280
+
+
+@dataclass
+class OCRLimits:
+    """What one OCR read may cost in memory (IngestSettings.ocr_max_pixels, ocr_det_max_side, ocr_trim_heap)."""
+
+    max_pixels: int = OCR_MAX_PIXELS  # images over this are read scaled down to it; 0: no limit
+    det_max_side: int = OCR_DET_MAX_SIDE  # RapidOCR's detector input, long side in px; 0: RapidOCR's own choice
+    # After each read, hand the C heap's free pages back to the system: onnxruntime frees the detector's
+    # activations, but glibc keeps them, so without this a worker stays at the high-water mark of its largest image
+    # until the document ends (measured: 760 MB held between reads, 288 MB with it).
+    trim_heap: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: object) -> OCRLimits:
+        return cls(max_pixels=getattr(settings, "ocr_max_pixels", OCR_MAX_PIXELS),
+                   det_max_side=getattr(settings, "ocr_det_max_side", OCR_DET_MAX_SIDE),
+                   trim_heap=getattr(settings, "ocr_trim_heap", True))
+
+
+# The limits OCR in this process reads under: the defaults, until a worker sets those of its task's settings.
+LIMITS = OCRLimits()
+
+
+def set_limits(limits: OCRLimits) -> None:
+    """The OCR limits for this process from now on (workers call this with each task's settings)."""
+    global LIMITS
+    LIMITS = limits
+
+
+def trim_heap() -> bool:
+    """Hand the C heap's free pages back to the system (glibc's malloc_trim); False where there is no glibc."""
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+_LIBC: list = []
+
+
+def _libc() -> object | None:
+    if not _LIBC:
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL("libc.so.6")
+            lib.malloc_trim  # noqa: B018 - glibc only
+            _LIBC.append(lib)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    return _LIBC[0]
 
 
 @timed("ocr")
 def cached_read(
-    engine: OCREngine, image: Image.Image, cache: OCRCache | None, max_pixels: int = OCR_MAX_PIXELS
+    engine: OCREngine, image: Image.Image, cache: OCRCache | None, max_pixels: int | None = None
 ) -> tuple[list[OCRLine], bool]:
     """engine.read(image) through the cache; returns the lines (boxes in the image's pixels) and whether the
-    cache had them. An image over max_pixels is read scaled down to it (0: no limit)."""
+    cache had them. An image over max_pixels (default: LIMITS.max_pixels) is read scaled down to it (0: no limit).
+    With LIMITS.trim_heap, the heap the read freed goes back to the system before the next one."""
+    if max_pixels is None:
+        max_pixels = LIMITS.max_pixels
     scale = 1.0
     if max_pixels and image.width * image.height > max_pixels:
         scale = (max_pixels / (image.width * image.height)) ** 0.5
         image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
-    lines, hit = _cached_read(engine, image, cache)
+    try:
+        lines, hit = _cached_read(engine, image, cache)
+    finally:
+        del image
+        if LIMITS.trim_heap:
+            trim_heap()
     if scale != 1.0:
         lines = [OCRLine(ln.text, tuple(v / scale for v in ln.bbox), ln.confidence) for ln in lines]  # type: ignore[misc]
     return lines, hit
@@ -118,15 +185,33 @@ class RapidOCREngine:
         # Its default scales every image up to a 736-px short side: small figure crops then cost 2x and
         # read worse ("BLOCKC-14" for "BLOCK C-14"). Capping the long side keeps crops as rendered.
         # One thread per session: OCR runs in the worker processes, one per core, beside the encoder; more
-        # threads only spin against them.
-        self._engine = RapidOCR(det_limit_side_len=1280, det_limit_type="max", intra_op_num_threads=1,
+        # threads only spin against them. (RapidOCR already turns onnxruntime's CPU memory arena off.)
+        self._engine = RapidOCR(det_limit_side_len=OCR_DET_MAX_SIDE, det_limit_type="max", intra_op_num_threads=1,
                                 inter_op_num_threads=1)
+        # With limit_type "max", RapidOCR 1.4 ignores det_limit_side_len and picks 960, 1,500 or 2,000 px by the
+        # image's size: the detector ran 2,000-px inputs. Its preprocessing is chosen per image here instead.
+        det = self._engine.text_det
+        self._own_preprocess = det.get_preprocess
+        det.get_preprocess = self._det_preprocess
+
+    def _det_preprocess(self, max_wh: int) -> object:
+        """The detector's resize and normalisation for an image whose long side is max_wh: down to
+        LIMITS.det_max_side (never up), or RapidOCR's own choice where that is 0."""
+        side = LIMITS.det_max_side
+        if side <= 0:
+            return self._own_preprocess(max_wh)
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        det = self._engine.text_det
+        return DetPreProcess(side, "max", det.mean, det.std)
 
     def read(self, image: Image.Image) -> list[OCRLine]:
         import numpy as np
 
         # No angle classifier: text in PDF figures and scans is upright, and it ran once per detected line.
-        result, _ = self._engine(np.asarray(image.convert("RGB")), use_cls=False)
+        pixels = np.asarray(image.convert("RGB"))
+        result, _ = self._engine(pixels, use_cls=False)
+        del pixels
         lines = []
         for box, text, score in result or []:
             xs = [p[0] for p in box]

@@ -1,0 +1,100 @@
+"""What one OCR read may cost a worker: the detector's input side, the pixel cap and the heap handed back after a
+read come from IngestSettings (mmrag.ingest.ocr.OCRLimits), and a worker reads under its task's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mmrag.ingest import ocr
+from mmrag.ingest.ocr import OCRLimits, OCRLine, cached_read, set_limits
+from mmrag.pipelines.workers import parse_document
+from mmrag.settings import IngestSettings
+
+SAMPLE = Path(__file__).resolve().parents[3] / "sample_corpus"
+
+
+@pytest.fixture(autouse=True)
+def _restore_limits():
+    before = ocr.LIMITS
+    yield
+    set_limits(before)
+
+
+class _Recorder:
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, image: Image.Image) -> list[OCRLine]:
+        self.sizes.append(image.size)
+        return []
+
+
+def test_the_limits_default_to_the_settings_defaults_and_follow_them() -> None:
+    assert OCRLimits.from_settings(IngestSettings()) == OCRLimits()
+    limits = OCRLimits.from_settings(IngestSettings(ocr_max_pixels=0, ocr_det_max_side=640, ocr_trim_heap=False))
+    assert limits == OCRLimits(max_pixels=0, det_max_side=640, trim_heap=False)
+
+
+def test_the_pixel_cap_comes_from_the_limits_in_force() -> None:
+    engine = _Recorder()
+    set_limits(OCRLimits(max_pixels=1_000_000))
+    cached_read(engine, Image.new("RGB", (2000, 1000), "white"), None)
+    set_limits(OCRLimits(max_pixels=0))
+    cached_read(engine, Image.new("RGB", (2000, 1000), "white"), None)
+    (w, h), full = engine.sizes
+    assert w * h <= 1_000_000 and full == (2000, 1000)
+
+
+def test_the_heap_is_handed_back_after_each_read_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(ocr, "trim_heap", lambda: trims.append(1) or True)
+    engine = _Recorder()
+    set_limits(OCRLimits(trim_heap=True))
+    cached_read(engine, Image.new("RGB", (64, 32), "white"), None)
+    cached_read(engine, Image.new("RGB", (64, 32), "white"), None)
+    set_limits(OCRLimits(trim_heap=False))
+    cached_read(engine, Image.new("RGB", (64, 32), "white"), None)
+    assert len(trims) == 2
+
+
+def test_a_parse_reads_under_its_settings_limits() -> None:
+    settings = IngestSettings(ocr="none", ocr_det_max_side=640, ocr_max_pixels=2_000_000)
+    parse_document(SAMPLE / "solar_outlook_2024.pdf", settings)
+    assert ocr.LIMITS == OCRLimits(max_pixels=2_000_000, det_max_side=640, trim_heap=True)
+
+
+def test_rapidocr_detects_on_an_image_no_longer_than_det_max_side() -> None:
+    """RapidOCR 1.4 ignores det_limit_side_len with limit_type "max" (it picks up to 2,000 px by itself): the
+    engine must bring the detector's input down to the limit, while RapidOCR's own choice stays reachable (0)."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    engine = ocr.RapidOCREngine()
+    det = engine._engine.text_det
+    shapes: list[tuple[int, ...]] = []
+    run = det.infer.__call__
+
+    def infer(x):  # noqa: ANN001, ANN202 - the detector's onnxruntime session, recording its input
+        shapes.append(tuple(x.shape))
+        return run(x)
+
+    det.infer = infer
+    image = Image.new("RGB", (1920, 960), "white")
+    set_limits(OCRLimits(det_max_side=640))
+    engine.read(image)
+    set_limits(OCRLimits(det_max_side=0))
+    engine.read(image)
+    (limited, own) = shapes
+    assert max(limited[2:]) == 640
+    assert max(own[2:]) > 1280  # what the limit saves: RapidOCR alone runs the detector at 1,920 px here
+
+
+def test_trim_heap_runs_where_there_is_glibc() -> None:
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("malloc_trim is glibc's")
+    assert ocr.trim_heap() is True
