@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from mmrag import search_text
 from mmrag.elements import ChannelHit, Element
 from mmrag.fusion import rrf_ranking
 from mmrag.indexes.base import Channel, PixelReader, SearchFilter
@@ -199,7 +200,8 @@ class QdrantTextChannel(StoreBacked, Channel):
     # status ---------------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
         return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None,
-                "page_tokens": self.settings.page_tokens, "chunk_header": self.settings.chunk_header}
+                "page_tokens": self.settings.page_tokens, "chunk_header": self.settings.chunk_header,
+                "text_form": search_text.VERSION}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.fingerprint(), **self.store.describe()}

@@ -21,6 +21,10 @@ from __future__ import annotations
 import functools
 import re
 
+# What the text channel reads of an element, as a version in its vectors' fingerprint: an index embedded under
+# another version is reported stale (`mmrag index --reembed`). 1: Markdown tables, words as parsed.
+VERSION = 2
+
 _ROW = re.compile(r"^\s*\|.*\|\s*$")
 _RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
 _STUCK = {"$", "%", ")", "%)", "€", "£", "¥"}  # cells that belong to the number beside them
