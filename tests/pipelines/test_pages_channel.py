@@ -84,7 +84,7 @@ def test_index_fills_the_channel_and_search_uses_it(pages_index: Path) -> None:
     retrieval = retrieve(r, QUERY, ["text", "pages"], None, 50)
     only_pages = apply(index.settings.query, {"weights.text": 0.0, "weights.text:dense": 0.0,
                                               "weights.text:lexical": 0.0, "weights.text:rrf": 0.0,
-                                              "kind_quota": {}, "fusion": "weighted"})
+                                              "kind_quota": {}, "fusion": "weighted", "neighbour_bonus": 0.0})
     units = rank_units(retrieval, only_pages)
     top = [(retrieval.elements[eid].doc, retrieval.elements[eid].page) for eid in _brute_force(index, QUERY, 3)]
     assert [u.key for u in units[:3]] == top
