@@ -328,3 +328,20 @@ def delta(content: Any = None, **fields: Any) -> dict[str, Any]:
     """One chat.completion.chunk event whose choices[0].delta holds `content` (and `fields`)."""
     d = {**fields, **({"content": content} if content is not None else {})}
     return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+
+
+class RecordingOCR:
+    """An OCR engine that records the size of every image it is given and reads one line, "corner", in the
+    lower right quarter of it (in the pixels it saw)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+
+    def read(self, image: Any) -> list[Any]:
+        from mmrag.ingest.ocr import OCRLine
+
+        self.sizes.append(image.size)
+        w, h = image.size
+        return [OCRLine("corner", (w / 2, h / 2, w, h), 0.9)]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import RecordingOCR
 from PIL import Image
 
 from mmrag.ingest import ocr
-from mmrag.ingest.ocr import OCRLimits, OCRLine, cached_read, set_limits
+from mmrag.ingest.ocr import OCRLimits, cached_read, set_limits
 from mmrag.pipelines.workers import parse_document
 from mmrag.settings import IngestSettings
 
@@ -23,17 +24,6 @@ def _restore_limits():
     set_limits(before)
 
 
-class _Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.sizes: list[tuple[int, int]] = []
-
-    def read(self, image: Image.Image) -> list[OCRLine]:
-        self.sizes.append(image.size)
-        return []
-
-
 def test_the_limits_default_to_the_settings_defaults_and_follow_them() -> None:
     assert OCRLimits.from_settings(IngestSettings()) == OCRLimits()
     limits = OCRLimits.from_settings(IngestSettings(ocr_max_pixels=0, ocr_det_max_side=640, ocr_trim_heap=False))
@@ -41,7 +31,7 @@ def test_the_limits_default_to_the_settings_defaults_and_follow_them() -> None:
 
 
 def test_the_pixel_cap_comes_from_the_limits_in_force() -> None:
-    engine = _Recorder()
+    engine = RecordingOCR()
     set_limits(OCRLimits(max_pixels=1_000_000))
     cached_read(engine, Image.new("RGB", (2000, 1000), "white"), None)
     set_limits(OCRLimits(max_pixels=0))
@@ -53,7 +43,7 @@ def test_the_pixel_cap_comes_from_the_limits_in_force() -> None:
 def test_the_heap_is_handed_back_after_each_read_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
     monkeypatch.setattr(ocr, "trim_heap", lambda: trims.append(1) or True)
-    engine = _Recorder()
+    engine = RecordingOCR()
     set_limits(OCRLimits(trim_heap=True))
     cached_read(engine, Image.new("RGB", (64, 32), "white"), None)
     cached_read(engine, Image.new("RGB", (64, 32), "white"), None)
