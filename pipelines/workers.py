@@ -197,10 +197,11 @@ def release_memory() -> None:
     """Empty MuPDF's store and hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
     import gc
 
+    from mmrag.ingest.ocr import trim_heap
+
     gc.collect()
     _shrink_mupdf_store(100)
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    trim_heap()
 
 
 def _memory_mb() -> tuple[float, float]:
@@ -216,18 +217,6 @@ def _memory_mb() -> tuple[float, float]:
     return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
 
 
-def _load_libc() -> Any:
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # noqa: B018 - glibc only
-        return libc
-    except (OSError, AttributeError):
-        return None
-
-
-_LIBC = _load_libc()
 
 
 class _Worker:

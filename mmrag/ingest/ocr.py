@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -10,9 +11,10 @@ import logging
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mmrag.ingest.clock import timed
+from mmrag.settings import IngestSettings
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -73,10 +75,8 @@ class OCRLimits:
     trim_heap: bool = True
 
     @classmethod
-    def from_settings(cls, settings: object) -> OCRLimits:
-        return cls(max_pixels=getattr(settings, "ocr_max_pixels", OCR_MAX_PIXELS),
-                   det_max_side=getattr(settings, "ocr_det_max_side", OCR_DET_MAX_SIDE),
-                   trim_heap=getattr(settings, "ocr_trim_heap", True))
+    def from_settings(cls, settings: IngestSettings) -> OCRLimits:
+        return cls(settings.ocr_max_pixels, settings.ocr_det_max_side, settings.ocr_trim_heap)
 
 
 # The limits OCR in this process reads under: the defaults, until a worker sets those of its task's settings.
@@ -98,20 +98,17 @@ def trim_heap() -> bool:
     return True
 
 
-_LIBC: list = []
+@functools.cache
+def _libc() -> Any:
+    """glibc, loaded once; None where there is none (no malloc_trim)."""
+    try:
+        import ctypes
 
-
-def _libc() -> object | None:
-    if not _LIBC:
-        try:
-            import ctypes
-
-            lib = ctypes.CDLL("libc.so.6")
-            lib.malloc_trim  # noqa: B018 - glibc only
-            _LIBC.append(lib)
-        except (OSError, AttributeError):
-            _LIBC.append(None)
-    return _LIBC[0]
+        lib = ctypes.CDLL("libc.so.6")
+        lib.malloc_trim  # noqa: B018 - glibc only
+        return lib
+    except (OSError, AttributeError):
+        return None
 
 
 @timed("ocr")
