@@ -80,13 +80,16 @@ def split_run_together(text: str) -> str:
     return _RUN.sub(lambda m: _split_run(m.group(0)), text)
 
 
+def plain_words(text: str) -> str:
+    """text's letters and digits only, lower case, one space between words: for comparing titles and phrases
+    whatever their case and punctuation."""
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
 def _join_spaced(run: str) -> str:
     """A letter-spaced heading's letters as words: joined, then split where the joined run is several words."""
     word = run.replace(" ", "")
-    pieces = _segment(word)
-    if len(pieces) > 1 and all(len(p) > 3 or p.lower() in _SHORT_WORDS for p in pieces):
-        return " ".join(pieces)
-    return word
+    return " ".join(_words(word) or [word])
 
 
 def _split_run(run: str) -> str:
@@ -96,12 +99,17 @@ def _split_run(run: str) -> str:
         if len(part) < MIN_RUN // 2 + 1:
             out.append(part)
             continue
-        pieces = _segment(part)
-        if len(pieces) > 1 and all(len(p) > 3 or p.lower() in _SHORT_WORDS for p in pieces):
-            out.extend(pieces)
-        else:
-            out.append(part)
+        out.extend(_words(part) or [part])
     return " ".join(out)
+
+
+def _words(run: str) -> list[str] | None:
+    """The words a run of letters is made of, or None when it is one word or its split is no good (a short
+    piece that is not a common word: "Ku berne tes" is a name)."""
+    pieces = _segment(run)
+    if len(pieces) > 1 and all(len(p) > 3 or p.lower() in _SHORT_WORDS for p in pieces):
+        return pieces
+    return None
 
 
 @functools.lru_cache(maxsize=65536)

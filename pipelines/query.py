@@ -19,6 +19,7 @@ from mmrag.fusion import FusedItem, apply_kind_quota, fuse, rrf_ranking
 from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
 from mmrag.query_rewrite import RewrittenQuery, load_glossary, rewrite_query
 from mmrag.references import Reference, find_references
+from mmrag.search_text import plain_words
 from mmrag.settings import QuerySettings
 
 if TYPE_CHECKING:
@@ -167,9 +168,9 @@ def rank_units(
 
 
 def quoted_phrases(query: str) -> list[str]:
-    """The phrases a query quotes ('…', "…", ‘…’, “…”), normalised (`_plain`); an apostrophe inside a word
+    """The phrases a query quotes ('…', "…", ‘…’, “…”), normalised (`plain_words`); an apostrophe inside a word
     ("the library's history") opens no quote, and a quoted single short word is no phrase."""
-    found = [_plain(m.group(1)) for m in _QUOTED.finditer(query)]
+    found = [plain_words(m.group(1)) for m in _QUOTED.finditer(query)]
     return [p for p in found if " " in p or len(p) >= 8]
 
 
@@ -189,16 +190,12 @@ def phrase_ranking(r: Retrieval) -> list[ChannelHit]:
         e = r.elements.get(eid)
         if e is None:
             continue
-        text = f" {_plain(e.searchable_text('section'))} "
+        text = f" {plain_words(e.searchable_text('section'))} "
         n = sum(1 for p in phrases if f" {p} " in text)
         if n:
             matched.append((-n, rank, eid))
     matched.sort()
     return [ChannelHit(eid, float(-neg), i, PHRASE) for i, (neg, _, eid) in enumerate(matched, start=1)]
-
-
-def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
 
 
 def add_neighbour_bonus(units: list[FusedItem], share: float) -> list[FusedItem]:

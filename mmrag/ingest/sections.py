@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from mmrag.search_text import plain_words
+
 MAX_DEPTH = 4  # a path keeps its top and its three deepest sections: deeper trees are mostly misread headings
 SEPARATOR = " > "
 
@@ -86,10 +88,6 @@ def heading_rank(title: str, size: float) -> float:
     return 10.0 + 1.0 / max(size, 1.0)  # larger type, smaller rank
 
 
-def _norm(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
 @dataclass
 class SectionTracker:
     """The section path in force while a document's pages are read in order.
@@ -115,9 +113,9 @@ class SectionTracker:
         """Open the outline entries of a page (1-based): those whose title is one of the page's headings wait for
         it (`heading` opens them), the others open at the top of the page."""
         self._pending = []
-        titles = {_norm(h) for h in headings}
+        titles = {plain_words(h) for h in headings}
         for entry in (e for e in self.outline if e.page == page):
-            if _norm(entry.title) in titles:
+            if plain_words(entry.title) in titles:
                 self._pending.append(entry)
             else:
                 self._open_entry(entry)
@@ -125,9 +123,9 @@ class SectionTracker:
     def heading(self, title: str, size: float) -> None:
         """A heading met in reading order: an outline entry of this page, or a section of its own."""
         title = " ".join(title.split())
-        key = _norm(title)
+        key = plain_words(title)
         for i, entry in enumerate(self._pending):
-            if _norm(entry.title) == key:
+            if plain_words(entry.title) == key:
                 for earlier in self._pending[: i + 1]:
                     self._open_entry(earlier)
                 del self._pending[: i + 1]
