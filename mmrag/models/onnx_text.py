@@ -56,6 +56,10 @@ def _session(path: Path) -> Any:
             # (SHRINK_ARENA) cost 13% of the finance dev set's encoding (417 -> 364 s of a 2,499-page index, main
             # process max RSS 575 MB without it) and did not lower the peak on 700 of its texts (485 vs 378 MB).
             options.enable_cpu_mem_arena = True
+            # No memory patterns: they are planned per input shape, and token-budget batches come in many shapes,
+            # so the arena kept growing with each new one (BGE small: 332 MB after a 4 x 512 batch seen twice,
+            # 275 MB without patterns; encoding 2,000 dev-set texts left 400 MB, 349 MB without).
+            options.enable_mem_pattern = False
             # No busy-waiting between ops: parse workers share the cores, and spinning threads steal their time
             # (beside one busy process, encoding took about half as long again with spinning on; alone, the same).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -79,7 +83,10 @@ def _run_options() -> Any:
     return options
 
 
-MAX_BATCH_TOKENS = 2048  # padded tokens per model call: 4 texts of 512 tokens, 16 of 128 (smaller ran faster)
+# Padded tokens per model call: 2 texts of 512 tokens, 8 of 128. The arena keeps the largest call's activations
+# (attention grows with texts x length^2): after calls of 1,024 tokens BGE small held 190-200 MB, after 2,048 tokens
+# 275 MB; time per token was the same within run-to-run noise.
+MAX_BATCH_TOKENS = 1024
 
 
 class _OnnxModel:
