@@ -58,6 +58,11 @@ class IngestSettings:
     ocr_max_pixels: int = 4_000_000  # larger images are read scaled down to this (RapidOCR reads <= 2,000 px anyway)
     ocr_det_max_side: int = 1280  # RapidOCR's text detector input, long side in px (0: its own, up to 2,000)
     ocr_trim_heap: bool = True  # after each read, hand the heap it freed back to the system (glibc malloc_trim)
+    ocr_rec_batch: int = 1  # text lines RapidOCR's recogniser runs at once (same text; 0: its own 6)
+    ocr_free_before_pixels: int = 1_000_000  # before reading an image this large: MuPDF's store emptied (0: never)
+    # OCR reads running at once across the parse workers, which take turns: a read's model activations (100-400 MB)
+    # are a worker's peak, and two at once were the tree's. 0: one per two workers (fixed when a pool starts)
+    ocr_concurrency: int = 0
     # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
     # fresh process before its next document, so what a parse left behind goes with it)
     release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import sqlite3
+import tempfile
 import threading
 import time
 from collections import deque
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
 from mmrag.ingest.clock import CLOCK, add_seconds, stage
+from mmrag.ingest.ocr import ReadSlots
 from mmrag.settings import IngestSettings
 
 if TYPE_CHECKING:  # the parser (PyMuPDF) loads in the workers; the main process only dispatches
@@ -127,7 +130,7 @@ class _ReadOnlyCache:
         self.new[key] = value
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
     """Serve tasks until told to stop: each document streams back as (kind, payload, stats) messages.
 
     stats: this worker's stage seconds since its last message, pages parsed and, with a document's last message,
@@ -135,8 +138,10 @@ def _worker_main(conn: Connection) -> None:
     worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    from mmrag.ingest.ocr import OCRLimits, set_limits
+    from mmrag.ingest.ocr import OCRLimits, set_limits, set_read_slots
     from mmrag.ingest.parse import stream_pdf
+
+    set_read_slots(ocr_slots)
 
     pages = 0
     while True:
@@ -220,9 +225,10 @@ def _memory_mb() -> tuple[float, float]:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, serial: int = 0) -> None:
+    def __init__(self, ctx: Any, serial: int = 0, ocr_slots: ReadSlots | None = None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child,), daemon=True, name=f"mmrag-parse-{serial}")
+        self.process = ctx.Process(target=_worker_main, args=(child, ocr_slots), daemon=True,
+                                   name=f"mmrag-parse-{serial}")
         self.process.start()
         child.close()
         self.serial = serial
@@ -272,18 +278,25 @@ class WorkerPool:
         self.busy: dict[_Worker, Task] = {}
         self.started = 0  # worker processes started so far
         self.profile: dict[str, WorkerProfile] = {}  # by worker, for the last `run`
+        self.ocr_slots: ReadSlots | None = None  # what the workers take turns at OCR with (made with the first)
+        self._slots_dir = ""
 
-    def _start(self) -> _Worker:
+    def _start(self, settings: IngestSettings) -> _Worker:
+        if self.ocr_slots is None and os.name == "posix":  # flock; elsewhere reads never wait
+            # ingest.ocr_concurrency of the first task; 0: one per two workers
+            n = settings.ocr_concurrency or max(1, (self.size + 1) // 2)
+            self._slots_dir = tempfile.mkdtemp(prefix="mmrag-ocr-slots-")
+            self.ocr_slots = ReadSlots([os.path.join(self._slots_dir, str(i)) for i in range(n)])
         self.started += 1
-        return _Worker(self.ctx, self.started)
+        return _Worker(self.ctx, self.started, self.ocr_slots)
 
-    def _take(self) -> _Worker:
+    def _take(self, settings: IngestSettings) -> _Worker:
         while self.idle:
             worker = self.idle.pop()
             if worker.process.is_alive():
                 return worker
             worker.kill()  # died while idle (killed by the system): replace it
-        return self._start()
+        return self._start(settings)
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
         """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.
@@ -302,7 +315,7 @@ class WorkerPool:
     def _dispatch(self, pending: deque[Task]) -> None:
         while pending and len(self.busy) < self.size:
             task = pending.popleft()
-            worker = self._take()
+            worker = self._take(task.settings)
             worker.task = task
             worker.conn.send((task.path, task.doc, task.settings, task.cache_db))
             self.busy[worker] = task
@@ -401,6 +414,9 @@ class WorkerPool:
         for worker in self.idle:
             worker.stop()
         self.idle.clear()
+        if self._slots_dir:
+            shutil.rmtree(self._slots_dir, ignore_errors=True)
+            self._slots_dir, self.ocr_slots = "", None
 
 
 _POOL: WorkerPool | None = None

@@ -88,3 +88,58 @@ def test_trim_heap_runs_where_there_is_glibc() -> None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("malloc_trim is glibc's")
     assert ocr.trim_heap() is True
+
+
+def test_the_limits_carry_the_recogniser_batch_and_the_store_threshold() -> None:
+    limits = OCRLimits.from_settings(IngestSettings(ocr_rec_batch=0, ocr_free_before_pixels=0))
+    assert (limits.rec_batch, limits.free_before_pixels) == (0, 0)
+
+
+def test_rapidocr_reads_the_same_lines_one_at_a_time() -> None:
+    """ocr_rec_batch=1 runs the recogniser on one line of each of RapidOCR's batches at a time, padded as in the
+    batch: the same text and scores as RapidOCR's batches of 6."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (900, 420), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(8):
+        draw.text((20 + 9 * i, 12 + 50 * i), f"Line {i}: regional solar output " + "x" * (4 * i), fill="black")
+    engine = ocr.RapidOCREngine()
+    calls: list[int] = []
+    session = engine._engine.text_rec.session._session
+    engine._engine.text_rec.session._session = lambda x: calls.append(len(x)) or session(x)
+    read = {}
+    for batch in (0, 1):
+        set_limits(OCRLimits(rec_batch=batch))
+        read[batch] = [(ln.text, round(ln.confidence, 5)) for ln in engine.read(image)]
+    assert read[0] == read[1] and len(read[0]) >= 6
+    assert max(calls) > 1 and calls.count(1) >= len(read[1])
+
+
+def test_a_read_slot_held_by_a_process_that_died_is_free_again(tmp_path: Path) -> None:
+    import multiprocessing as mp
+    import os
+
+    slots = ocr.ReadSlots([str(tmp_path / "0")])
+
+    def hold_and_die(s: ocr.ReadSlots) -> None:
+        s.acquire()
+        os._exit(0)  # never released
+
+    proc = mp.get_context("fork").Process(target=hold_and_die, args=(slots,))
+    proc.start()
+    proc.join(10)
+    mine = ocr.ReadSlots([str(tmp_path / "0")])
+    mine.acquire()  # would block forever if the dead process still held it
+    mine.release()
+
+
+def test_a_large_read_empties_the_store_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    freed: list[int] = []
+    monkeypatch.setattr(ocr, "_free_store", lambda: freed.append(1))
+    engine = RecordingOCR()
+    set_limits(OCRLimits(free_before_pixels=1_000_000))
+    cached_read(engine, Image.new("RGB", (100, 100), "white"), None)
+    cached_read(engine, Image.new("RGB", (1000, 1000), "white"), None)
+    assert freed == [1]
