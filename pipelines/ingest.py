@@ -394,7 +394,8 @@ def reembed(parts: IndexParts, progress: Progress | None = None, channels: Seque
     return len(docs)
 
 
-WORKER_STAGES = ("open", "text", "layout", "tables", "render", "ocr", "release", "send")
+WORKER_STAGES = ("open", "text", "layout", "tables", "render", "ocr", "ocr wait", "release", "send")
+WAITING = ("send", "ocr wait")  # a worker's stages that wait (a full pipe, another worker's OCR read)
 MAIN_STAGES = ("open channels", "wait for parse", "store", "describe figures")
 
 
@@ -403,7 +404,8 @@ def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]
 
     The last rows: pages parsed, documents, the largest resident size a worker reported after a document, and
     the share of the wall time each process was busy (a worker: not counting "send", which includes the time
-    its pipe was full; the main process: not counting "wait for parse"), which shows what bounds the run.
+    its pipe was full, nor "ocr wait", its turn at OCR; the main process: not counting "wait for parse"), which
+    shows what bounds the run.
     """
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     main: dict[str, float] = dict(profile.get("main", {}))
@@ -422,7 +424,7 @@ def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]
     rows.append(["MB after a document", "", *(f"{profile[w]['rss_mb']:.0f}" + (" (retired)" * profile[w]["retired"])
                                               for w in workers)])
     busy_main = sum(v for k, v in main.items() if k != "wait for parse")
-    busy = [sum(v for k, v in profile[w]["stages"].items() if k != "send") for w in workers]
+    busy = [sum(v for k, v in profile[w]["stages"].items() if k not in WAITING) for w in workers]
     rows.append([f"busy (of {wall:.1f} s)", f"{100 * busy_main / wall:.0f}%",
                  *(f"{100 * b / wall:.0f}%" for b in busy)])
     if profile.get("first_page_s") is not None:

@@ -101,3 +101,14 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
     assert header == ["stage", "main", *workers]
     assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
     assert all(len(r) == len(header) for r in rows)
+
+
+def test_busy_share_leaves_out_the_stages_that_wait() -> None:
+    """A worker waiting for a full pipe or for its turn at OCR is not busy: the profile's bound must show it."""
+    worker = {"pages": 4, "documents": 1, "peak_rss_mb": 300.0, "rss_mb": 200.0, "retired": False}
+    profile = {"wall_s": 10.0, "main": {"encode text": 8.0, "wait for parse": 2.0},
+               "worker 1": {**worker, "stages": {"tables": 3.0, "ocr": 1.0, "ocr wait": 4.0, "send": 2.0}}}
+    _, rows = profile_table(profile)
+    busy = next(r for r in rows if r[0].startswith("busy"))
+    assert busy == ["busy (of 10.0 s)", "80%", "40%"]
+    assert [r[0] for r in rows][:6] == ["wait for parse", "encode text", "tables", "ocr", "ocr wait", "send"]
