@@ -67,7 +67,7 @@ class IngestSettings:
     # fresh process before its next document, so what a parse left behind goes with it)
     release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system
     worker_max_pages: int = 2000  # a worker retires after the document that takes it past this many pages; 0: never
-    worker_max_rss_mb: int = 600  # ... or when it still holds this much memory after a document; 0: no limit
+    worker_max_rss_mb: int = 400  # ... or after a document that took its resident memory this high; 0: no limit
     mupdf_store_shrink: int = 50  # percent of MuPDF's store of decoded images and fonts freed after each batch
     # What the text channel reads of a figure besides its own text (the heading above it always):
     figure_context_chars: int = 0  # characters of the prose above, beside and below a figure; 0: none
