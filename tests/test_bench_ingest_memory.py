@@ -35,3 +35,13 @@ def test_tree_memory_adds_up_a_process_and_its_children() -> None:
     assert figures["peak_rss_mb"] >= 160  # RSS counts the shared pages in both
     assert figures["samples"] >= 3
     assert figures["pss_at_peak_mb"]["main"] > 30
+
+
+def test_a_repeated_memory_row_is_its_median_run_with_every_peak_listed() -> None:
+    bench = _load("bench_ingest")
+    runs = [{"peak_pss_mb": peak, "seconds": float(i)} for i, peak in enumerate((1139.0, 952.0, 1053.0))]
+    row = bench._median_run(runs)
+    assert row["peak_pss_mb"] == 1053.0 and row["seconds"] == 2.0  # the whole median run, not a mix of runs
+    assert row["peak_pss_runs_mb"] == [1139.0, 952.0, 1053.0]
+    assert bench._median_run(runs[:2])["peak_pss_mb"] == 1139.0  # even count: the upper middle
+    assert "peak_pss_runs_mb" not in runs[0]
