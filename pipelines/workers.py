@@ -205,11 +205,10 @@ def release_memory() -> None:
     """Empty MuPDF's store and hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
     import gc
 
-    from mmrag.ingest.ocr import trim_heap
+    from mmrag.ingest.ocr import free_decoded_images
 
     gc.collect()
-    _shrink_mupdf_store(100)
-    trim_heap()
+    free_decoded_images()
 
 
 def _memory_mb() -> tuple[float, float]:
@@ -223,8 +222,6 @@ def _memory_mb() -> tuple[float, float]:
     except (OSError, ValueError, IndexError):
         pass
     return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
-
-
 
 
 class _Worker:

@@ -207,7 +207,7 @@ def set_read_slots(slots: ReadSlots | None) -> None:
 def _read(engine: OCREngine, image: Image.Image) -> list[OCRLine]:
     """engine.read(image) holding a read slot, if any; the heap it freed goes back before the slot does."""
     if LIMITS.free_before_pixels and image.width * image.height >= LIMITS.free_before_pixels:
-        _free_store()
+        free_decoded_images()
     slots = _SLOTS
     if slots is None:
         return engine.read(image)
@@ -221,8 +221,9 @@ def _read(engine: OCREngine, image: Image.Image) -> list[OCRLine]:
         slots.release()
 
 
-def _free_store() -> None:
-    """Empty MuPDF's store (when PyMuPDF is loaded) and hand the freed heap back to the system."""
+def free_decoded_images() -> None:
+    """Empty MuPDF's store of decoded images and fonts (when PyMuPDF is loaded) and hand the freed heap back to
+    the system: before a large OCR read, and by parse workers after each document (`release_memory`)."""
     import sys
 
     pymupdf = sys.modules.get("pymupdf")

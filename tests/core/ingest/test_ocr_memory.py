@@ -137,7 +137,7 @@ def test_a_read_slot_held_by_a_process_that_died_is_free_again(tmp_path: Path) -
 
 def test_a_large_read_empties_the_store_first(monkeypatch: pytest.MonkeyPatch) -> None:
     freed: list[int] = []
-    monkeypatch.setattr(ocr, "_free_store", lambda: freed.append(1))
+    monkeypatch.setattr(ocr, "free_decoded_images", lambda: freed.append(1))
     engine = RecordingOCR()
     set_limits(OCRLimits(free_before_pixels=1_000_000))
     cached_read(engine, Image.new("RGB", (100, 100), "white"), None)
