@@ -108,7 +108,10 @@ def chunk_blocks(blocks: list[Block], sections: SectionTracker, chunk_chars: int
         for text, box in _split_paragraph(blk.lines, chunk_chars):
             size = sum(len(t) for t, _ in buf)
             fits = size + len(text) <= chunk_chars
-            if buf and (blk.column != buf_col or not fits or (size >= merge_below and len(text) >= small)):
+            # a column break ends a chunk unless both sides are fragments (an unruled table's cells, a label
+            # beside its figures): those join the chunk before them while it fits
+            new_column = blk.column != buf_col and (size >= small or len(text) >= small)
+            if buf and (new_column or not fits or (size >= merge_below and len(text) >= small)):
                 flush()
             buf.append((text, box))
             buf_col = blk.column

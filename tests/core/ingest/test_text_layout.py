@@ -63,3 +63,20 @@ def test_long_paragraph_split_at_sentences(tmp_path, parse):
     chunks = [e for e in parse(path, chunk_chars=400).elements if e.kind == "text"]
     assert len(chunks) >= 5
     assert all(len(e.text) <= 420 and e.text.rstrip().endswith(".") for e in chunks)
+
+
+def test_fragments_in_two_columns_make_one_chunk(tmp_path, parse):
+    # an unruled table: its labels and its figures are two short "columns"; each alone would be a chunk of a few
+    # words carrying a whole section header, and the figures would lose the labels they belong to
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 90), "Revenue Deductions", fontsize=16)
+    page.insert_textbox(pymupdf.Rect(72, 110, 296, 400), "Medicare rebates\nMedicaid rebates\nPerformance contracts",
+                        fontsize=10)
+    page.insert_textbox(pymupdf.Rect(316, 110, 540, 400), "1,405 1,310\n2,120 2,040\n605 590", fontsize=10)
+    path = tmp_path / "fragments.pdf"
+    doc.save(path)
+    chunks = [e for e in parse(path).elements if e.kind == "text"]
+    assert len(chunks) == 1
+    assert "Medicare rebates" in chunks[0].text and "2,120 2,040" in chunks[0].text
+    assert chunks[0].meta["path"] == ["Revenue Deductions"]
