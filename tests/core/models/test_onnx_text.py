@@ -107,3 +107,41 @@ def test_runs_shrink_the_arena_only_when_asked(monkeypatch: pytest.MonkeyPatch, 
     vectors = encoder.encode_documents(["Cash flows rose.", "The cafeteria menu lists soups."])
     assert vectors.shape == (2, encoder.dim) and seen
     assert all((o is onnx_text._run_options()) if shrink else (o is None) for o in seen)
+
+
+def test_batches_run_at_once_in_their_own_threads_results_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from mmrag.models.onnx_text import run_batches
+
+    monkeypatch.setenv("MMRAG_ONNX_RUNS", "2")
+    inside, most, names = [0], [0], set()
+    lock = threading.Lock()
+    both_in = threading.Barrier(2, timeout=5)  # two runs must be inside at the same time, or this times out
+
+    def run(batch: list[int]) -> np.ndarray:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            names.add(threading.current_thread().name)
+        if batch[0] < 2:
+            both_in.wait()
+        with lock:
+            inside[0] -= 1
+        return np.array(batch) * 10
+
+    out = list(run_batches([[i] for i in range(6)], run))
+    assert [int(o[0]) for o in out] == [0, 10, 20, 30, 40, 50]
+    assert most[0] == 2 and all(n.startswith("mmrag-onnx") for n in names)
+
+
+def test_parallel_runs_give_the_vectors_of_one_run_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = load_text_encoder(BGE)
+    texts = [f"Note {i}: revenue from {w} grew {i} percent." * (1 + i % 7) for i, w in enumerate(
+        ["cloud", "retail", "energy", "health", "travel", "media", "banking", "autos"] * 3)]
+    monkeypatch.setenv("MMRAG_ONNX_RUNS", "1")
+    one = encoder.encode_documents(texts, batch_size=4)
+    monkeypatch.setenv("MMRAG_ONNX_RUNS", "2")
+    two = encoder.encode_documents(texts, batch_size=4)
+    # int8 activations are quantised per call, and a call's batch is the same either way: identical vectors
+    np.testing.assert_allclose(one, two, atol=1e-6)
