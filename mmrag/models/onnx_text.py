@@ -97,6 +97,15 @@ def parallel_runs() -> int:
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (runs, its threads)
 
 
+def _forget_pool() -> None:
+    global _POOL
+    _POOL = None  # a forked child has none of its parent's threads: a pool of its own is made on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def run_batches(batches: Sequence[T], run: Callable[[T], np.ndarray]) -> Iterator[np.ndarray]:
     """`run` over each batch, up to `parallel_runs()` at once (onnxruntime releases the GIL while it runs),
     results in batch order."""

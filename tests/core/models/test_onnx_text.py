@@ -145,3 +145,27 @@ def test_parallel_runs_give_the_vectors_of_one_run_at_a_time(monkeypatch: pytest
     two = encoder.encode_documents(texts, batch_size=4)
     # int8 activations are quantised per call, and a call's batch is the same either way: identical vectors
     np.testing.assert_allclose(one, two, atol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="os.fork is POSIX-only")
+def test_a_forked_child_encodes_with_threads_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("MMRAG_ONNX_RUNS", "2")
+    encoder = load_text_encoder(BGE)
+    texts = [f"Segment {i} revenue rose." for i in range(12)]
+    parent = encoder.encode_documents(texts, batch_size=2)  # the parent's pool exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: without a pool of its own, map would wait forever on the parent's absent threads
+        try:
+            child = encoder.encode_documents(texts, batch_size=2)
+            os.write(write, b"1" if np.allclose(child, parent, atol=1e-6) else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    import select
+
+    ready, _, _ = select.select([read], [], [], 60)
+    os.waitpid(pid, 0) if ready else os.kill(pid, 9)
+    assert ready and os.read(read, 1) == b"1"
