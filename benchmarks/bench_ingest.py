@@ -44,7 +44,7 @@ from pathlib import Path
 from results import add_results_dir_option, machine, slug, write_result
 
 from mmrag.ingest import ParsedDocument, load_ocr, parse_pdf
-from mmrag.settings import IngestSettings
+from mmrag.settings import IngestSettings, usable_cores
 
 IOU_MATCH = 0.5
 ROOT = Path(__file__).resolve().parents[1]
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         ap.error("no PDFs found (pass --pdfs)")
     started = machine()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     counts: list[int] = []
     for w in args.workers.split(","):
         if not w.strip():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -27,6 +28,15 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "query.fusion": ("rrf", "weighted"),
     "generator.backend": ("auto", "transformers", "openai", "extractive"),
 }
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, which containers and `taskset` narrow): what
+    `ingest.workers` 0 means, and what the text encoder shares out among its runs."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 DEVICE_FIELDS = ("text.device", "image.device", "pages.device", "captioner.device", "generator.device")
 _DEVICE = re.compile(r"^(auto|cpu|mps|(cuda|xpu|npu)(:\d+)?)$")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mmrag.errors import MMRagError
 from mmrag.ingest.clock import StageClock
 from mmrag.pipelines.purge import prune_missing, recover_interrupted
+from mmrag.settings import usable_cores
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
 
 if TYPE_CHECKING:
@@ -116,10 +117,10 @@ class Parsing:
             self._thread.start()
 
     def _start(self, settings: IngestSettings) -> None:
-        from mmrag.pipelines.workers import default_workers, shared_pool
+        from mmrag.pipelines.workers import shared_pool
 
         try:
-            self.pool = shared_pool(min(settings.workers or default_workers(), len(self.tasks)))
+            self.pool = shared_pool(min(settings.workers or usable_cores(), len(self.tasks)))
             self._events = self.pool.run(self.tasks)
         except BaseException as exc:  # raised where the events are asked for
             self._error = exc

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
 from mmrag.ingest.clock import CLOCK, add_seconds, stage
-from mmrag.ingest.ocr import ReadSlots
+from mmrag.ingest.ocr import ReadSlots, free_decoded_images, shrink_decoded_images
 from mmrag.settings import IngestSettings
 
 if TYPE_CHECKING:  # the parser (PyMuPDF) loads in the workers; the main process only dispatches
@@ -59,13 +59,6 @@ def parse_document(path: str | Path, settings: IngestSettings, doc: str | None =
             result.extend(part)
     assert result is not None
     return result
-
-
-def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -166,7 +159,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
                 conn.send((PART, (part, part_cache), stats))
                 sent = time.perf_counter() - t0
                 del part
-                _shrink_mupdf_store(settings.mupdf_store_shrink)
+                shrink_decoded_images(settings.mupdf_store_shrink)
             end: tuple[str, Any] = (DONE, None)
         except BadPDF as exc:
             end = (FAILED, exc.reason)
@@ -193,19 +186,9 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
             return
 
 
-def _shrink_mupdf_store(percent: int) -> None:
-    """Free this share of MuPDF's store of decoded images and fonts (PyMuPDF can neither read nor cap its size)."""
-    if percent > 0:
-        import pymupdf
-
-        pymupdf.TOOLS.store_shrink(percent)
-
-
 def release_memory() -> None:
     """Empty MuPDF's store and hand the C heap's free pages back to the system (glibc keeps them otherwise)."""
     import gc
-
-    from mmrag.ingest.ocr import free_decoded_images
 
     gc.collect()
     free_decoded_images()

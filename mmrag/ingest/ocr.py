@@ -221,14 +221,20 @@ def _read(engine: OCREngine, image: Image.Image) -> list[OCRLine]:
         slots.release()
 
 
-def free_decoded_images() -> None:
-    """Empty MuPDF's store of decoded images and fonts (when PyMuPDF is loaded) and hand the freed heap back to
-    the system: before a large OCR read, and by parse workers after each document (`release_memory`)."""
+def shrink_decoded_images(percent: int) -> None:
+    """Free this share of MuPDF's store of decoded images and fonts, when PyMuPDF is loaded (PyMuPDF can neither
+    read nor cap the store's size)."""
     import sys
 
     pymupdf = sys.modules.get("pymupdf")
-    if pymupdf is not None:
-        pymupdf.TOOLS.store_shrink(100)
+    if pymupdf is not None and percent > 0:
+        pymupdf.TOOLS.store_shrink(percent)
+
+
+def free_decoded_images() -> None:
+    """Empty MuPDF's store of decoded images and fonts and hand the freed heap back to the system: before a large
+    OCR read, and by parse workers after each document (`release_memory`)."""
+    shrink_decoded_images(100)
     trim_heap()
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from mmrag.errors import ModelUnavailable
+from mmrag.settings import usable_cores
 
 # How a model pools token vectors and what it puts before a query (config as data, keyed by HF id).
 MODEL_PROFILES: dict[str, dict[str, Any]] = {
@@ -67,19 +68,12 @@ def _session(path: Path) -> Any:
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             # Threads per run: the cores shared among the runs `run_batches` makes at once (one each on 2 cores)
             options.intra_op_num_threads = int(os.environ.get("MMRAG_ONNX_THREADS", "0")) or max(
-                1, _cores() // parallel_runs())
+                1, usable_cores() // parallel_runs())
             _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return _SESSIONS[key]
 
 
 SHRINK_ARENA = False  # shrink the CPU arena back after every run (see `_session`)
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def parallel_runs() -> int:
@@ -91,7 +85,7 @@ def parallel_runs() -> int:
     process busy 40% of the time, as parse workers are); resident memory +20 MB (two runs of 512 tokens hold
     about what one of 1,024 did). Capped at 4 runs: each holds its own activations.
     """
-    return int(os.environ.get("MMRAG_ONNX_RUNS", "0")) or min(4, _cores())
+    return int(os.environ.get("MMRAG_ONNX_RUNS", "0")) or min(4, usable_cores())
 
 
 _POOL: tuple[int, ThreadPoolExecutor] | None = None  # (runs, its threads)
@@ -116,6 +110,8 @@ def run_batches(batches: Sequence[T], run: Callable[[T], np.ndarray]) -> Iterato
         return
     with _LOCK:
         if _POOL is None or _POOL[0] != runs:
+            if _POOL is not None:
+                _POOL[1].shutdown(wait=False)  # its threads end once idle
             _POOL = (runs, ThreadPoolExecutor(runs, thread_name_prefix="mmrag-onnx"))
         pool = _POOL[1]
     yield from pool.map(run, batches)

@@ -114,7 +114,7 @@ def test_a_document_over_max_elements_is_truncated_with_a_warning(tmp_path: Path
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_workers_setting_resolves_to_processes(workers: int) -> None:
-    from mmrag.pipelines.workers import default_workers
+    from mmrag.settings import usable_cores
 
-    n = workers or default_workers()
+    n = workers or usable_cores()
     assert n >= 1
