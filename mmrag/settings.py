@@ -76,6 +76,9 @@ class IngestSettings:
     # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
     # fresh process before its next document, so what a parse left behind goes with it)
     release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system
+    # glibc's mmap threshold in the parse workers and the indexing process, KB (mmrag.ingest.heap): blocks this large
+    # are mapped on their own and go back when freed, instead of fragmenting the heap; 0: glibc's adaptive threshold
+    heap_mmap_kb: int = 4096
     worker_max_pages: int = 2000  # a worker retires after the document that takes it past this many pages; 0: never
     worker_max_rss_mb: int = 400  # ... or after a document that took its resident memory this high; 0: no limit
     mupdf_store_shrink: int = 50  # percent of MuPDF's store of decoded images and fonts freed after each batch

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import MMRagError
 from mmrag.ingest.clock import StageClock
+from mmrag.ingest.heap import fix_mmap_threshold
 from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.settings import usable_cores
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
@@ -100,6 +101,7 @@ class Parsing:
 
     def __init__(self, store: ElementStore, settings: IngestSettings, files: Sequence[tuple[Path, str]]) -> None:
         self.started, self.started_at = time.perf_counter(), time.time()
+        fix_mmap_threshold(settings.heap_mmap_kb)  # this process encodes and writes what the workers parse
         self.report = IndexReport()
         planned = changed_documents(store, files, self.report)
         self.shas = {doc: sha for _, doc, sha in planned}

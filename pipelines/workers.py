@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
 from mmrag.ingest.clock import CLOCK, add_seconds, stage
+from mmrag.ingest.heap import mmap_threshold_env
 from mmrag.ingest.ocr import ReadSlots, free_decoded_images, shrink_decoded_images
 from mmrag.settings import IngestSettings
 
@@ -131,6 +132,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
     worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    from mmrag.ingest.heap import fix_mmap_threshold
     from mmrag.ingest.ocr import OCRLimits, set_limits, set_read_slots
     from mmrag.ingest.parse import stream_pdf
 
@@ -146,6 +148,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
             return
         path, doc, settings, cache_db = task
         set_limits(OCRLimits.from_settings(settings))  # what one OCR read may cost, by this task's settings
+        fix_mmap_threshold(settings.heap_mmap_kb)
         cache = _ReadOnlyCache(cache_db)
         sent = 0.0  # seconds the last message took to go (blocked while the main process is behind)
         CLOCK.first_page_at = 0.0
@@ -271,7 +274,8 @@ class WorkerPool:
             self._slots_dir = tempfile.mkdtemp(prefix="mmrag-ocr-slots-")
             self.ocr_slots = ReadSlots([os.path.join(self._slots_dir, str(i)) for i in range(n)])
         self.started += 1
-        return _Worker(self.ctx, self.started, self.ocr_slots)
+        with mmap_threshold_env(settings.heap_mmap_kb):  # the forkserver (started with the first worker) too
+            return _Worker(self.ctx, self.started, self.ocr_slots)
 
     def _take(self, settings: IngestSettings) -> _Worker:
         while self.idle:

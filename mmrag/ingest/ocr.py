@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import io
 import json
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mmrag.ingest.clock import stage, timed
+from mmrag.ingest.heap import trim_heap
 from mmrag.settings import IngestSettings
 
 if TYPE_CHECKING:
@@ -101,28 +101,6 @@ def set_limits(limits: OCRLimits) -> None:
     """The OCR limits for this process from now on (workers call this with each task's settings)."""
     global LIMITS
     LIMITS = limits
-
-
-def trim_heap() -> bool:
-    """Hand the C heap's free pages back to the system (glibc's malloc_trim); False where there is no glibc."""
-    libc = _libc()
-    if libc is None:
-        return False
-    libc.malloc_trim(0)
-    return True
-
-
-@functools.cache
-def _libc() -> Any:
-    """glibc, loaded once; None where there is none (no malloc_trim)."""
-    try:
-        import ctypes
-
-        lib = ctypes.CDLL("libc.so.6")
-        lib.malloc_trim  # noqa: B018 - glibc only
-        return lib
-    except (OSError, AttributeError):
-        return None
 
 
 @timed("ocr")
