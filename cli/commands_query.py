@@ -44,7 +44,8 @@ def search(
         out.print(f"left out of the search (answer instructions): {searched.dropped}", markup=False)
     if searched.glossary_matches:
         out.print("glossary: " + ", ".join(searched.glossary_matches)
-                  + f" → +{searched.lexical_terms!r} (lexical side)", markup=False)
+                  + f" → +{searched.lexical_terms!r} ("
+                  + ("lexical and dense sides" if searched.dense_terms else "lexical side") + ")", markup=False)
     if refs:
         out.print("references: " + ", ".join(f"{r.kind} {r.value} ({r.text!r})" for r in refs), markup=False)
     t = Table(title=f"search: {query}")

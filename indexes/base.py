@@ -68,12 +68,14 @@ class Channel(ABC):
                ) -> list[ChannelHit]:
         """The k best elements for a query, best first, ranks 1-based; mode: one of `modes`."""
 
-    def encode_query(self, query: str, mode: str | None = None, *, lexical_terms: str = "") -> Any:
+    def encode_query(
+        self, query: str, mode: str | None = None, *, lexical_terms: str = "", dense_terms: str = "",
+    ) -> Any:
         """The query as `search_all` takes it, computed once and reusable across searches.
 
         mode: one of `modes` to run that ranking alone; None: every ranking the channel gives.
-        lexical_terms: words for a lexical ranking only (a glossary's, `mmrag.query_rewrite`); a channel without
-        one ignores them.
+        lexical_terms: words for a lexical ranking only (a glossary's, `mmrag.query_rewrite`); dense_terms: words
+        for a text embedding's query only. A channel without such a ranking ignores them.
         """
         if mode is not None:
             self._check_mode(mode)

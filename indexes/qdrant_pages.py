@@ -363,7 +363,9 @@ class QdrantPagesChannel(StoreBacked, Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
-    def encode_query(self, query: str, mode: str | None = None, *, lexical_terms: str = "") -> PagesQuery:
+    def encode_query(
+        self, query: str, mode: str | None = None, *, lexical_terms: str = "", dense_terms: str = "",
+    ) -> PagesQuery:
         """The query's vectors, once (the model runs here); `search_all` reuses them."""
         if mode is not None:
             self._check_mode(mode)

@@ -133,17 +133,20 @@ class QdrantTextChannel(StoreBacked, Channel):
         self.store.delete_docs(sorted(set(docs)))
 
     # reading --------------------------------------------------------------------------------
-    def encode_query(self, query: str, mode: str | None = None, *, lexical_terms: str = "") -> TextQuery:
+    def encode_query(
+        self, query: str, mode: str | None = None, *, lexical_terms: str = "", dense_terms: str = "",
+    ) -> TextQuery:
         """The query's vectors, computed once and reusable across searches: both sides (mode None or "hybrid"),
         or the one side `mode` names ("dense", "lexical").
 
-        lexical_terms: words added to the BM25 side only (a glossary's terms, `mmrag.query_rewrite`); a word of
-        the query and of the extra counts once.
+        lexical_terms: words added to the BM25 side (a glossary's terms, `mmrag.query_rewrite`); a word of the
+        query and of the extra counts once. dense_terms: words the dense side embeds after the query.
         """
         if mode is not None:
             self._check_mode(mode)
         sides = SIDES if mode in (None, "hybrid") else (mode,)
-        dense = self.encoder.encode_query(query).tolist() if "dense" in sides and query.strip() else None
+        embedded = f"{query} {dense_terms}".strip() if dense_terms.strip() and query.strip() else query
+        dense = self.encoder.encode_query(embedded).tolist() if "dense" in sides and query.strip() else None
         sparse = self._query_terms(query) if "lexical" in sides and query.strip() else None
         if sparse is not None and lexical_terms.strip():
             extra = self._query_terms(lexical_terms)

@@ -5,9 +5,11 @@ then state that and explain why.", "Answer in USD millions."): those words are o
 the query, so trailing instruction sentences are left out of what the channels embed. Questions also name things
 in other words than the pages that answer them: an analyst asks for the "quick ratio", the balance sheet prints
 "Total current assets" and "Total current liabilities". A glossary (config as data: a TOML file of regular
-expressions and the words to add) bridges the two on the lexical side only, where an added word can match a line
-item exactly without moving the dense vector of the question. Built-in glossaries live in `mmrag/glossaries/`
-(`list_glossaries()`); `query.glossary` names one or a TOML file of the same form, "" for none.
+expressions and the words to add) bridges the two: on the lexical side an added word can match a line item exactly,
+and on the dense side (`query.glossary_dense`) the added words move the question's vector toward the statement that
+prints them (a quick ratio toward the balance sheet, not the cash flow statement beside it, which also names
+receivables and inventories). Built-in glossaries live in `mmrag/glossaries/` (`list_glossaries()`);
+`query.glossary` names one or a TOML file of the same form, "" for none.
 """
 
 from __future__ import annotations
@@ -66,17 +68,19 @@ class Glossary:
 
 @dataclass(frozen=True)
 class RewrittenQuery:
-    """A question as the channels see it: `text` for every channel, `lexical_terms` added to BM25 only."""
+    """A question as the channels see it: `text` for every channel, `lexical_terms` added to BM25 and
+    `dense_terms` to a text embedding's query (a glossary's words; not to an image channel's)."""
 
     original: str
     text: str
     lexical_terms: str = ""
     glossary_matches: tuple[str, ...] = ()
     dropped: str = ""  # the instruction sentences left out
+    dense_terms: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "dropped": self.dropped, "glossary": list(self.glossary_matches),
-                "lexical_terms": self.lexical_terms}
+                "lexical_terms": self.lexical_terms, "dense_terms": self.dense_terms}
 
 
 def strip_instructions(question: str) -> tuple[str, str]:
@@ -91,13 +95,16 @@ def strip_instructions(question: str) -> tuple[str, str]:
     return kept, " ".join(dropped)
 
 
-def rewrite_query(question: str, glossary: Glossary | None = None, instructions: bool = True) -> RewrittenQuery:
-    """The question for the channels: instructions left out (when `instructions`), glossary words for BM25."""
+def rewrite_query(
+    question: str, glossary: Glossary | None = None, instructions: bool = True, dense: bool = False,
+) -> RewrittenQuery:
+    """The question for the channels: instructions left out (when `instructions`), glossary words for BM25 and,
+    when `dense`, for the text embedding too."""
     text, dropped = strip_instructions(question) if instructions else (question, "")
     if glossary is None:
         return RewrittenQuery(question, text, dropped=dropped)
     found, words = glossary.expand(text)
-    return RewrittenQuery(question, text, words, tuple(found), dropped)
+    return RewrittenQuery(question, text, words, tuple(found), dropped, words if dense else "")
 
 
 def list_glossaries() -> list[str]:

@@ -188,6 +188,7 @@ class QuerySettings:
     references: bool = True  # act on "page 14", "slide 5", "Figure 3", "Table 2", "the last page" in a query
     strip_instructions: bool = True  # leave answer instructions ("If X is not ..., state that") out of the search
     glossary: str = "finance"  # built-in glossary name or TOML path whose terms join the lexical side; "" none
+    glossary_dense: bool = True  # ... and the text channel's dense query (after the question)
     reranker: str | None = None  # a cross-encoder (HF id or folder), e.g. cross-encoder/ms-marco-MiniLM-L-12-v2
     rerank_depth: int = 20  # how many fused units the cross-encoder scores
     rerank_max_chars: int = 1500  # text per unit given to the cross-encoder: its best passages, cut here

@@ -59,7 +59,7 @@ class Retrieval:
 
 def rewrite(cfg: QuerySettings, query: str) -> RewrittenQuery:
     """The query as the channels see it under the query settings (see `mmrag.query_rewrite`)."""
-    return rewrite_query(query, load_glossary(cfg.glossary), cfg.strip_instructions)
+    return rewrite_query(query, load_glossary(cfg.glossary), cfg.strip_instructions, cfg.glossary_dense)
 
 
 @dataclass
@@ -107,7 +107,8 @@ def retrieve(
         if channel is None:
             reason = parts.channels.disabled.get(base) or parts.channels.off.get(base, "unknown channel")
             raise MMRagError(f"the {base} channel is not available: {reason}")
-        queries[base] = channel.encode_query(rq.text, mode or None, lexical_terms=rq.lexical_terms)
+        queries[base] = channel.encode_query(rq.text, mode or None, lexical_terms=rq.lexical_terms,
+                                             dense_terms=rq.dense_terms)
         found = channel.search_all(queries[base], k, flt)
         rankings.update(found)
         if combined and len(found) > 1:  # several rankings of one channel also count fused per element

@@ -44,6 +44,17 @@ def test_finance_glossary_adds_line_items_for_analysts_words() -> None:
     assert rewrite_query("What is the quick ratio?", None).lexical_terms == ""
 
 
+def test_glossary_words_join_the_dense_query_only_when_asked() -> None:
+    finance = load_glossary("finance")
+    lexical_only = rewrite_query("Has AMCOR's quick ratio improved since FY2022?", finance)
+    both = rewrite_query("Has AMCOR's quick ratio improved since FY2022?", finance, dense=True)
+    assert lexical_only.dense_terms == ""
+    assert both.dense_terms == both.lexical_terms and "total current assets" in both.dense_terms
+    assert both.text == lexical_only.text  # the question itself is unchanged; channels add the terms
+    assert rewrite_query("What is the battery storage capacity?", finance, dense=True).dense_terms == ""
+    assert both.to_dict()["dense_terms"] == both.dense_terms
+
+
 def test_glossary_file_and_its_errors(tmp_path: Path) -> None:
     good = tmp_path / "transit.toml"
     good.write_text('[[term]]\nmatch = ["\\\\bcommuters?\\\\b"]\nadd = "weekday ridership"\n')

@@ -314,3 +314,12 @@ def test_the_chunk_header_is_embedded_and_matched_by_both_sides(
     expected = encoder.encode_documents(["ACME 10-K 2022\nPART II > Item 7. Management's Discussion > Liquidity\n"
                                          + chunk.text])[0]
     assert float(np.asarray(points[0].dense) @ expected) > 0.999
+
+
+def test_dense_terms_join_the_dense_query_only(edge: QdrantTextChannel, encoder: SentenceTransformerEncoder) -> None:
+    plain = edge.encode_query("quick ratio")
+    expanded = edge.encode_query("quick ratio", dense_terms="total current assets total current liabilities")
+    joined = encoder.encode_query("quick ratio total current assets total current liabilities")
+    assert np.allclose(expanded.dense, joined, atol=1e-5)
+    assert not np.allclose(expanded.dense, plain.dense, atol=1e-3)
+    assert expanded.sparse == plain.sparse  # BM25 takes its own extra words (lexical_terms), not these

@@ -161,6 +161,31 @@ def test_glossary_terms_reach_the_lexical_side(sample_index: MMIndex, tmp_path: 
     assert (fused[0].element.doc, fused[0].element.page) == (after[0].element.doc, after[0].element.page)
 
 
+def test_glossary_terms_move_the_dense_query_unless_turned_off(sample_index: MMIndex, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    glossary = tmp_path / "g.toml"
+    glossary.write_text('[[term]]\nmatch = ["zorblax"]\nadd = "battery storage MWh"\n')
+    settings = sample_index.settings
+    query = "zorblax of the Redwood Gate project"
+    runs = {}
+    try:
+        for dense in (True, False):
+            q = replace(settings.query, glossary=str(glossary), glossary_dense=dense)
+            sample_index.settings = replace(settings, query=q)
+            runs[dense] = sample_index.search(query, channel="text:dense", k=5)
+    finally:
+        sample_index.settings = settings
+    alone = sample_index.search(query, channel="text:dense", k=5)
+    def scored(hits: list) -> list[tuple[str, float]]:
+        return [(h.element.id, round(h.score, 5)) for h in hits]
+
+    assert scored(runs[False]) == scored(alone)
+    assert [h.score for h in runs[True]] != [h.score for h in runs[False]]
+    answer = question("q5")
+    assert (runs[True][0].element.doc, runs[True][0].element.page) in {(answer["doc"], p) for p in answer["pages"]}
+
+
 def test_the_sides_fused_per_element_are_one_more_ranking(sample_index: MMIndex) -> None:
     from mmrag.fusion import fuse, rrf_ranking
     from mmrag.pipelines.query import retrieve
