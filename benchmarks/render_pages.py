@@ -470,6 +470,11 @@ def retrieval_group(r: Result) -> str:
     return dataset if split == "all" else f"{dataset}, {split} split"
 
 
+def ingest_group(r: Result) -> str:
+    """The corpus a run timed: its label without the round or time of day ("devset-round7" -> "devset")."""
+    return re.sub(r"-(?:round\d+|\d{4}utc)$", "", str(r.data["label"]))
+
+
 def faiss_delete_headline(r: Result) -> str | None:
     f = r.figures
     tomb, rebuild = f.get("tombstones") or {}, f.get("rebuild") or {}
@@ -695,7 +700,8 @@ KINDS: dict[str, Kind] = {
         "`pymupdf4llm.to_markdown` on the same files in the same run; the peak memory of the whole `mmrag index` "
         "process tree at two corpus sizes (PSS since 2026-12-06: main process, forkserver and parse workers, pages "
         "they share counted once; with the worker memory settings on and off), and seconds per stage and per worker "
-        "(`mmrag index --profile`).", ingest_headline, plots=ingest_plots),
+        "(`mmrag index --profile`).", ingest_headline, group=lambda r: ingest_group(r), plots=ingest_plots,
+        prefer=("devset",)),
     "parse": Kind(
         "Parsing alone", "benchmarks/bench_ingest.py --accuracy",
         "`parse_pdf` alone (OCR off and on) against `pymupdf4llm.to_markdown` with the same OCR setting, with "

@@ -190,3 +190,13 @@ def test_the_pages_build_with_mkdocs_strict(rendered: Path, tmp_path: Path):
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(config), "-d",
                            str(tmp_path / "site")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ingest_runs_are_series_by_corpus_and_the_readme_shows_the_dev_set():
+    results = pages.load_results(RESULTS)
+    ingest = [r for r in results if r.kind == "ingest"]
+    groups = {pages.ingest_group(r) for r in ingest}
+    assert "devset" in groups and "4short-visual" in groups
+    assert not any(re.search(r"-(round\d+|\d{4}utc)$", g) for g in groups)
+    rows = [row for row in pages.readme_rows(results) if row.kind == "ingest"]
+    assert [row.group for row in rows] == ["devset"]
