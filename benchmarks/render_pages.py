@@ -700,7 +700,7 @@ KINDS: dict[str, Kind] = {
         "`pymupdf4llm.to_markdown` on the same files in the same run; the peak memory of the whole `mmrag index` "
         "process tree at two corpus sizes (PSS since 2026-12-06: main process, forkserver and parse workers, pages "
         "they share counted once; with the worker memory settings on and off), and seconds per stage and per worker "
-        "(`mmrag index --profile`).", ingest_headline, group=lambda r: ingest_group(r), plots=ingest_plots,
+        "(`mmrag index --profile`).", ingest_headline, group=ingest_group, plots=ingest_plots,
         prefer=("devset",)),
     "parse": Kind(
         "Parsing alone", "benchmarks/bench_ingest.py --accuracy",

@@ -145,7 +145,7 @@ class QdrantTextChannel(StoreBacked, Channel):
         if mode is not None:
             self._check_mode(mode)
         sides = SIDES if mode in (None, "hybrid") else (mode,)
-        embedded = f"{query} {dense_terms}".strip() if dense_terms.strip() and query.strip() else query
+        embedded = f"{query} {dense_terms}".strip() if dense_terms.strip() else query
         dense = self.encoder.encode_query(embedded).tolist() if "dense" in sides and query.strip() else None
         sparse = self._query_terms(query) if "lexical" in sides and query.strip() else None
         if sparse is not None and lexical_terms.strip():

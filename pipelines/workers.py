@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
 from mmrag.ingest.clock import CLOCK, add_seconds, stage
-from mmrag.ingest.heap import mmap_threshold_env
+from mmrag.ingest.heap import fix_mmap_threshold, mmap_threshold_env
 from mmrag.ingest.ocr import ReadSlots, free_decoded_images, shrink_decoded_images
 from mmrag.settings import IngestSettings
 
@@ -132,7 +132,6 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
     worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
-    from mmrag.ingest.heap import fix_mmap_threshold
     from mmrag.ingest.ocr import OCRLimits, set_limits, set_read_slots
     from mmrag.ingest.parse import stream_pdf
 
