@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,17 +120,52 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
         # an "external" header (the line above the grid) counts only when it fills several columns: a lone
         # cell up there is the caption
         if found is not None and found.external and sum(1 for c in names if c) >= 2:
-            header = names
+            rows = [names, *rows]
             bbox |= pymupdf.Rect(found.bbox)
-        else:
-            header, rows = rows[0], rows[1:]
-        n_cols = len(header)
-        cells = [c for r in [header, *rows] for c in r]
-        filled = sum(1 for c in cells if c)
-        if n_cols < 2 or len(rows) < 1 or filled < 0.3 * len(cells):
+        grid = compact_grid(rows)
+        if len(grid) < 2 or len(grid[0]) < 2 or not (_dense(rows) or _numeric_columns(grid) >= 2):
             continue
-        out.append(FoundTable(tuple(bbox), header, rows))
+        out.append(FoundTable(tuple(bbox), grid[0], grid[1:]))
     return out
+
+
+MIN_FILLED = 0.3  # a grid with fewer cells holding text is line art (a frame, a form, a chart's gridlines)
+_AMOUNT = re.compile(r"^[-−–(]?[$€£¥]?\s?\d[\d,.]*\s?%?\)?%?$|^[-−–—]$")  # 1,240 · (7.1)% · $23,706 · - (nil)
+
+
+def _dense(rows: list[list[str]]) -> bool:
+    cells = [c for r in rows for c in r]
+    return sum(1 for c in cells if c) >= MIN_FILLED * len(cells)
+
+
+def _numeric_columns(grid: list[list[str]]) -> int:
+    """Columns of amounts: at least 3 body rows, in most of which the column holds one number (or a dash).
+
+    What a sparse grid needs to count as a table: tables of figures ruled only by shading or by rules under
+    column groups come out of the finder with most columns empty, while slides, frames and charts that the
+    finder also sees as grids have prose, labels or doubled ticks in their cells instead.
+    """
+    body = grid[1:]
+    if len(body) < 3 or len(grid[0]) < 3:
+        return 0
+    return sum(1 for j in range(len(grid[0]))
+               if sum(1 for r in body if _AMOUNT.match(r[j])) >= 0.6 * len(body))
+
+
+def compact_grid(rows: list[list[str]]) -> list[list[str]]:
+    """The grid without its empty rows and columns.
+
+    Shaded or partly ruled tables (alternating row fills, rules under column groups, the amounts' "$" drawn apart)
+    give the finder many more column edges than the table has columns: a 9-column table of store counts came out
+    as 31 columns, three quarters of them empty in every row.
+    """
+    rows = [r for r in rows if any(r)]
+    if not rows:
+        return []
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    keep = [j for j in range(width) if any(r[j] for r in rows)]
+    return [[r[j] for j in keep] for r in rows]
 
 
 # PyMuPDF's `pymupdf.table.make_chars` (the finder's character list: a dict per glyph) as measured and matched here;
