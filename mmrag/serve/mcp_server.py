@@ -10,8 +10,9 @@
 
 The tools are plain (sync) functions: the SDK runs them in a worker thread, off the event loop, as the service
 requires. A bad parameter or an unknown document or page (`MMRagError`: `BadParameter`, `NotFound`) is a tool error
-(`isError`) whose text is the service's one-line message; anything else is logged here and reaches the client as
-the SDK's generic "Error executing tool <name>", never a traceback.
+(`isError`) whose text is the service's one-line message, and so are arguments that do not fit a tool's schema (a
+missing query, a k that is not a number: `argument_errors`); anything else is logged here and reaches the client
+as the SDK's generic "Error executing tool <name>", never a traceback.
 
 Two transports: `run_stdio(service)` (`mmrag mcp`) and `attach_mcp(app, service)`, streamable HTTP at `/mcp` inside
 the FastAPI app of `mmrag serve` (stateless, JSON responses: every POST stands alone, so it works behind any proxy
@@ -32,10 +33,11 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, ContentBlock, ImageContent, TextContent, ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -70,9 +72,35 @@ KindArg = Annotated[str | None, Field(description="Only these kinds of element, 
 PagesArg = Annotated[str | None, Field(description="Only this page or page range, e.g. 3 or 3-5. Default: all.")]
 
 
+class _Server(MCPServer):
+    """The SDK's server, with arguments that fail the tools' schemas reported in one line.
+
+    The SDK passes pydantic's multi-line report on ("1 validation error for searchArguments", the field, the
+    message, a documentation link, each on a line of its own); a client and the model behind it get instead
+    `search: k: Input should be a valid integer, unable to parse string as an integer`.
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(argument_errors(name, exc.__cause__)) from exc.__cause__
+
+
+def argument_errors(tool: str, exc: ValidationError) -> str:
+    """A validation error as one line: the tool, then each argument with what is wrong with it."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "arguments"
+        parts.append(f"{where} is required" if err["type"] == "missing" else f"{where}: {err['msg']}")
+    return f"{tool}: " + "; ".join(" ".join(p.split()) for p in parts)
+
+
 def build_mcp_server(service: IndexService) -> MCPServer:
     """An MCP server whose tools call `service` (from the SDK's worker threads)."""
-    server: MCPServer = MCPServer("mmrag", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
+    server: MCPServer = _Server("mmrag", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(annotations=_READ_ONLY)
     def search(

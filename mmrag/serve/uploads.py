@@ -5,11 +5,16 @@ An upload is saved as `<index>/uploads/<name>.pdf`, its name reduced to letters,
 and space; the document is known by that name, so uploading a file of the same name again replaces it (as
 `mmrag index` does with a changed file). Jobs run one at a time; a job that finds another writer (a running
 `mmrag index`) waits for its lock.
+
+Each job's record is kept as `<index>/upload-jobs/<id>.json`, written at every change of status, so
+`GET /api/jobs/{id}` answers after a restart too; a job the server stopped before it finished (queued, waiting or
+running) is queued again when the server starts, and indexing resumes from what the index already holds.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import queue
 import re
@@ -30,6 +35,8 @@ from mmrag.store import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 UPLOAD_FOLDER = "uploads"
+JOBS_FOLDER = "upload-jobs"
+UNFINISHED = ("queued", "waiting", "running")
 PDF_MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # readers accept a header within the first 1 KiB
 LOCK_WAIT_SECONDS = 600.0
@@ -52,6 +59,10 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Job:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
 
 class UploadJobs:
     """The upload queue of one served index; `max_bytes` is the largest PDF taken."""
@@ -64,8 +75,40 @@ class UploadJobs:
         self.jobs: dict[str, Job] = {}
         self._queue: queue.Queue[tuple[Job, Path]] = queue.Queue()
         self._ids = itertools.count(1)
+        self._resume()
         self._worker = threading.Thread(target=self._run, daemon=True, name="mmrag-uploads")
         self._worker.start()
+
+    def _resume(self) -> None:
+        """Load the saved job records; queue again those a stopped server left unfinished, oldest first."""
+        folder = self.root / JOBS_FOLDER
+        records = []
+        for path in folder.glob("*.json") if folder.is_dir() else ():
+            try:
+                records.append(Job.from_dict(json.loads(path.read_text())))
+            except (OSError, ValueError, TypeError) as exc:
+                log.warning("%s: unreadable upload job record skipped (%s)", path, exc)
+        for job in sorted(records, key=lambda j: j.created):
+            self.jobs[job.id] = job
+            if job.status not in UNFINISHED:
+                continue
+            pdf = self.root / UPLOAD_FOLDER / job.file
+            if pdf.is_file():
+                job.status, job.progress = "queued", {}
+                self._queue.put((job, pdf))
+            else:
+                job.status, job.error, job.finished = "failed", f"{job.file}: the uploaded file is gone", time.time()
+            self._save(job)
+
+    def _save(self, job: Job) -> None:
+        try:
+            atomic_write_bytes(self.root / JOBS_FOLDER / f"{job.id}.json", json.dumps(job.to_dict()).encode())
+        except OSError as exc:  # the record is a convenience: the job itself goes on
+            log.warning("upload job %s: its record could not be saved (%s)", job.id, exc)
+
+    def _set(self, job: Job, status: str) -> None:
+        job.status = status
+        self._save(job)
 
     def submit(self, filename: str | None, data: bytes) -> Job:
         """Check and save an uploaded PDF, and queue its indexing; BadParameter names what is wrong with it."""
@@ -78,8 +121,9 @@ class UploadJobs:
             raise BadParameter(f"{name}: not a PDF (no %PDF- header in its first {MAGIC_WINDOW} bytes)")
         path = self.root / UPLOAD_FOLDER / name
         atomic_write_bytes(path, data)
-        job = Job(id=f"{next(self._ids)}-{int(time.time())}", file=name)
+        job = Job(id=f"{next(self._ids)}-{time.time_ns()}", file=name)
         self.jobs[job.id] = job
+        self._save(job)
         self._queue.put((job, path))
         return job
 
@@ -98,6 +142,7 @@ class UploadJobs:
                 log.exception("upload job %s failed", job.id)
                 job.status, job.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
             job.finished = time.time()
+            self._save(job)
 
     def _index(self, job: Job, path: Path) -> None:
         from mmrag.pipelines.index import open_index
@@ -109,13 +154,14 @@ class UploadJobs:
         while True:
             try:
                 with open_index(self.root, create=False) as index:
-                    job.status = "running"
+                    self._set(job, "running")
                     report = index.add([path], progress=progress)
                 break
             except IndexLocked as exc:
                 if time.monotonic() > deadline:
                     raise MMRagError(f"{job.file}: the index stayed locked by another writer ({exc})") from None
-                job.status = "waiting"
+                if job.status != "waiting":
+                    self._set(job, "waiting")
                 time.sleep(1.0)
         job.report = report.to_dict()
         if report.failed:

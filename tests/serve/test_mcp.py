@@ -125,6 +125,8 @@ def test_stdio_tools(serve_index: Path, tmp_path: Path, mode: str) -> None:
             out["chart"] = await client.call_tool("search", {"query": QUERY, "kind": "chart"})
             out["missing"] = await client.call_tool("get_page_image", {"doc": "missing.pdf", "page": 1})
             out["empty"] = await client.call_tool("search", {"query": "  "})
+            out["bad_k"] = await client.call_tool("search", {"query": QUERY, "k": "many"})
+            out["no_query"] = await client.call_tool("ask", {"doc": QUESTION["doc"]})
         return out
 
     with server_log(tmp_path) as log:
@@ -157,6 +159,11 @@ def test_stdio_tools(serve_index: Path, tmp_path: Path, mode: str) -> None:
 
     assert out["missing"].is_error and "missing.pdf" in texts(out["missing"])
     assert out["empty"].is_error and texts(out["empty"]).startswith("query is empty")
+    # arguments that do not fit the schema: one line naming the tool and the argument, not pydantic's report
+    bad_k, no_query = texts(out["bad_k"]), texts(out["no_query"])
+    assert out["bad_k"].is_error and bad_k.startswith("search: k: ") and "integer" in bad_k, bad_k
+    assert out["no_query"].is_error and no_query == "ask: question is required", no_query
+    assert "\n" not in bad_k + no_query and "errors.pydantic.dev" not in bad_k
 
 
 def test_stdio_stdout_is_protocol_only(serve_index: Path, tmp_path: Path) -> None:

@@ -135,6 +135,40 @@ def test_an_upload_waits_for_a_running_writer(uploading: tuple[TestClient, Uploa
     assert done["status"] == "done", done
 
 
+def test_upload_jobs_outlive_a_restart_and_unfinished_ones_resume(private_index: Path) -> None:
+    import json
+
+    service = IndexService(private_index, refresh_seconds=0.1)
+    try:
+        # a server stopped while one job ran: its PDF is saved and its record still says "running"
+        (private_index / "uploads").mkdir()
+        make_pdf(private_index / "uploads" / "walrus.pdf", "The walrus haul-out count was 4,100 at Round Island.")
+        records = private_index / "upload-jobs"
+        records.mkdir()
+        for record in ({"id": "3-1", "file": "old.pdf", "status": "done", "created": 1.0, "finished": 2.0},
+                       {"id": "7-1", "file": "walrus.pdf", "status": "running", "created": 3.0,
+                        "progress": {"parse": [0, 1]}},
+                       {"id": "8-1", "file": "gone.pdf", "status": "queued", "created": 4.0}):
+            (records / f"{record['id']}.json").write_text(json.dumps(record))
+        (records / "9-1.json").write_text("{not json")  # a damaged record is skipped, not fatal
+
+        jobs = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=30)
+        assert jobs.get("3-1").status == "done"
+        gone = jobs.get("8-1")
+        assert gone.status == "failed" and gone.error == "gone.pdf: the uploaded file is gone"
+        resumed = wait_for(lambda: jobs.get("7-1").status in ("done", "failed") and jobs.get("7-1"))
+        assert resumed.status == "done", resumed
+        assert resumed.report["added"] and resumed.progress  # progress started over, not the stale record's
+        assert all(done == total for done, total in resumed.progress.values()), resumed.progress
+        assert service.search("walrus haul-out Round Island", k=3)["hits"][0]["doc"] == "walrus.pdf"
+
+        again = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=30)  # the next restart reads it back
+        assert again.get("7-1").status == "done" and again.get("7-1").report["added"]
+        assert again.get("8-1").status == "failed"
+    finally:
+        service.close()
+
+
 @pytest.mark.parametrize(("given", "saved"), [
     ("report.pdf", "report.pdf"), ("../../etc/passwd", "passwd.pdf"), ("C:\\evil\\x.PDF", "x.PDF"),
     (".hidden.pdf", "hidden.pdf"), ("a\x00b.pdf", "a_b.pdf"), ("", "upload.pdf"), (None, "upload.pdf"),
