@@ -88,11 +88,11 @@ class UploadJobs:
                 records.append(Job.from_dict(json.loads(path.read_text())))
             except (OSError, ValueError, TypeError) as exc:
                 log.warning("%s: unreadable upload job record skipped (%s)", path, exc)
-        for job in sorted(records, key=lambda j: j.created):
+        for job in sorted(records, key=lambda j: j.created if isinstance(j.created, (int, float)) else 0.0):
             self.jobs[job.id] = job
             if job.status not in UNFINISHED:
                 continue
-            pdf = self.root / UPLOAD_FOLDER / job.file
+            pdf = self.root / UPLOAD_FOLDER / safe_pdf_name(job.file)  # a record is data: no path leaves uploads/
             if pdf.is_file():
                 job.status, job.progress = "queued", {}
                 self._queue.put((job, pdf))
