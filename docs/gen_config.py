@@ -54,6 +54,9 @@ MEANINGS: dict[str, str] = {
     "text.page_tokens": "A page element's dense vector reads the page's first this-many tokens (its chunks carry "
                         "the rest; BM25 reads all of it); 0: as many as the model takes. Part of the vectors' "
                         "fingerprint: changing it needs `--reembed`.",
+    "text.element_tokens": "The dense vector of a chunk, table or figure reads its first this-many tokens (BM25 "
+                           "reads all of it); 0: as many as the model takes. Bounds the encoder's memory. Part of "
+                           "the vectors' fingerprint: changing it needs `--reembed`.",
     "text.optimize_threshold": "Qdrant Edge has no background optimiser: `mmrag index` builds HNSW itself once "
                                "more than this share of the points sit in plain (scanned) segments. 1.0: never "
                                "(`mmrag index --optimize` still forces it).",

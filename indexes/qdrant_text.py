@@ -117,7 +117,8 @@ class QdrantTextChannel(StoreBacked, Channel):
         """
         done = 0
         for points in embed_points(elements, self.encoder, self.bm25, self.settings.batch_size,
-                                   self.settings.page_tokens, self.settings.chunk_header):
+                                   self.settings.page_tokens, self.settings.chunk_header,
+                                   self.settings.element_tokens):
             self.store.upsert(points)
             done += len(points)
             if progress is not None:
@@ -204,7 +205,8 @@ class QdrantTextChannel(StoreBacked, Channel):
     def fingerprint(self) -> dict[str, Any]:
         return {"model": self.encoder.name, "dim": int(self.encoder.dim), "lexical": "bm25" if self.bm25 else None,
                 "page_tokens": self.settings.page_tokens, "chunk_header": self.settings.chunk_header,
-                "text_form": search_text.VERSION}
+                "text_form": search_text.VERSION,
+                **({"element_tokens": self.settings.element_tokens} if self.settings.element_tokens else {})}
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, **self.fingerprint(), **self.store.describe()}
@@ -236,15 +238,16 @@ class QdrantTextChannel(StoreBacked, Channel):
 
 def embed_points(
     elements: Sequence[Element], encoder: TextEncoder, bm25: Any, batch_size: int, page_tokens: int = 0,
-    header: str | None = None,
+    header: str | None = None, element_tokens: int = 0,
 ) -> Iterator[list[TextPoint]]:
     """The text channel's points for every element with text (dense vector, BM25 terms, payload), in batches.
 
     A plain function of the encoder and a `qdrant_edge.Bm25` (None: lexical off), so a Ray task on another
     machine builds exactly the points `QdrantTextChannel.add` would. Duplicate ids: the last element wins.
     page_tokens: the dense vector of a page element reads only the page's first N tokens (0: all the model
-    takes); BM25 always reads the whole page. header: the contextual header before each element's text
-    (`Element.searchable_text`; None: text.chunk_header's default). Equal texts are encoded once.
+    takes); BM25 always reads the whole page. element_tokens: the same for every other element. header: the
+    contextual header before each element's text (`Element.searchable_text`; None: text.chunk_header's default).
+    Equal texts are encoded once.
     """
     header = TextChannelSettings().chunk_header if header is None else header
     unique: dict[int, tuple[Element, str]] = {}
@@ -258,9 +261,10 @@ def embed_points(
     for start in range(0, len(todo), step):
         chunk = todo[start : start + step]
         vectors = np.zeros((len(chunk), encoder.dim), dtype=np.float32)
-        rows_by_limit: dict[int | None, list[int]] = {}  # pages read their first page_tokens, the rest all
+        rows_by_limit: dict[int | None, list[int]] = {}  # pages read their first page_tokens, the rest theirs
         for i, (e, _) in enumerate(chunk):
-            rows_by_limit.setdefault(page_tokens if e.kind == "page" and page_tokens else None, []).append(i)
+            limit = page_tokens if e.kind == "page" else element_tokens
+            rows_by_limit.setdefault(limit or None, []).append(i)
         for max_tokens, rows in rows_by_limit.items():
             texts = list(dict.fromkeys(chunk[i][1] for i in rows))  # a repeated text (a running heading): once
             encoded = encoder.encode_documents(texts, batch_size=batch_size, max_tokens=max_tokens)

@@ -99,6 +99,12 @@ class TextChannelSettings:
     # headings, first paragraph) says what the page is about better than its tail does: a shorter page vector
     # indexes faster and ranks pages as well or better (the retrieval benchmark pages compare 256, 320 and 512).
     page_tokens: int = 256
+    # The dense vector of a chunk, table or figure reads its first N tokens (0: as many as the model takes; BM25
+    # always reads all of it). Few elements are longer (finance dev set: p99 372 tokens, 1% at 384 or more), and
+    # the encoder's arena keeps the memory of the longest inputs it has run (attention grows with length squared):
+    # BGE small held 83 MB over its start after 1,500 dev-set texts at 512 tokens, 50 MB at 384, at the same speed.
+    # Part of the vectors' fingerprint; an index stored before this setting existed keeps 0.
+    element_tokens: int = 384
     # A contextual header before each chunk, table and figure's text, for BM25 and the dense vector alike: its
     # section path ("section": "Part II > Item 7. Management's Discussion > Liquidity"), the document title before
     # it too ("doc+section"), or nothing ("none"). Part of the vectors' fingerprint. "section" measured best on both

@@ -119,7 +119,7 @@ def _embed(elements: Sequence[Any], settings: TextChannelSettings) -> list[TextP
         _ENCODERS[key] = load_text_encoder(settings.model, device=settings.device, batch_size=settings.batch_size)
     bm25 = qe.Bm25() if settings.lexical else None
     batches = embed_points(elements, _ENCODERS[key], bm25, settings.batch_size, settings.page_tokens,
-                           settings.chunk_header)
+                           settings.chunk_header, settings.element_tokens)
     return [p for batch in batches for p in batch]
 
 

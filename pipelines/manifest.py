@@ -54,6 +54,8 @@ def resolve_settings(
             settings = Settings.from_dict(manifest["settings"])
         except SettingsError as exc:
             raise SettingsError(f"{root / 'manifest.json'}: {exc}") from None
+        if "element_tokens" not in manifest["settings"].get("text", {}):
+            settings.text.element_tokens = 0  # stored before the setting: its vectors read whole elements
     settings = settings or Settings()
     if overrides and any(v is not None for v in overrides.values()):
         settings = settings.updated(dict(overrides))

@@ -213,7 +213,7 @@ def test_another_dimension_is_reported_as_stale(tmp_path: Path, encoder: Sentenc
 
 def test_fingerprint_and_describe(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
     fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25", "page_tokens": 256,
-          "chunk_header": "section", "text_form": 2}
+          "chunk_header": "section", "text_form": 2, "element_tokens": 384}
     assert edge.fingerprint() == fp == server.fingerprint()
     assert edge.describe()["backend"] == "edge"
     assert server.describe()["backend"] == "server"
@@ -272,6 +272,20 @@ def test_a_page_vector_reads_only_its_first_tokens_and_chunks_read_all(encoder: 
     assert points[0].sparse == points[1].sparse  # BM25 reads the whole page
     (untouched,) = embed_points([page], encoder, qe.Bm25(), batch_size=8, page_tokens=0)
     assert float(np.asarray(untouched[0].dense) @ whole) > 0.999
+
+
+def test_an_elements_vector_reads_its_first_element_tokens(encoder: SentenceTransformerEncoder) -> None:
+    """Chunks, tables and figures read their first `element_tokens` tokens (0: all); BM25 reads all of them."""
+    long_text = "Quarterly revenue grew in every region. " + "The cafeteria menu lists soups and salads. " * 60
+    chunk, table = make("d", 1, "text", text=long_text), make("d", 2, "table", text=long_text)
+    (points,) = embed_points([chunk, table], encoder, qe.Bm25(), batch_size=8, element_tokens=24)
+    head = encoder.encode_documents([long_text], max_tokens=24)[0]
+    whole = encoder.encode_documents([long_text])[0]
+    assert all(float(np.asarray(p.dense, dtype=np.float32) @ head) > 0.999 for p in points)
+    assert float(head @ whole) < 0.98
+    (full,) = embed_points([chunk], encoder, qe.Bm25(), batch_size=8, element_tokens=0)
+    assert float(np.asarray(full[0].dense, dtype=np.float32) @ whole) > 0.999
+    assert full[0].sparse == points[0].sparse
 
 
 def test_equal_texts_are_encoded_once(encoder: SentenceTransformerEncoder) -> None:

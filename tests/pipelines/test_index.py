@@ -180,3 +180,19 @@ def test_captioner_describes_figures_once_per_pixels(tmp_path: Path, corpus_copy
         if f.meta.get("generated_caption"):
             assert "[generated description]" in f.text
     index.close()
+
+
+def test_an_index_stored_before_element_tokens_keeps_whole_element_vectors(tmp_path: Path) -> None:
+    """Its manifest's settings have no text.element_tokens: it opens with 0 (what its vectors were made with), so
+    its fingerprint matches and nothing is reported stale; a new index gets the default."""
+    from mmrag.pipelines.manifest import resolve_settings
+    from mmrag.settings import Settings
+
+    stored = Settings().to_dict()
+    assert stored["text"]["element_tokens"] == 384
+    del stored["text"]["element_tokens"]
+    assert resolve_settings(tmp_path, {"settings": stored}).text.element_tokens == 0
+    kept = Settings().to_dict()
+    kept["text"]["element_tokens"] = 128
+    assert resolve_settings(tmp_path, {"settings": kept}).text.element_tokens == 128
+    assert resolve_settings(tmp_path, None).text.element_tokens == 384
