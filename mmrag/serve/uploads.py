@@ -20,7 +20,7 @@ import queue
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +140,14 @@ class UploadJobs:
                 self._index(job, path)
             except Exception as exc:  # a job never takes the worker (or the server) down
                 log.exception("upload job %s failed", job.id)
-                job.status, job.error = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0]
-            job.finished = time.time()
-            self._save(job)
+                self._finish(job, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    def _finish(self, job: Job, status: str, error: str | None = None) -> None:
+        """End a job: its record is saved before a poller can see the final status (set last)."""
+        record = replace(job, status=status, error=error, finished=time.time())
+        self._save(record)
+        job.error, job.finished = record.error, record.finished
+        job.status = status
 
     def _index(self, job: Job, path: Path) -> None:
         from mmrag.pipelines.index import open_index
@@ -164,11 +169,11 @@ class UploadJobs:
                     self._set(job, "waiting")
                 time.sleep(1.0)
         job.report = report.to_dict()
+        self.service.refresh(wait=True)  # the document is searchable once the job says done
         if report.failed:
-            job.status, job.error = "failed", "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed)
+            self._finish(job, "failed", "; ".join(f"{f['path']}: {f['reason']}" for f in report.failed))
         else:
-            job.status = "done"
-        self.service.refresh(wait=True)
+            self._finish(job, "done")
 
 
 def safe_pdf_name(filename: str | None) -> str:
