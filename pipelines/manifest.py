@@ -38,6 +38,13 @@ def stale_channels(stored: dict[str, Any], current: dict[str, dict[str, Any]]) -
     return stale
 
 
+# Settings that shape stored vectors, added after indexes existed: an index whose manifest lacks one was built with
+# this value (what the code did before), not with today's default, so its fingerprint still matches.
+STORED_BEFORE: dict[tuple[str, str], Any] = {
+    ("text", "element_tokens"): 0,  # whole elements embedded
+}
+
+
 def resolve_settings(
     root: Path, manifest: Mapping[str, Any] | None, settings: Settings | None = None, *,
     config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
@@ -54,8 +61,9 @@ def resolve_settings(
             settings = Settings.from_dict(manifest["settings"])
         except SettingsError as exc:
             raise SettingsError(f"{root / 'manifest.json'}: {exc}") from None
-        if "element_tokens" not in manifest["settings"].get("text", {}):
-            settings.text.element_tokens = 0  # stored before the setting: its vectors read whole elements
+        for (section, key), value in STORED_BEFORE.items():
+            if key not in manifest["settings"].get(section, {}):
+                setattr(getattr(settings, section), key, value)
     settings = settings or Settings()
     if overrides and any(v is not None for v in overrides.values()):
         settings = settings.updated(dict(overrides))

@@ -93,12 +93,12 @@ class UploadJobs:
             if job.status not in UNFINISHED:
                 continue
             pdf = self.root / UPLOAD_FOLDER / safe_pdf_name(job.file)  # a record is data: no path leaves uploads/
-            if pdf.is_file():
-                job.status, job.progress = "queued", {}
-                self._queue.put((job, pdf))
-            else:
-                job.status, job.error, job.finished = "failed", f"{job.file}: the uploaded file is gone", time.time()
-            self._save(job)
+            if not pdf.is_file():
+                self._finish(job, "failed", f"{job.file}: the uploaded file is gone")
+                continue
+            job.progress = {}
+            self._set(job, "queued")
+            self._queue.put((job, pdf))
 
     def _save(self, job: Job) -> None:
         try:
