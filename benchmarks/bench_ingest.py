@@ -369,7 +369,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, dict
 # The worker memory settings of IngestSettings, all off (64 OCR read slots: workers never take turns)
 MEMORY_OFF = {"ingest": {"release_memory": False, "worker_max_pages": 0, "worker_max_rss_mb": 0,
                           "mupdf_store_shrink": 0, "ocr_max_pixels": 0, "ocr_det_max_side": 0,
-                          "ocr_trim_heap": False, "ocr_rec_batch": 0, "ocr_free_before_pixels": 0,
+                          "ocr_trim_heap": False, "ocr_rec_batch": 0, "ocr_free_before_pixels": 0, "ocr_det_rows": 0,
                           "ocr_concurrency": 64, "heap_mmap_kb": 0}}
 
 

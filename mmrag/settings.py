@@ -67,6 +67,7 @@ class IngestSettings:
     # What one OCR read may cost a worker (mmrag.ingest.ocr.OCRLimits): the detector's activations are its peak
     ocr_max_pixels: int = 4_000_000  # larger images are read scaled down to this (RapidOCR reads <= 2,000 px anyway)
     ocr_det_max_side: int = 1280  # RapidOCR's text detector input, long side in px (0: its own, up to 2,000)
+    ocr_det_rows: int = 320  # ... run on strips of this many rows, stitched into one map (0: the whole input)
     ocr_trim_heap: bool = True  # after each read, hand the heap it freed back to the system (glibc malloc_trim)
     ocr_rec_batch: int = 1  # text lines RapidOCR's recogniser runs at once (same text; 0: its own 6)
     ocr_free_before_pixels: int = 1_000_000  # before reading an image this large: MuPDF's store emptied (0: never)

@@ -66,6 +66,14 @@ OCR_DET_MAX_SIDE = 1280
 # 1,615-1,972 px): +400 MB at 6 a run, +180 MB at 1, and one line a run took 17 s where batches of 6 took 24 s.
 OCR_REC_BATCH = 1
 OCR_FREE_BEFORE_PIXELS = 1_000_000
+# The detector runs on horizontal strips of at most this many rows of its input, stitched into one probability map
+# (activations grow with the pixels run at once). Measured on a slide and a portrait page at 1,280 px: the whole
+# input at once +313 MB (704 rows) and +439 MB (992 rows); a 320 x 1,280 strip +150 MB on its shape's first run and
+# +66 MB after (benchmarks/bench_ocr_memory.py has the per-document figures).
+OCR_DET_ROWS = 320
+# Each strip's map is trusted from this many rows in from a seam between strips (the detector sees that much
+# context across it); rows must be a multiple of 32 (the detector's stride), and overlap well under half of them.
+DET_STRIP_OVERLAP = 48
 
 
 @dataclass
@@ -86,11 +94,13 @@ class OCRLimits:
     # slide decks (2,667 x 1,500 pictures): a worker's peak 643 -> 498 MB, 3-5% more parse time; small reads are
     # left alone (a deck of 240 x 132 icons paid 9%).
     free_before_pixels: int = OCR_FREE_BEFORE_PIXELS
+    # The detector runs on strips of at most this many rows of its input, stitched into one map (0: all at once).
+    det_rows: int = OCR_DET_ROWS
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> OCRLimits:
         return cls(settings.ocr_max_pixels, settings.ocr_det_max_side, settings.ocr_trim_heap,
-                   settings.ocr_rec_batch, settings.ocr_free_before_pixels)
+                   settings.ocr_rec_batch, settings.ocr_free_before_pixels, settings.ocr_det_rows)
 
 
 # The limits OCR in this process reads under: the defaults, until a worker sets those of its task's settings.
@@ -271,6 +281,7 @@ class RapidOCREngine:
         det = self._engine.text_det
         self._own_preprocess = det.get_preprocess
         det.get_preprocess = self._det_preprocess
+        det.infer = _Strips(det.infer)
         rec = self._engine.text_rec
         rec.session = _Batches(rec.session)
 
@@ -279,11 +290,9 @@ class RapidOCREngine:
         LIMITS.det_max_side (never up), or RapidOCR's own choice where that is 0."""
         side = LIMITS.det_max_side
         if side <= 0:
-            return self._own_preprocess(max_wh)
-        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
-
+            side = self._own_preprocess(max_wh).limit_side_len  # type: ignore[attr-defined]
         det = self._engine.text_det
-        return DetPreProcess(side, "max", det.mean, det.std)
+        return _DetInput(side, det.mean, det.std)
 
     def read(self, image: Image.Image) -> list[OCRLine]:
         import numpy as np
@@ -301,6 +310,86 @@ class RapidOCREngine:
         return lines
 
 
+class _DetInput:
+    """RapidOCR's detector preprocessing (long side down to `side`, both sides multiples of 32, normalised, CHW),
+    computed in float32 one channel at a time: RapidOCR's own goes through float64 copies of the whole image,
+    measured at +65 MB for a 1,280 x 704 input, as much as the detector's own activations then."""
+
+    def __init__(self, side: int, mean: Any, std: Any) -> None:
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        self._resize = DetPreProcess(side, "max", mean, std).resize
+        self.limit_side_len = side
+        self.mean = [float(m) for m in (mean if mean is not None else (0.5, 0.5, 0.5))]
+        self.std = [float(v) for v in (std if std is not None else (0.5, 0.5, 0.5))]
+
+    def __call__(self, image: Any) -> Any:
+        import numpy as np
+
+        resized = self._resize(image)
+        if resized is None:
+            return None
+        height, width = resized.shape[:2]
+        out = np.empty((1, 3, height, width), np.float32)
+        for c in range(3):
+            channel = out[0, c]
+            np.multiply(resized[:, :, c], np.float32(1 / (255.0 * self.std[c])), out=channel, casting="unsafe")
+            channel -= np.float32(self.mean[c] / self.std[c])
+        return out
+
+
+class _Strips:
+    """RapidOCR's detector session, run on horizontal strips of LIMITS.det_rows rows that overlap by
+    DET_STRIP_OVERLAP; each strip's probability map is kept from DET_STRIP_OVERLAP rows in from a seam, so the map
+    is the whole image's but for the context the detector would have seen beyond that.
+
+    Every strip has one shape, det_rows x the detector's widest input (narrower images are padded with their edge
+    pixels): onnxruntime plans a shape's memory on its first run and reuses the plan after (measured: +150 MB for
+    a 320 x 1,280 input the session had not seen, +66 MB for one it had)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def __call__(self, image: Any) -> list[Any]:
+        try:
+            return self._run(image)
+        finally:
+            if LIMITS.trim_heap:  # what the detector freed goes back before the recogniser starts (-130 MB after a
+                trim_heap()  # shape's first run, which leaves its working memory freed but held)
+
+    def _run(self, image: Any) -> list[Any]:
+        import numpy as np
+
+        rows, overlap = LIMITS.det_rows, DET_STRIP_OVERLAP
+        _, channels, height, width = image.shape
+        if rows <= 0 or max(height, width) <= rows:
+            return self._session(image)
+        rows = max(4 * overlap, rows // 32 * 32)
+        strip_width = max(width, LIMITS.det_max_side // 32 * 32)
+        buffer = np.empty((1, channels, rows, strip_width), image.dtype)
+        stitched = None
+        top = 0
+        while True:
+            top = max(0, min(top, height - rows))
+            last = top + rows >= height
+            taken = min(rows, height - top)
+            buffer[:, :, :taken, :width] = image[:, :, top : top + taken]
+            buffer[:, :, :taken, width:] = buffer[:, :, :taken, width - 1 : width]
+            buffer[:, :, taken:] = buffer[:, :, taken - 1 : taken]
+            strip = self._session(buffer)[0]
+            if stitched is None:
+                stitched = np.empty((*strip.shape[:2], height, width), strip.dtype)
+            first_row = 0 if top == 0 else overlap
+            end_row = taken if last else rows - overlap
+            stitched[:, :, top + first_row : top + end_row] = strip[:, :, first_row:end_row, :width]
+            if last:
+                return [stitched]
+            top += rows - 2 * overlap
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
 class _Batches:
     """RapidOCR's recogniser session, run on LIMITS.rec_batch lines of each batch at a time (the same padded
     inputs, so the same outputs; the activations of fewer lines at once)."""
@@ -312,10 +401,14 @@ class _Batches:
         import numpy as np
 
         step = LIMITS.rec_batch
-        if step <= 0 or len(batch) <= step:
-            return self._session(batch)
-        outs = [self._session(batch[i : i + step])[0] for i in range(0, len(batch), step)]
-        return [np.concatenate(outs)]
+        try:
+            if step <= 0 or len(batch) <= step:
+                return self._session(batch)
+            outs = [self._session(batch[i : i + step])[0] for i in range(0, len(batch), step)]
+            return [np.concatenate(outs)]
+        finally:
+            if LIMITS.trim_heap:  # each of RapidOCR's batches has a padded width of its own: what a width's first
+                trim_heap()  # run leaves freed but held goes back before the next (slide pages: -13 to -20 MB)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)

@@ -143,3 +143,65 @@ def test_a_large_read_empties_the_store_first(monkeypatch: pytest.MonkeyPatch) -
     cached_read(engine, Image.new("RGB", (100, 100), "white"), None)
     cached_read(engine, Image.new("RGB", (1000, 1000), "white"), None)
     assert freed == [1]
+
+
+@pytest.mark.parametrize("height", [96, 320, 352, 704, 1000])
+@pytest.mark.parametrize("width", [640, 1280])
+def test_detector_strips_stitch_back_every_row_of_the_map(height: int, width: int) -> None:
+    """A session whose map is its input's first channel: the stitched map must be the whole input's, row for row,
+    whatever the image's height against the strips', and every strip must have the one shape the session has
+    already planned for (det_rows x det_max_side)."""
+    import numpy as np
+
+    shapes: list[tuple[int, ...]] = []
+
+    def session(x):  # noqa: ANN001, ANN202
+        shapes.append(tuple(x.shape))
+        return [x[:, :1].copy()]
+
+    set_limits(OCRLimits(det_rows=320, det_max_side=1280))
+    image = np.random.default_rng(height).random((1, 3, height, width), dtype=np.float32)
+    (stitched,) = ocr._Strips(session)(image)
+    assert stitched.shape == (1, 1, height, width)
+    assert np.array_equal(stitched, image[:, :1])
+    if max(height, width) > 320:
+        assert set(shapes) == {(1, 3, 320, 1280)}
+        assert len(shapes) == max(1, -(-(height - 320) // (320 - 2 * ocr.DET_STRIP_OVERLAP)) + 1)
+    else:
+        assert shapes == [image.shape]
+    set_limits(OCRLimits(det_rows=0))
+    shapes.clear()
+    ocr._Strips(session)(image)
+    assert shapes == [image.shape]
+
+
+def test_the_detector_input_is_rapidocrs_in_float32() -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    import numpy as np
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    image = np.random.default_rng(0).integers(0, 256, (700, 1900, 3), dtype=np.uint8)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    theirs = DetPreProcess(1280, "max", mean, std)(image)
+    ours = ocr._DetInput(1280, mean, std)(image)
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape == (1, 3, 480, 1280)
+    assert np.allclose(ours, theirs, atol=1e-5)
+
+
+def test_rapidocr_reads_the_same_lines_through_detector_strips() -> None:
+    """Strips of 320 rows against the whole 1,280 x 960 input at once: the same lines of clear printed text."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (1600, 1200), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=36)
+    for i in range(14):
+        draw.text((40, 30 + 82 * i), f"Row {i}: regional solar output rose {10 + i} percent", fill="black", font=font)
+    engine = ocr.RapidOCREngine()
+    read = {}
+    for rows in (0, 320):
+        set_limits(OCRLimits(det_rows=rows))
+        read[rows] = [ln.text.replace(" ", "") for ln in engine.read(image)]
+    assert len(read[0]) == 14
+    assert read[320] == read[0]
