@@ -107,15 +107,22 @@ def test_remove_then_readd_gives_the_same_results(tmp_path: Path, corpus_copy: P
     index = open_index(tmp_path / "idx", tiny_settings)
     index.add([folder])
     query = "table with the largest values"
+    exact = ("text:dense", "image")
     before = [(h.element.id, h.score) for h in index.search(query, k=8)]
+    before_exact = {c: [(h.element.id, h.score) for h in index.search(query, channel=c, k=8)] for c in exact}
     pixels_before = sorted(p.name for p in (index.root / "pixels").rglob("*.png"))
     assert index.remove(pdfs[0].name)
     assert all(h.element.doc != pdfs[0].name for h in index.search(query, k=8))
     assert pdfs[0].name not in index.channels["text"].docs() | index.channels["image"].docs()
     report = index.add([folder])
     assert report.added == [pdfs[0].name] and report.unchanged == [pdfs[1].name]
-    after = [(h.element.id, h.score) for h in index.search(query, k=8)]
-    assert [i for i, _ in after] == [i for i, _ in before]
+    # The vector channels give back exactly what they gave. BM25's statistics still count the removed points until
+    # Qdrant vacuums their segment (a share of deleted points, measured: lexical scores 7.22 -> 7.84), so the fused
+    # scores of the re-added document's elements move by a few percent, and elements that were within that of each
+    # other may swap places: the same elements, each scored as before within 5%.
+    assert {c: [(h.element.id, h.score) for h in index.search(query, channel=c, k=8)] for c in exact} == before_exact
+    scores_after = {h.element.id: h.score for h in index.search(query, k=12)}  # the 8th and 9th may swap too
+    assert all(i in scores_after and abs(scores_after[i] - score) <= 0.05 * abs(score) for i, score in before)
     assert sorted(p.name for p in (index.root / "pixels").rglob("*.png")) == pixels_before
     index.close()
 
