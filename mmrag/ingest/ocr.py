@@ -343,9 +343,9 @@ class _Strips:
     DET_STRIP_OVERLAP; each strip's probability map is kept from DET_STRIP_OVERLAP rows in from a seam, so the map
     is the whole image's but for the context the detector would have seen beyond that.
 
-    Every strip has one shape, det_rows x the detector's widest input (narrower images are padded with their edge
-    pixels): onnxruntime plans a shape's memory on its first run and reuses the plan after (measured: +150 MB for
-    a 320 x 1,280 input the session had not seen, +66 MB for one it had)."""
+    Strips of images wider than half the detector's widest input have one shape, det_rows x that width (narrower
+    ones are padded with their edge pixels): onnxruntime plans a shape's memory on its first run and reuses the plan
+    after (measured: +150 MB for a 320 x 1,280 input the session had not seen, +66 MB for one it had)."""
 
     def __init__(self, session: Any) -> None:
         self._session = session
@@ -365,7 +365,10 @@ class _Strips:
         if rows <= 0 or max(height, width) <= rows:
             return self._session(image)
         rows = max(4 * overlap, rows // 32 * 32)
-        strip_width = max(width, LIMITS.det_max_side // 32 * 32)
+        # Narrow images keep their own width: padding a column of text to 1,280 px would cost more time than a
+        # shape's first run costs memory at that width.
+        widest = LIMITS.det_max_side // 32 * 32
+        strip_width = widest if widest // 2 < width <= widest else width
         buffer = np.empty((1, channels, rows, strip_width), image.dtype)
         stitched = None
         top = 0
