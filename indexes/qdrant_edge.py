@@ -37,6 +37,12 @@ from mmrag.indexes.qdrant_store import (
 )
 
 _FACET_LIMIT = 1_000_000
+# BM25's IDF counts the points deleted from a segment until the segment is vacuumed: after documents are removed or
+# replaced, lexical scores drift (a document removed and re-added: 7.22 -> 7.84, so near-equal results swapped).
+# A segment is vacuumed once this share of its points is deleted (Qdrant's own default), and the shard is optimised
+# when this share of all its points has been deleted since the last time (`delete_docs`); below it the drift stays
+# within that share of the statistics, as on a Qdrant server.
+VACUUM_DELETED_SHARE = 0.2
 
 
 class EdgeTextStore:
@@ -62,6 +68,7 @@ class EdgeTextStore:
         self.read_only = read_only
         self._lock_path = self.path.parent / f"{self.path.name}.lock"
         self._copy: Path | None = None
+        self._deleted = 0  # points deleted since the shard was last optimised (`delete_docs`)
         config = self.edge_config(hnsw_min_points)
         if read_only:
             self._copy = Path(tempfile.mkdtemp(prefix="mmrag-qdrant-reader-"))
@@ -78,6 +85,7 @@ class EdgeTextStore:
             if (self.path / "edge_config.json").exists():
                 try:
                     self.shard = self._load(config, self.path)
+                    self._deleted = self._read_deleted()
                 except StaleVectors:
                     if not reset_stale:
                         raise
@@ -85,6 +93,8 @@ class EdgeTextStore:
                     self.shard = qe.EdgeShard.create(str(self.path), config)
             else:
                 self.shard = qe.EdgeShard.create(str(self.path), config)
+            if not self._deleted:
+                self._deleted_file.unlink(missing_ok=True)
             self._ensure_payload_indexes()
 
     def vector_params(self) -> dict[str, qe.EdgeVectorParams]:
@@ -97,9 +107,9 @@ class EdgeTextStore:
         hnsw_min_points: segments with fewer dense vectors stay plain (scanned) when optimising; None: Edge's own
         threshold. Qdrant counts it in kilobytes of vector data.
         """
-        optimizers = None
-        if hnsw_min_points is not None:
-            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=max(1, hnsw_min_points * self.dim * 4 // 1024))
+        indexing = None if hnsw_min_points is None else max(1, hnsw_min_points * self.dim * 4 // 1024)
+        optimizers = qe.EdgeOptimizersConfig(deleted_threshold=VACUUM_DELETED_SHARE, vacuum_min_vector_number=1,
+                                              indexing_threshold=indexing)
         sparse = None
         if self.layout.sparse:
             sparse = {self.layout.sparse: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
@@ -180,8 +190,28 @@ class EdgeTextStore:
         docs = list(docs)
         if not docs:
             return
-        condition = qe.FieldCondition(key="doc", match=qe.MatchAny(any=docs))
-        self._update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[condition])))
+        of_docs = qe.Filter(must=[qe.FieldCondition(key="doc", match=qe.MatchAny(any=docs))])
+        deleted = int(self.shard.count(qe.CountRequest(exact=True, filter=of_docs)))
+        self._update(qe.UpdateOperation.delete_points_by_filter(of_docs))
+        if not deleted or not self.layout.sparse:
+            return
+        # BM25's statistics still count them (VACUUM_DELETED_SHARE): vacuum once enough have gone
+        self._deleted += deleted
+        if self._deleted >= VACUUM_DELETED_SHARE * (self.count() + self._deleted):
+            self.optimize()
+        else:
+            self._deleted_file.write_text(str(self._deleted))
+
+    @property
+    def _deleted_file(self) -> Path:
+        """Points deleted since the shard was last optimised (beside the shard, as its lock file is)."""
+        return self.path.parent / f"{self.path.name}.deleted"
+
+    def _read_deleted(self) -> int:
+        try:
+            return int(self._deleted_file.read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
 
     def docs(self) -> set[str]:
         # An exact facet still lists values whose points were all deleted, with count 0.
@@ -209,7 +239,11 @@ class EdgeTextStore:
         """
         kill_point("optimize")
         with self._io():
-            return bool(self.shard.optimize())
+            done = bool(self.shard.optimize())
+        if self._deleted and not self.read_only:
+            self._deleted = 0  # segments past VACUUM_DELETED_SHARE were vacuumed
+            self._deleted_file.unlink(missing_ok=True)
+        return done
 
     def flush(self) -> None:
         with self._io():

@@ -180,6 +180,35 @@ def test_reopen_after_close_gives_the_same_results(tmp_path: Path, encoder: Sent
     reopened.close()
 
 
+def test_removed_points_leave_bm25s_statistics_once_a_fifth_of_the_points_are_gone(
+    tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    """BM25's IDF counts deleted points until their segment is vacuumed. Below VACUUM_DELETED_SHARE of the points
+    the count of deletions is kept beside the shard (across a reopen) and lexical scores still drift; past it the
+    shard is vacuumed, and lexical scores are those of a shard that never held the removed documents."""
+    from mmrag.indexes.qdrant_edge import VACUUM_DELETED_SHARE
+
+    query = "cache latency under load in three regions"
+    fresh = QdrantTextChannel.open(tmp_path / "fresh", TextChannelSettings(), encoder)
+    fresh.add([FIGURE, *PROSE], None)
+    expected = scores(fresh.search_lexical(query, 5))
+    fresh.close()
+    channel = QdrantTextChannel.open(tmp_path / "mixed", TextChannelSettings(), encoder)
+    channel.add(CORPUS, None)
+    points = channel.count()
+    channel.delete_docs(["minutes.pdf"])
+    assert 1 < VACUUM_DELETED_SHARE * points
+    deleted = tmp_path / "mixed" / "qdrant.deleted"
+    assert deleted.read_text() == "1"
+    assert scores(channel.search_lexical(query, 5)) != pytest.approx(expected)  # the drift the vacuum removes
+    channel.close()
+    channel = QdrantTextChannel.open(tmp_path / "mixed", TextChannelSettings(), encoder)
+    channel.delete_docs(["catalogue.pdf"])  # 1 + 4 of 12 points: past the share
+    assert not deleted.exists()
+    assert scores(channel.search_lexical(query, 5)) == pytest.approx(expected)
+    channel.close()
+
+
 def test_a_second_writer_is_refused(edge: QdrantTextChannel, tmp_path: Path, encoder: TextEncoder) -> None:
     with pytest.raises(IndexLocked):
         QdrantTextChannel.open(tmp_path, TextChannelSettings(), encoder)
