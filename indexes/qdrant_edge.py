@@ -39,8 +39,9 @@ from mmrag.indexes.qdrant_store import (
 _FACET_LIMIT = 1_000_000
 # BM25's IDF counts the points deleted from a segment until the segment is vacuumed: after documents are removed or
 # replaced, lexical scores drift (a document removed and re-added: 7.22 -> 7.84, so near-equal results swapped).
-# A segment is vacuumed once this share of its points is deleted (Qdrant's own default), and the shard is optimised
-# when this share of all its points has been deleted since the last time (`delete_docs`); below it the drift stays
+# The shard is optimised once this share of all its points has been deleted since the last time (`delete_docs`;
+# Qdrant's own default share), and optimising vacuums every segment with more than half that share deleted (a
+# segment at exactly the share is not vacuumed: deletions spread evenly would never be). Below it, the drift stays
 # within that share of the statistics, as on a Qdrant server.
 VACUUM_DELETED_SHARE = 0.2
 
@@ -108,7 +109,7 @@ class EdgeTextStore:
         threshold. Qdrant counts it in kilobytes of vector data.
         """
         indexing = None if hnsw_min_points is None else max(1, hnsw_min_points * self.dim * 4 // 1024)
-        optimizers = qe.EdgeOptimizersConfig(deleted_threshold=VACUUM_DELETED_SHARE, vacuum_min_vector_number=1,
+        optimizers = qe.EdgeOptimizersConfig(deleted_threshold=VACUUM_DELETED_SHARE / 2, vacuum_min_vector_number=1,
                                               indexing_threshold=indexing)
         sparse = None
         if self.layout.sparse:
