@@ -5,8 +5,8 @@ strips (`ingest.ocr_det_rows`, the default) and on the whole image at once (0), 
         [--files OWASP_Top10_2025_Making_Of_slides.pdf ...] [--rounds 2]
 
 Needs mmrag installed (`pip install -e .`). Each run is `mmrag index FILE --workers 1 --profile --json` into a
-fresh index; the figures are the worker's peak resident MB (from the profile) and the run's seconds, per document
-and setting (the median of the rounds), and their ratios. The result goes to
+fresh index (bench_ingest.py's runner); the figures are the worker's peak resident MB (from the profile) and the
+run's seconds, per document and setting (the median of the rounds), and their ratios. The result goes to
 benchmarks/results/ocr-memory-<date>-<label>.json (`--results-dir`, `--label`).
 """
 
@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from bench_ingest import _mmrag
 from results import add_results_dir_option, machine, write_result
 
 # Slide decks whose pictures carry the text (read by OCR) and a report of charts, from ../shared/devset-visual
@@ -32,22 +29,16 @@ SETTINGS = {"strips (default)": {}, "whole image": {"ingest": {"ocr_det_rows": 0
 
 
 def index_alone(pdf: Path, config: dict[str, Any], work: Path) -> dict[str, float]:
-    """One PDF indexed by one worker: its peak resident MB and the command's seconds."""
-    index = work / f"idx-{time.monotonic_ns()}"
-    cmd = [sys.executable, "-m", "mmrag.cli.app", "index", str(pdf), "--index", str(index), "--workers", "1",
-           "--profile", "--json"]
+    """One PDF indexed by one worker (bench_ingest's run of `mmrag index --profile --json`): its worker's peak
+    resident MB and the command's seconds."""
+    extra = None
     if config:
         path = work / "settings.json"
         path.write_text(json.dumps(config))
-        cmd += ["--config", str(path)]
-    started = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    seconds = time.perf_counter() - started
-    if out.returncode != 0:
-        raise SystemExit(f"{pdf.name}: mmrag index failed: {out.stderr.strip().splitlines()[-1:]}")
-    profile = json.loads(out.stdout).get("profile", {})
-    peaks = [w["peak_rss_mb"] for name, w in profile.items() if name.startswith("worker ")]
-    return {"worker_peak_mb": max(peaks), "seconds": round(seconds, 2)}
+        extra = ["--config", str(path)]
+    run = _mmrag([pdf], 1, work, extra=extra)
+    peaks = [w["peak_rss_mb"] for name, w in run["profile"].items() if name.startswith("worker ")]
+    return {"worker_peak_mb": max(peaks), "seconds": round(run["seconds"], 2)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -192,11 +192,11 @@ class EdgeTextStore:
         if not docs:
             return
         of_docs = qe.Filter(must=[qe.FieldCondition(key="doc", match=qe.MatchAny(any=docs))])
-        deleted = int(self.shard.count(qe.CountRequest(exact=True, filter=of_docs)))
+        # BM25's statistics still count deleted points (VACUUM_DELETED_SHARE): vacuum once enough have gone
+        deleted = int(self.shard.count(qe.CountRequest(exact=True, filter=of_docs))) if self.layout.sparse else 0
         self._update(qe.UpdateOperation.delete_points_by_filter(of_docs))
-        if not deleted or not self.layout.sparse:
+        if not deleted:
             return
-        # BM25's statistics still count them (VACUUM_DELETED_SHARE): vacuum once enough have gone
         self._deleted += deleted
         if self._deleted >= VACUUM_DELETED_SHARE * (self.count() + self._deleted):
             self.optimize()

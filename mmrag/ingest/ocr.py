@@ -318,23 +318,21 @@ class _DetInput:
     def __init__(self, side: int, mean: Any, std: Any) -> None:
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
-        self._resize = DetPreProcess(side, "max", mean, std).resize
-        self.limit_side_len = side
-        self.mean = [float(m) for m in (mean if mean is not None else (0.5, 0.5, 0.5))]
-        self.std = [float(v) for v in (std if std is not None else (0.5, 0.5, 0.5))]
+        self._theirs = DetPreProcess(side, "max", mean, std)  # its resize, and its mean and std (defaults filled in)
 
     def __call__(self, image: Any) -> Any:
         import numpy as np
 
-        resized = self._resize(image)
+        theirs = self._theirs
+        resized = theirs.resize(image)
         if resized is None:
             return None
         height, width = resized.shape[:2]
         out = np.empty((1, 3, height, width), np.float32)
         for c in range(3):
             channel = out[0, c]
-            np.multiply(resized[:, :, c], np.float32(1 / (255.0 * self.std[c])), out=channel, casting="unsafe")
-            channel -= np.float32(self.mean[c] / self.std[c])
+            np.multiply(resized[:, :, c], np.float32(1 / (255.0 * theirs.std[c])), out=channel, casting="unsafe")
+            channel -= np.float32(theirs.mean[c] / theirs.std[c])
         return out
 
 
