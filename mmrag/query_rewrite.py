@@ -10,13 +10,21 @@ and on the dense side (`query.glossary_dense`) the added words move the question
 prints them (a quick ratio toward the balance sheet, not the cash flow statement beside it, which also names
 receivables and inventories). Built-in glossaries live in `mmrag/glossaries/` (`list_glossaries()`);
 `query.glossary` names one or a TOML file of the same form, "" for none.
+
+A glossary can also name the statements a term is read from (`statements`: "balance sheet", "income statement"):
+a quick ratio is computed from the balance sheet, an inventory turnover from the balance sheet and the income
+statement. `[[statement]]` tables give each statement's name and the title its pages open with; the query pipeline
+ranks the pages that open with the title of a statement the question implies (`query.statement_weight`), so a
+question that needs a statement's figures reaches the statement itself rather than the notes and discussion that
+repeat its words. `no_statement` patterns (adjusted, non-GAAP measures: reconciled outside the statements) imply
+none.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,6 +48,7 @@ _INSTRUCTIONS = re.compile(
 class GlossaryTerm:
     patterns: tuple[re.Pattern[str], ...]
     add: str
+    statements: tuple[str, ...] = ()  # names of the statements (`Glossary.statements`) the term is read from
 
     def matches(self, text: str) -> str | None:
         """The phrase of `text` that matched, or None."""
@@ -54,6 +63,9 @@ class GlossaryTerm:
 class Glossary:
     name: str
     terms: tuple[GlossaryTerm, ...]
+    # statement name -> the title its pages open with ("balance sheet" -> "consolidated balance sheets"; a pattern)
+    statements: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    no_statement: tuple[re.Pattern[str], ...] = ()  # questions that imply no statement (adjusted, non-GAAP)
 
     def expand(self, text: str) -> tuple[list[str], str]:
         """(phrases recognised in `text`, the words their terms add), each term once."""
@@ -62,8 +74,18 @@ class Glossary:
             phrase = term.matches(text)
             if phrase is not None:
                 found.append(phrase)
-                words.append(term.add)
+                if term.add:
+                    words.append(term.add)
         return found, " ".join(words)
+
+    def implied_statements(self, text: str) -> tuple[str, ...]:
+        """The statements `text` asks about, by name, in glossary order: those of every term it matches, none when
+        a `no_statement` pattern matches."""
+        if any(p.search(text) for p in self.no_statement):
+            return ()
+        named = {name for term in self.terms if term.statements and term.matches(text) is not None
+                 for name in term.statements}
+        return tuple(name for name in self.statements if name in named)
 
 
 @dataclass(frozen=True)
@@ -77,10 +99,12 @@ class RewrittenQuery:
     glossary_matches: tuple[str, ...] = ()
     dropped: str = ""  # the instruction sentences left out
     dense_terms: str = ""
+    statements: tuple[str, ...] = ()  # the statements the question implies ("balance sheet"; `Glossary.statements`)
 
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "dropped": self.dropped, "glossary": list(self.glossary_matches),
-                "lexical_terms": self.lexical_terms, "dense_terms": self.dense_terms}
+                "lexical_terms": self.lexical_terms, "dense_terms": self.dense_terms,
+                "statements": list(self.statements)}
 
 
 def strip_instructions(question: str) -> tuple[str, str]:
@@ -104,7 +128,8 @@ def rewrite_query(
     if glossary is None:
         return RewrittenQuery(question, text, dropped=dropped)
     found, words = glossary.expand(text)
-    return RewrittenQuery(question, text, words, tuple(found), dropped, words if dense else "")
+    return RewrittenQuery(question, text, words, tuple(found), dropped, words if dense else "",
+                          glossary.implied_statements(text))
 
 
 def list_glossaries() -> list[str]:
@@ -117,7 +142,10 @@ def load_glossary(spec: str | None) -> Glossary | None:
     """A built-in glossary by name, or a TOML file by path; None for "" / None.
 
     File form: `[[term]]` tables, each with `match` (a list of case-insensitive regular expressions) and `add`
-    (the words to add). A bad file or pattern is a SettingsError naming it.
+    (the words to add), optionally `statements` (names of `[[statement]]` tables; `add` may then be left out);
+    `[[statement]]` tables, each with `name` and `title` (a pattern for the title its pages open with); and
+    `no_statement` (patterns of questions that imply no statement). A bad file or pattern is a SettingsError
+    naming it.
     """
     if not spec:
         return None
@@ -127,14 +155,29 @@ def load_glossary(spec: str | None) -> Glossary | None:
                           "nor a TOML file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+        statements: dict[str, re.Pattern[str]] = {}
+        for i, st in enumerate(data.get("statement", [])):
+            name, title = st.get("name"), st.get("title")
+            if not isinstance(name, str) or not name or not isinstance(title, str) or not title:
+                raise ValueError(f"statement {i + 1} needs `name` and `title` (a pattern)")
+            statements[name] = re.compile(title, re.I)
         terms = []
         for i, t in enumerate(data.get("term", [])):
-            match, add = t.get("match"), t.get("add")
+            match, named = t.get("match"), t.get("statements", [])
+            add = t.get("add", "" if named else None)
             if isinstance(match, str):
                 match = [match]
             if not match or not isinstance(add, str) or not all(isinstance(m, str) for m in match):
                 raise ValueError(f"term {i + 1} needs `match` (list of patterns) and `add` (text)")
-            terms.append(GlossaryTerm(tuple(re.compile(m, re.I) for m in match), add))
+            if not isinstance(named, list) or any(n not in statements for n in named):
+                raise ValueError(f"term {i + 1}: `statements` must name [[statement]] tables "
+                                 f"({', '.join(statements) or 'none defined'})")
+            terms.append(GlossaryTerm(tuple(re.compile(m, re.I) for m in match), add, tuple(named)))
+        exempt = data.get("no_statement", [])
+        if isinstance(exempt, str):
+            exempt = [exempt]
+        if not isinstance(exempt, list) or not all(isinstance(m, str) for m in exempt):
+            raise ValueError("`no_statement` must be a list of patterns")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError, re.error) as e:
         raise SettingsError(f"query.glossary {path}: {e}") from None
-    return Glossary(path.stem, tuple(terms))
+    return Glossary(path.stem, tuple(terms), statements, tuple(re.compile(m, re.I) for m in exempt))

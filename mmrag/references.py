@@ -11,7 +11,10 @@ every form needs a page word or a fixed phrase next to its number: "the first qu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Protocol
 
 # kind: "page" (a number or printed label), "figure" / "table" (a caption number), "first" (the value-th page,
 # counted from the start: "1" the cover), "last" (counted from the end: "-1" the last page, "-2" the one before),
@@ -374,3 +377,66 @@ def names_folio(opening: str, ending: str, value: str) -> bool:
     running = re.compile(rf"^{v}\s+\S.*\|.*|.*\|.*\S\s+{v}$")
     candidates = _lines(opening)[:2] + _lines(ending)[-1:]
     return any(alone.match(ln.lower()) or (len(ln) <= 120 and running.match(ln.lower())) for ln in candidates)
+
+
+# A statement's title opens its page, after at most a header of capitalised words ("JOHNSON & JOHNSON AND
+# SUBSIDIARIES", "Table of Contents", "Amcor plc and Subsidiaries", "Exhibit 1 Ulta Beauty, Inc."); a title inside a
+# sentence ("we have audited the accompanying consolidated balance sheets") or after a preposition ("Analysis of the
+# Consolidated Statements of Income", "Notes to Consolidated Balance Sheets") is not one.
+_TITLE_HEADER = r"^(?P<header>(?:(?:[A-Z0-9&][\w.,&'’()—–-]*|[a-z]{1,3}\.?)\s+){0,12}?)"
+_NOT_BEFORE_A_TITLE = frozenset("of the to in on for from with by and or our its their this these".split())
+
+
+class PageOpening(Protocol):
+    """What `statement_pages` reads of a page (the store's page openings)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def page(self) -> int: ...
+    @property
+    def opening(self) -> str: ...
+
+
+@lru_cache(maxsize=64)
+def _title_at_start(pattern: str) -> re.Pattern[str]:
+    return re.compile(_TITLE_HEADER + rf"(?i:{pattern})\b")
+
+
+@lru_cache(maxsize=16)
+def _any_title(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in patterns) + ")", re.I)  # \b: half the time
+
+
+def statement_title(opening: str, titles: Mapping[str, re.Pattern[str]]) -> str | None:
+    """The statement (a name of `titles`, each name's title pattern) whose title one of a page's first lines opens
+    with, or None: no title, a title inside a sentence, or titles of several statements (an index of them)."""
+    flat = " ".join(opening.split())
+    if not _any_title(tuple(t.pattern for t in titles.values())).search(flat):
+        return None  # most pages: one scan
+    named = [name for name, t in titles.items() if t.search(flat)]
+    if len(named) != 1:
+        return None
+    at_start = _title_at_start(titles[named[0]].pattern)
+    for line in _lines(opening)[:OPENING_LINES]:
+        m = at_start.search(" ".join(line.split()))
+        if m and (not m["header"] or m["header"].split()[-1].lower() not in _NOT_BEFORE_A_TITLE):
+            return named[0]
+    return None
+
+
+def statement_pages(
+    pages: Sequence[PageOpening], titles: Mapping[str, re.Pattern[str]]
+) -> dict[str, list[PageOpening]]:
+    """Statement name -> its pages in one document (`pages` in page order): the first run of pages that open with
+    its title (a statement continued over pages); a later run (a parent company's or a guarantor group's own
+    statements, further on in the notes) is left out."""
+    found: dict[str, list[PageOpening]] = {}
+    last: dict[str, int] = {}
+    for p in pages:
+        name = statement_title(p.opening, titles)
+        if name is None or (name in last and last[name] != p.page - 1):
+            continue
+        found.setdefault(name, []).append(p)
+        last[name] = p.page
+    return found

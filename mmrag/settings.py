@@ -193,6 +193,9 @@ class QuerySettings:
     neighbour_bonus: float = 0.5
     kind_quota: dict[str, int] = field(default_factory=lambda: {"figure": 2, "table": 2})
     references: bool = True  # act on "page 14", "slide 5", "Figure 3", "Table 2", "the last page" in a query
+    # Fusion weight of the pages of the statements a question implies (the glossary's `statements`: a quick ratio,
+    # the balance sheet); 0: none. Flat: each such page gains this much, then the channels order them.
+    statement_weight: float = 2.0
     strip_instructions: bool = True  # leave answer instructions ("If X is not ..., state that") out of the search
     glossary: str = "finance"  # built-in glossary name or TOML path whose terms join the lexical side; "" none
     glossary_dense: bool = True  # ... and the text channel's dense query (after the question)

@@ -99,7 +99,7 @@ class ElementStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
-        self._ends: dict[str, list[_PageEnds]] = {}  # what references read of each page (`_page_ends`)
+        self._ends: dict[str, list[PageEnds]] = {}  # what references read of each page (`page_ends`)
         self._ends_generation: tuple[int, float] | None = None
 
     def close(self) -> None:
@@ -322,7 +322,7 @@ class ElementStore:
     def _named_pages(self, docs: list[str], kind: str, value: str) -> dict[str, list[list[int]]]:
         """Document -> the page spans (each a list of consecutive pages) that a page-like reference names."""
         out: dict[str, list[list[int]]] = {}
-        for doc, pages in self._page_ends(docs).items():
+        for doc, pages in self.page_ends(docs).items():
             numbers = [p.page for p in pages]
             lo, hi = min(numbers), max(numbers)
             if kind in ("first", "last"):
@@ -357,7 +357,7 @@ class ElementStore:
                 raise ValueError(f"reference kind {kind!r} names no pages")
         return out
 
-    def _page_ends(self, docs: list[str]) -> dict[str, list[_PageEnds]]:
+    def page_ends(self, docs: list[str]) -> dict[str, list[PageEnds]]:
         """The page elements of these ready documents as references read them (id, number, label, the opening
         and the end of the text), page order; read once per document and kept until the index changes."""
         gen = self.generation()
@@ -371,10 +371,10 @@ class ElementStore:
                 " json_extract(e.meta, '$.sections')"
                 f" FROM elements e JOIN documents d ON d.doc=e.doc WHERE d.status=? AND e.doc IN ({marks})"
                 " AND e.kind='page' ORDER BY e.doc, e.page", [OPENING_CHARS, FOLIO_CHARS, READY, *missing])
-            found: dict[str, list[_PageEnds]] = {d: [] for d in missing}
+            found: dict[str, list[PageEnds]] = {d: [] for d in missing}
             for doc, eid, page, label, opening, ending, sections in rows:
                 titles = tuple(dict.fromkeys(t for path in json.loads(sections or "[]") for t in path))
-                found[doc].append(_PageEnds(eid, page, str(label) if label else "", opening, ending, titles))
+                found[doc].append(PageEnds(eid, page, str(label) if label else "", opening, ending, titles))
             self._ends.update(found)
         return {d: self._ends[d] for d in docs if self._ends.get(d)}
 
@@ -402,7 +402,7 @@ class ElementStore:
         return _Transaction(self.db)
 
 
-class _PageEnds(NamedTuple):
+class PageEnds(NamedTuple):
     id: str  # the page element's
     page: int
     label: str  # the printed label the PDF defines ("iv"), "" where none
@@ -411,14 +411,14 @@ class _PageEnds(NamedTuple):
     sections: tuple[str, ...] = ()  # the titles of every section in force on the page (outer ones included)
 
 
-def _section_span(pages: list[_PageEnds], value: str) -> list[int]:
+def _section_span(pages: list[PageEnds], value: str) -> list[int]:
     """The pages of the section that best answers a section reference: the title that matches it best (see
     `section_matches`), over its longest run of consecutive pages (a contents page that lists it loses)."""
     best: tuple[float, int] = (0.0, 0)
     span: list[int] = []
     scores: dict[str, float] = {}
     run: dict[str, list[int]] = {}
-    for p in [*pages, _PageEnds("", -1, "", "", "")]:  # a sentinel page ends every run
+    for p in [*pages, PageEnds("", -1, "", "", "")]:  # a sentinel page ends every run
         for title in list(run):
             if title not in p.sections or run[title][-1] != p.page - 1:
                 key = (scores[title], len(run[title]))

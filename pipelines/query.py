@@ -17,8 +17,8 @@ from mmrag.elements import ChannelHit, Element, Hit
 from mmrag.errors import MMRagError
 from mmrag.fusion import FusedItem, apply_kind_quota, fuse, rrf_ranking
 from mmrag.indexes.base import SearchFilter, channel_kind, list_channels
-from mmrag.query_rewrite import RewrittenQuery, load_glossary, rewrite_query
-from mmrag.references import Reference, find_references
+from mmrag.query_rewrite import Glossary, RewrittenQuery, load_glossary, rewrite_query
+from mmrag.references import Reference, find_references, statement_pages
 from mmrag.search_text import plain_words
 from mmrag.settings import QuerySettings
 
@@ -31,6 +31,8 @@ CHANNEL_CHOICES = (*FUSED, *(run for name in list_channels() for run in channel_
 REFERENCE = "reference"  # the ranking of elements a query names ("page 14", "Table 2")
 REFERENCE_WEIGHT = 4.0  # a named page or figure outweighs any one channel's rank 1
 QUOTA_CANDIDATES = 10
+STATEMENT = "statement"  # the pages of the statements a question implies (the glossary's `statements`)
+STATEMENT_DOCS_FROM = 3  # without a document filter: statements of the documents of each ranking's top hits
 PHRASE = "phrase"  # the candidates whose text holds a phrase the query quotes ('what is open science?')
 _QUOTED = re.compile(r"(?<![\w'\"‘“])['\"‘“]([^'\"‘’“”]{4,120})['\"’”](?![\w'\"’”])")
 # "<channel>:rrf": a channel's own rankings fused per element (RRF), one more ranking for the late fusion. Late
@@ -55,6 +57,7 @@ class Retrieval:
     quota: dict[str, list[ChannelHit]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     reference: list[ChannelHit] = field(default_factory=list)
+    statement: list[ChannelHit] = field(default_factory=list)  # pages of the statements the question implies
 
 
 def rewrite(cfg: QuerySettings, query: str) -> RewrittenQuery:
@@ -87,6 +90,7 @@ def channel_weight(weights: Mapping[str, float], name: str) -> float:
 def retrieve(
     parts: IndexParts, query: str, names: list[str], flt: SearchFilter | None, k: int, *,
     quota_kinds: list[str] | None = None, references: bool = False, combined: bool = True,
+    statements: bool = False,
 ) -> Retrieval:
     """Every ranking of each named channel ("text", "text:dense", "image", "pages"), hydrated; one query encoding
     each.
@@ -94,8 +98,9 @@ def retrieve(
     quota_kinds: also fetch, with the same encoded queries, the best elements of these kinds from the channels
     that offer `kind_candidates` (for kind quotas);
     references: also look up what the query names ("page 14", "Table 2"); combined: add "<channel>:rrf" for a
-    channel that gives several rankings (`COMBINED`). Hits of documents that are not ready are dropped
-    (a half-written document is never seen).
+    channel that gives several rankings (`COMBINED`); statements: also look up the pages of the statements the
+    query implies (`_find_statements`). Hits of documents that are not ready are dropped (a half-written
+    document is never seen).
     """
     rankings: dict[str, list[ChannelHit]] = {}
     queries: dict[str, Any] = {}
@@ -126,6 +131,8 @@ def retrieve(
                   {n: [h for h in hits if h.element_id in elements] for n, hits in quota.items()})
     if references:
         _find_referenced(parts, query, r, flt)
+    if statements and rq.statements:
+        _find_statements(parts, r, flt)
     return r
 
 
@@ -142,6 +149,8 @@ def rank_units(
         rankings[REFERENCE] = r.reference
     if fused_mode and (phrase := phrase_ranking(r)):
         rankings[PHRASE] = phrase
+    if fused_mode and cfg.statement_weight and r.statement:
+        rankings[STATEMENT] = r.statement
     collapse = cfg.collapse and fused_mode
 
     def unit_key(h: ChannelHit) -> object:
@@ -150,6 +159,7 @@ def rank_units(
 
     weights = {name: channel_weight(cfg.weights, name) for name in [*rankings, *r.quota]}
     weights[REFERENCE] = REFERENCE_WEIGHT
+    weights[STATEMENT] = cfg.statement_weight
     method = cfg.fusion if fused_mode else "rrf"
     evidence = cfg.page_evidence if collapse else 0.0
     fused = fuse(rankings, method=method, weights=weights, rrf_k=cfg.rrf_k, key=unit_key, evidence_decay=evidence)
@@ -224,7 +234,7 @@ def search(
     names = list(parts.channels.open()) if fused_mode else [channel]
     r = retrieve(parts, query, names, flt, max(cfg.per_channel_k, k),
                  quota_kinds=list(cfg.kind_quota) if fused_mode else None, references=fused_mode and cfg.references,
-                 combined=fused_mode)
+                 combined=fused_mode, statements=fused_mode and bool(cfg.statement_weight))
     reranker = parts.models.reranker(cfg.reranker) if fused_mode else None
     fused = rank_units(r, cfg, fused_mode=fused_mode, reranker=reranker, query=r.rewritten.text)
     # Only the units that are returned become Hits: each may look up its page's pixels.
@@ -253,6 +263,55 @@ def _find_referenced(parts: IndexParts, query: str, r: Retrieval, flt: SearchFil
     r.elements.update(parts.store.get([i for i in found if i not in r.elements]))
     found = [i for i in found if i in r.elements]
     r.reference = [ChannelHit(eid, 1.0, rank, REFERENCE) for rank, eid in enumerate(found, start=1)]
+
+
+def _find_statements(parts: IndexParts, r: Retrieval, flt: SearchFilter | None) -> None:
+    """The pages of the statements the query implies, in `r.statement`: in the filter's documents, else in those of
+    each ranking's top `STATEMENT_DOCS_FROM` hits; each statement's pages by the titles they open with (the
+    glossary's `[[statement]]` tables, `mmrag.references.statement_pages`), in page order, all scored alike: a
+    flat prior that the channels' own scores then order."""
+    glossary = load_glossary(parts.settings.query.glossary)
+    if glossary is None or not glossary.statements:
+        return
+    if flt and flt.docs:
+        docs = list(flt.docs)
+    else:
+        docs = sorted({r.elements[h.element_id].doc for hits in r.rankings.values()
+                       for h in hits[:STATEMENT_DOCS_FROM]})
+    wanted = set(r.rewritten.statements)
+    pages = [(doc, page, eid) for doc, found in _statements_of(parts, glossary, docs).items()
+             for name, run in found.items() if name in wanted
+             for page, eid in run if flt is None or flt.matches(doc, "page", page)]
+    found = [eid for _, _, eid in sorted(pages)]
+    r.elements.update(parts.store.get([i for i in found if i not in r.elements]))
+    found = [i for i in found if i in r.elements]
+    r.statement = [ChannelHit(eid, 1.0, rank, STATEMENT) for rank, eid in enumerate(found, start=1)]
+
+
+StatementPages = dict[str, list[tuple[int, str]]]  # statement name -> [(page, page element id)] of one document
+# (index folder, the glossary's statement titles, document) -> (the store's generation, its statement pages)
+_STATEMENT_PAGES: dict[tuple[str, tuple[tuple[str, str], ...], str], tuple[tuple[int, float], StatementPages]] = {}
+
+
+def _statements_of(parts: IndexParts, glossary: Glossary, docs: list[str]) -> dict[str, StatementPages]:
+    """Each document's statement pages (`mmrag.references.statement_pages` over the page openings the store keeps
+    for references), found once per document and kept until the index changes."""
+    generation = parts.store.generation()
+    titles = tuple((name, t.pattern) for name, t in glossary.statements.items())
+    key = {doc: (str(parts.store.root), titles, doc) for doc in docs}
+    out: dict[str, StatementPages] = {}
+    for doc in docs:
+        cached = _STATEMENT_PAGES.get(key[doc])
+        if cached and cached[0] == generation:
+            out[doc] = cached[1]
+    missing = [doc for doc in docs if doc not in out]
+    if len(_STATEMENT_PAGES) > 4096:
+        _STATEMENT_PAGES.clear()
+    for doc, openings in parts.store.page_ends(missing).items() if missing else ():
+        found = statement_pages(openings, glossary.statements)
+        out[doc] = {name: [(p.page, p.id) for p in run] for name, run in found.items()}
+        _STATEMENT_PAGES[key[doc]] = (generation, out[doc])
+    return out
 
 
 def _rerank(

@@ -20,6 +20,7 @@ from mmrag.eval.metrics import dedupe, score_ranking
 from mmrag.eval.questions import Question, load_questions
 from mmrag.indexes.base import SearchFilter
 from mmrag.pipelines.query import Retrieval, rank_units, retrieve
+from mmrag.query_rewrite import load_glossary
 from mmrag.settings import QuerySettings
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
     "page_evidence": [0.0, 0.25, 0.5],
     "neighbour_bonus": [0.0, 0.25, 0.5],
     "kind_quota": [{}, {"figure": 1, "table": 1}, {"figure": 2, "table": 2}],
+    "statement_weight": [0.0, 1.0, 2.0],  # the pages of statements a question implies (the glossary's)
     "rerank_weight": [0.5, 1.0, 2.0],
     "rerank_depth": [10, 20],
 }
@@ -45,7 +47,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
 STAGES: tuple[tuple[str, ...], ...] = (
     ("fusion", "weights.text:dense", "weights.text:lexical", "weights.text:rrf", "weights.image", "weights.pages",
      "rrf_k"),
-    ("page_evidence", "neighbour_bonus", "kind_quota", "rerank_weight", "rerank_depth"),
+    ("page_evidence", "neighbour_bonus", "kind_quota", "statement_weight", "rerank_weight", "rerank_depth"),
 )
 OBJECTIVE = ("page_hit@1", "page_hit@5")  # maximised as a sum; MRR breaks ties
 KS = (1, 5, 10)
@@ -87,6 +89,9 @@ def search_space(index: MMIndex) -> dict[str, list[Any]]:
     if not index.settings.query.reranker:
         space.pop("rerank_weight")
         space.pop("rerank_depth")
+    glossary = load_glossary(index.settings.query.glossary)
+    if glossary is None or not glossary.statements:
+        space.pop("statement_weight")  # no statements to weigh
     return space
 
 
@@ -138,7 +143,7 @@ def tune(
     for i, q in enumerate(questions, start=1):
         flt = SearchFilter(docs=q.docs) if scope == "doc" and q.docs else None
         cached.append((q, retrieve(index.parts, q.question, names, flt, depth, quota_kinds=["figure", "table"],
-                                   references=True)))
+                                   references=True, statements=True)))
         if progress:
             progress("retrieving", i, len(questions))
     tune_ids = {q.id for q in tune_qs}

@@ -69,3 +69,38 @@ def test_glossary_file_and_its_errors(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not a built-in glossary"):
         load_glossary(str(missing))
     assert load_glossary("") is None
+
+
+@pytest.mark.parametrize(("question", "statements"), [
+    ("Is 3M a capital-intensive business based on FY2022 data?", ("balance sheet", "cash flow statement")),
+    ("Roughly how many times has JnJ sold its inventory in FY2022?", ("balance sheet", "income statement")),
+    ("What was the largest liability in American Express's Balance Sheet in 2022?", ("balance sheet",)),
+    ("What is the FY2022 unadjusted EBITDA less capex for PepsiCo?",
+     ("balance sheet", "income statement", "cash flow statement")),
+    ("What Was AMCOR's Adjusted Non GAAP EBITDA for FY 2023", ()),  # reconciled outside the statements
+    ("Is growth in JnJ's adjusted EPS expected to accelerate?", ()),
+    ("Which region had the worst topline performance?", ()),
+])
+def test_finance_glossary_names_the_statements_a_question_needs(question: str, statements: tuple[str, ...]) -> None:
+    q = rewrite_query(question, load_glossary("finance"))
+    assert q.statements == statements and q.to_dict()["statements"] == list(statements)
+
+
+def test_glossary_statements_and_their_errors(tmp_path: Path) -> None:
+    good = tmp_path / "ops.toml"
+    good.write_text("no_statement = ['\\bplanned\\b']\n"
+                    '[[statement]]\nname = "roster"\ntitle = "crew roster"\n'
+                    '[[term]]\nmatch = ["who (?:flew|crewed)"]\nstatements = ["roster"]\n')  # no `add`: fine
+    g = load_glossary(str(good))
+    assert g is not None and list(g.statements) == ["roster"] and g.statements["roster"].search("CREW ROSTER")
+    assert rewrite_query("Who flew mission 3?", g).statements == ("roster",)
+    assert rewrite_query("Who flew mission 3?", g).lexical_terms == ""  # a term with no words adds none
+    assert rewrite_query("Who flew the planned mission?", g).statements == ()
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('[[term]]\nmatch = ["x"]\nadd = "y"\nstatements = ["ledger"]\n')
+    with pytest.raises(SettingsError, match="must name"):
+        load_glossary(str(unknown))
+    untitled = tmp_path / "untitled.toml"
+    untitled.write_text('[[statement]]\nname = "ledger"\n')
+    with pytest.raises(SettingsError, match="needs `name` and `title`"):
+        load_glossary(str(untitled))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mmrag.query_rewrite import load_glossary
 from mmrag.references import (
     appendix_start,
     find_references,
@@ -12,6 +13,8 @@ from mmrag.references import (
     number_value,
     opens_with,
     ordinal_value,
+    statement_pages,
+    statement_title,
 )
 
 
@@ -212,3 +215,50 @@ def test_section_references(query: str, expected: list[tuple[str, str]]) -> None
 )
 def test_no_section_where_none_is_named(query: str) -> None:
     assert [r for r in find_references(query) if r.kind.startswith("section")] == []
+
+
+STATEMENTS = load_glossary("finance").statements  # the built-in glossary's statement titles
+
+
+@pytest.mark.parametrize(("opening", "statement"), [
+    ("JOHNSON\xa0& JOHNSON AND SUBSIDIARIES\nCONSOLIDATED BALANCE SHEETS\nAt January\xa01, 2023", "balance sheet"),
+    ("Amcor plc and Subsidiaries Consolidated Statements of Income ($ in millions, except per share data)\nFor the",
+     "income statement"),
+    ("Table of Contents\nThe Boeing Company and Subsidiaries\nConsolidated Statements of Financial Position\n",
+     "balance sheet"),
+    ("PART I — FINANCIAL INFORMATION\nItem 1. Financial Statements\nCondensed Consolidated Statements of Cash Flows\n"
+     "$ in millions (unaudited)", "cash flow statement"),
+    ("Exhibit 1\nUlta Beauty, Inc. Consolidated Statements of Income (In thousands, except per share data)",
+     "income statement"),
+    # a title inside a sentence, after a preposition, or among the titles of an index: no statement page
+    ("Table of Contents\nReport of Independent Registered Public Accounting Firm To the Board of Directors. We have "
+     "audited the accompanying consolidated balance sheets of the Company", None),
+    ("ANALYSIS OF THE CONSOLIDATED STATEMENTS OF INCOME\nRevenues by Geography", None),
+    ("Table of Contents\nINDEX TO CONSOLIDATED FINANCIAL STATEMENTS\nConsolidated Statements of Income 93\n"
+     "Consolidated Statements of Comprehensive Income 94", None),
+    ("Table of Contents\nCash Flows: Cash flows from operating, investing and financing activities are provided", None),
+    ("Deferred taxes are presented in the consolidated balance sheets as follows:", None),
+])
+def test_a_statement_page_opens_with_its_title(opening: str, statement: str | None) -> None:
+    assert statement_title(opening, STATEMENTS) == statement
+
+
+def test_a_statement_is_its_first_run_of_pages() -> None:
+    from typing import NamedTuple
+
+    class Opening(NamedTuple):
+        id: str
+        page: int
+        opening: str
+
+    openings = {
+        2: "Table of Contents\nItem 7. Management's Discussion\nOur consolidated balance sheets show",
+        48: "3M Company and Subsidiaries\nConsolidated Statement of Income\nYears ended December 31",
+        50: "3M Company and Subsidiaries\nConsolidated Balance Sheet\nAt December 31",
+        52: "3M Company and Subsidiaries\nConsolidated Statement of Cash Flows\nYears ended December 31",
+        53: "3M Company and Subsidiaries\nConsolidated Statement of Cash Flows (continued)\n",
+        105: "Deed of Cross Guarantee Consolidated Statements of Income\n($ in millions)",  # a group's own, later
+    }
+    pages = [Opening(f"p{n}", n, text) for n, text in sorted(openings.items())]
+    found = {name: [p.page for p in run] for name, run in statement_pages(pages, STATEMENTS).items()}
+    assert found == {"income statement": [48], "balance sheet": [50], "cash flow statement": [52, 53]}

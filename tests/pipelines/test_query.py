@@ -285,3 +285,65 @@ def test_a_quoted_phrase_joins_the_fusion_of_a_real_query(sample_index: MMIndex)
     assert hits and all("route 40" in r.elements[h.element_id].searchable_text().lower() for h in hits)
     top = rank_units(r, sample_index.settings.query)[0]
     assert top.key == ("transit_ridership_2023.pdf", 3) and PHRASE in top.channels
+
+
+def test_the_statement_a_question_implies_gains_its_weight() -> None:
+    from dataclasses import replace
+
+    from mmrag.elements import ChannelHit, Element
+    from mmrag.pipelines.query import STATEMENT, Retrieval, rank_units
+    from mmrag.query_rewrite import RewrittenQuery
+
+    def page(n: int) -> Element:
+        return Element(id=f"p{n}", doc="10k.pdf", doc_sha256="x", page=n, kind="page", bbox=(0, 0, 1, 1), text="")
+
+    elements = {f"p{n}": page(n) for n in range(1, 9)}
+    order = ["p3", "p7", "p1", "p5", "p2"]  # the balance sheet (p5) fourth: notes and discussion repeat its words
+    rankings = {name: [ChannelHit(eid, 1.0 - i / 10, i + 1, name) for i, eid in enumerate(order)]
+                for name in ("text:dense", "text:lexical")}
+    question = "What is the quick ratio?"
+    rq = RewrittenQuery(question, question, statements=("balance sheet",))
+    r = Retrieval(rankings, elements, rq, statement=[ChannelHit("p5", 1.0, 1, STATEMENT)])
+    cfg = QuerySettings(neighbour_bonus=0.0, kind_quota={})
+    assert cfg.statement_weight == 2.0  # on by default
+    lifted = rank_units(r, cfg)
+    assert lifted[0].key == ("10k.pdf", 5) and STATEMENT in lifted[0].channels
+    assert [u.key[1] for u in rank_units(r, replace(cfg, statement_weight=0.0))][:4] == [3, 7, 1, 5]
+    assert rank_units(r, cfg, fused_mode=False)[0].key == "p3"  # a channel's own ranking has no prior
+
+
+def test_statement_pages_join_the_fusion_of_a_real_query(sample_index: MMIndex, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mmrag.pipelines import query as Q
+
+    # a glossary whose "project list" statement opens solar_outlook p4 ("3 Largest Projects"), implied by "zorblax"
+    glossary = tmp_path / "g.toml"
+    glossary.write_text("[[statement]]\nname = \"project list\"\ntitle = 'largest\\s+projects'\n"
+                        "[[term]]\nmatch = ['zorblax']\nstatements = [\"project list\"]\n")
+    settings = sample_index.settings
+    doc = "solar_outlook_2024.pdf"
+    query = "zorblax: what is the outlook for new capacity?"
+    results = {}
+    reads: list[list[str]] = []
+    store = sample_index.parts.store
+    page_ends = store.page_ends
+    try:
+        store.page_ends = lambda docs: reads.append(list(docs)) or page_ends(docs)  # type: ignore[method-assign]
+        for weight in (0.0, 2.0):
+            sample_index.settings = replace(settings, query=replace(settings.query, glossary=str(glossary),
+                                                                     statement_weight=weight))
+            results[weight] = sample_index.search_result(query, docs=[doc], k=5)
+        unscoped = sample_index.search_result(query, k=5)  # no filter: the documents of the top hits
+    finally:
+        sample_index.settings = settings
+        del store.page_ends
+    top = {w: (r.hits[0].element.doc, r.hits[0].element.page) for w, r in results.items()}
+    assert top[0.0] != (doc, 4) and top[2.0] == (doc, 4)
+    assert "statement" in results[2.0].hits[0].channels and results[2.0].query.statements == ("project list",)
+    assert (unscoped.hits[0].element.doc, unscoped.hits[0].element.page) == (doc, 4)
+    read = [d for docs in reads for d in docs]
+    assert read[0] == doc and len(read) == len(set(read)), "each document's statement pages are found once, then kept"
+    plain = sample_index.search_result("what is the outlook for new capacity?", docs=[doc], k=5)
+    assert plain.query.statements == () and all("statement" not in h.channels for h in plain.hits)
+    assert Q.STATEMENT == "statement"
