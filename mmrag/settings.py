@@ -76,7 +76,9 @@ class IngestSettings:
     ocr_concurrency: int = 0
     # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
     # fresh process before its next document, so what a parse left behind goes with it)
-    release_memory: bool = True  # after each document: empty MuPDF's store, hand free C heap back to the system
+    # after each document: empty MuPDF's store, hand free C heap back to the system (workers); after each batch
+    # written: hand the indexing process's free C heap back
+    release_memory: bool = True
     # glibc's mmap threshold in the parse workers and the indexing process, KB (mmrag.ingest.heap): blocks this large
     # are mapped on their own and go back when freed, instead of fragmenting the heap; 0: glibc's adaptive threshold
     heap_mmap_kb: int = 4096

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import MMRagError
 from mmrag.ingest.clock import StageClock
-from mmrag.ingest.heap import fix_mmap_threshold
+from mmrag.ingest.heap import fix_mmap_threshold, trim_heap
 from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.settings import usable_cores
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
@@ -313,6 +313,12 @@ class _DocumentWriter:
     def event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
         with self.clock.stage("store"):  # the element store and bookkeeping: what the nested stages leave
             self._event(task, sha, kind, payload)
+        if self.parts.settings.ingest.release_memory:
+            # What the fragment left freed (its unpickled pixels and elements, the encoder's batches) goes back to
+            # the system: glibc keeps the free pages inside its heaps otherwise, and this process's heap crept
+            # from ~190 to ~230 MB over 12 short reports (malloc_trim here: ~185 MB throughout)
+            with self.clock.stage("release"):
+                trim_heap()
 
     def _event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
         from mmrag.pipelines.workers import DONE, FAILED, PART, TIMEOUT

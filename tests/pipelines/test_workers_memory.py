@@ -97,10 +97,23 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     assert workers and sum(profile[w]["pages"] for w in workers) == 16
     assert 0 < profile["first_page_s"] < profile["wall_s"]
+    assert profile["main"]["release"] >= 0  # the indexing process hands its free heap back after each batch
     header, rows = profile_table(profile)
     assert header == ["stage", "main", *workers]
     assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
     assert all(len(r) == len(header) for r in rows)
+
+
+def test_without_release_memory_the_indexing_process_keeps_its_heap(tmp_path: Path) -> None:
+    from mmrag.pipelines.index import open_index
+
+    settings = Settings().updated({"image.enabled": False, "ingest.ocr": "none", "ingest.workers": 1,
+                                   "ingest.release_memory": False})
+    with open_index(tmp_path / "idx", settings) as index:
+        report = index.add([SAMPLE / DOCS[0]])
+    assert report.ok and "store" in report.profile["main"]
+    assert "release" not in report.profile["main"]
+    assert all("release" not in w["stages"] for k, w in report.profile.items() if k.startswith("worker "))
 
 
 def test_busy_share_leaves_out_the_stages_that_wait() -> None:
