@@ -3,8 +3,9 @@
     python benchmarks/devset.py [--devset ../shared/devset] [--split all|tune|held] [--out .devset]
                                 [--config settings.toml] [--reuse] [--tune]
 
-The dev set is a folder with `pdfs/` and `questions.jsonl` in mmrag's eval format (../shared/devset: 23 SEC
-filings, 2,499 pages, 68 questions; ../shared/devset-visual: 8 reports, decks and papers, 281 pages, 56 questions).
+The dev set is a folder with `pdfs/` (or its PDFs at the top, as sample_corpus) and `questions.jsonl` in mmrag's
+eval format (../shared/devset: 23 SEC filings, 2,499 pages, 68 questions; ../shared/devset-visual: 8 reports, decks
+and papers, 281 pages, 56 questions; sample_corpus: 5 PDFs, 60 questions, no held-back part).
 Its documents are split for honest tuning: HELD_BACK names, per dev set, the documents whose questions are never
 used to choose settings (finance: the five longest filings, 25 questions; visual: three documents, 14 questions);
 `--split tune` uses the rest; `--split all` also scores each split's questions on the whole set's index.
@@ -52,7 +53,8 @@ def mmrag(*args: str) -> str:
 
 def split_files(devset: Path, split: str, out: Path) -> tuple[list[Path], Path]:
     """The split's PDFs and a questions file holding only its questions."""
-    pdfs = sorted((devset / "pdfs").glob("*.pdf"))
+    folder = devset / "pdfs" if (devset / "pdfs").is_dir() else devset  # sample_corpus keeps its PDFs at the top
+    pdfs = sorted(folder.glob("*.pdf"))
     held_back = set(HELD_BACK.get(devset.resolve().name, ()))
     if split != "all" and not held_back:
         sys.exit(f"{devset}: no held-back documents are named for this dev set (HELD_BACK in {__file__})")
