@@ -46,6 +46,8 @@ def search(
         out.print("glossary: " + ", ".join(searched.glossary_matches)
                   + f" → +{searched.lexical_terms!r} ("
                   + ("lexical and dense sides" if searched.dense_terms else "lexical side") + ")", markup=False)
+    if searched.statements and any("statement" in h.channels for h in hits):
+        out.print("statements: " + ", ".join(searched.statements) + " (their pages ranked too)", markup=False)
     if refs:
         out.print("references: " + ", ".join(f"{r.kind} {r.value} ({r.text!r})" for r in refs), markup=False)
     t = Table(title=f"search: {query}")

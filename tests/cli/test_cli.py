@@ -99,6 +99,27 @@ def test_json_outputs_and_errors(tmp_path: Path) -> None:
     assert bad_channel.returncode == 2 and "image channel is not available" in bad_channel.stderr
 
 
+def test_search_names_the_statement_a_question_implies(tmp_path: Path) -> None:
+    with pymupdf.open() as doc:
+        for lines in (["Results of operations", "Current assets and current liabilities grew; the quick ratio was",
+                       "discussed with the board. Quick ratio commentary continues here."],
+                      ["ACME CORP AND SUBSIDIARIES", "CONSOLIDATED BALANCE SHEETS", "Total current assets 1,200",
+                       "Total current liabilities 800"]):
+            page = doc.new_page()
+            for i, line in enumerate(lines):
+                page.insert_text((72, 72 + 18 * i), line)
+        doc.save(tmp_path / "acme.pdf")
+    idx = tmp_path / "idx"
+    assert mmrag("index", str(tmp_path / "acme.pdf"), "--index", str(idx)).returncode == 0
+    shown = mmrag("search", "What was the quick ratio?", "--index", str(idx))
+    assert shown.returncode == 0 and "statements: balance sheet (their pages ranked too)" in shown.stdout
+    hits = json.loads(mmrag("search", "What was the quick ratio?", "--index", str(idx), "--json").stdout)
+    assert hits["query"]["statements"] == ["balance sheet"]
+    assert hits["hits"][0]["page"] == 2 and "statement" in hits["hits"][0]["channels"]
+    plain = mmrag("search", "board commentary", "--index", str(idx))
+    assert plain.returncode == 0 and "statements:" not in plain.stdout
+
+
 def test_show_images_writes_cited_crops(tmp_path: Path) -> None:
     idx = tmp_path / "idx"
     shutil.copy(SAMPLE / "solar_outlook_2024.pdf", tmp_path / "solar.pdf")
