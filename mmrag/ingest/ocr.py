@@ -391,9 +391,29 @@ class _Strips:
         return getattr(self._session, name)
 
 
+class _Decoded:
+    """What RapidOCR's CTC decoder reads of the recogniser's output (per line and step: the best class and its
+    probability), in place of the output itself: `argmax(axis=2)` and `max(axis=2)` return them."""
+
+    def __init__(self, best: Any, prob: Any) -> None:
+        self.best, self.prob = best, prob
+
+    def argmax(self, axis: int) -> Any:
+        assert axis == 2
+        return self.best
+
+    def max(self, axis: int) -> Any:
+        assert axis == 2
+        return self.prob
+
+
 class _Batches:
     """RapidOCR's recogniser session, run on LIMITS.rec_batch lines of each batch at a time (the same padded
-    inputs, so the same outputs; the activations of fewer lines at once)."""
+    inputs, so the same outputs; the activations of fewer lines at once).
+
+    Each run's output is reduced to what the CTC decoder reads (`_Decoded`) as soon as it comes: the output holds a
+    probability for each of the model's 6,625 characters at every step, 6.5 MB for one 1,975-px line, and a batch's
+    outputs joined together held 40-80 MB at once on slide pages (OWASP deck: +94 MB over the read's start)."""
 
     def __init__(self, session: Any) -> None:
         self._session = session
@@ -401,12 +421,17 @@ class _Batches:
     def __call__(self, batch: Any) -> list[Any]:
         import numpy as np
 
-        step = LIMITS.rec_batch
+        if not len(batch):
+            return self._session(batch)
+        step = LIMITS.rec_batch if LIMITS.rec_batch > 0 else len(batch)
         try:
-            if step <= 0 or len(batch) <= step:
-                return self._session(batch)
-            outs = [self._session(batch[i : i + step])[0] for i in range(0, len(batch), step)]
-            return [np.concatenate(outs)]
+            best, prob = [], []
+            for i in range(0, len(batch), step):
+                out = self._session(batch[i : i + step])[0]
+                best.append(out.argmax(axis=2))
+                prob.append(out.max(axis=2))
+                del out
+            return [_Decoded(np.concatenate(best), np.concatenate(prob))]
         finally:
             if LIMITS.trim_heap:  # each of RapidOCR's batches has a padded width of its own: what a width's first
                 trim_heap()  # run leaves freed but held goes back before the next (slide pages: -13 to -20 MB)

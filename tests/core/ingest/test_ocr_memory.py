@@ -117,6 +117,37 @@ def test_rapidocr_reads_the_same_lines_one_at_a_time() -> None:
     assert max(calls) > 1 and calls.count(1) >= len(read[1])
 
 
+def test_the_recogniser_hands_back_only_what_the_decoder_reads() -> None:
+    """Each recogniser run is reduced to the best character and its probability per step as it comes: the same
+    text and scores as RapidOCR decoding the whole output, which is never held."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (1400, 300), "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(5):
+        draw.text((20, 15 + 55 * i), f"Row {i}: the cooling tower output " + "m" * (12 * i), fill="black")
+    engine = ocr.RapidOCREngine()
+    rec = engine._engine.text_rec
+    wrapped = rec.session
+    outputs: list[object] = []
+    reads = {}
+    try:
+        for batch in (0, 1):
+            set_limits(OCRLimits(rec_batch=batch))
+            reads[batch] = [(ln.text, round(ln.confidence, 6)) for ln in engine.read(image)]
+        rec.session = wrapped._session  # RapidOCR's own session: whole outputs, decoded by RapidOCR
+        original = rec.session
+        rec.session = lambda x: outputs.append(original(x)[0]) or [outputs[-1]]
+        reads["rapidocr"] = [(ln.text, round(ln.confidence, 6)) for ln in engine.read(image)]
+    finally:
+        rec.session = wrapped
+        set_limits(OCRLimits())
+    assert reads[0] == reads[1] == reads["rapidocr"] and len(reads[0]) >= 4
+    assert any("cooling" in text for text, _ in reads[0])
+    assert all(o.ndim == 3 and o.shape[2] > 1000 for o in outputs)  # a probability per character: not kept by us
+
+
 def test_a_read_slot_held_by_a_process_that_died_is_free_again(tmp_path: Path) -> None:
     import multiprocessing as mp
     import os
