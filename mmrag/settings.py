@@ -84,7 +84,7 @@ class IngestSettings:
     heap_mmap_kb: int = 4096
     worker_max_pages: int = 2000  # a worker retires after the document that takes it past this many pages; 0: never
     worker_max_rss_mb: int = 400  # ... or after a document that took its resident memory this high; 0: no limit
-    mupdf_store_shrink: int = 50  # percent of MuPDF's store of decoded images and fonts freed after each batch
+    mupdf_store_shrink: int = 100  # percent of MuPDF's store of decoded images and fonts freed after each batch
     # What the text channel reads of a figure besides its own text (the heading above it always):
     figure_context_chars: int = 0  # characters of the prose above, beside and below a figure; 0: none
     chart_labels: bool = True  # a chart's labels as axis ranges and legend entries (meta "axis", "legend")

@@ -8,6 +8,7 @@ document keeps the pages it had sent.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing as mp
 import os
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmrag.errors import BadPDF
 from mmrag.ingest.clock import CLOCK, add_seconds, stage
-from mmrag.ingest.heap import fix_mmap_threshold, mmap_threshold_env
+from mmrag.ingest.heap import fix_mmap_threshold, mmap_threshold_env, trim_heap
 from mmrag.ingest.ocr import ReadSlots, free_decoded_images, shrink_decoded_images
 from mmrag.settings import IngestSettings
 
@@ -132,6 +133,9 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
     worker_max_rss_mb: a new process takes its place, so memory a parse left behind goes with it).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    # What the forkserver imported is shared with it until written to, and the garbage collector writes to every
+    # object it visits: frozen, the inherited objects are never visited, so their pages stay shared
+    gc.freeze()
     from mmrag.ingest.ocr import OCRLimits, set_limits, set_read_slots
     from mmrag.ingest.parse import stream_pdf
 
@@ -162,6 +166,12 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
                 sent = time.perf_counter() - t0
                 del part
                 shrink_decoded_images(settings.mupdf_store_shrink)
+                if settings.release_memory:
+                    # what the batch's pages left in the heap goes back now, not after the document: a long
+                    # document's later pages otherwise parse on top of its earlier ones' (EIA STEO, 59 pages:
+                    # 320 MB resident after its last batch, 250 with this)
+                    with stage("release"):
+                        trim_heap()
             end: tuple[str, Any] = (DONE, None)
         except BadPDF as exc:
             end = (FAILED, exc.reason)
