@@ -76,8 +76,9 @@ class IngestSettings:
     ocr_concurrency: int = 0
     # Worker memory, bounded by settings rather than by what a worker has parsed (a retired worker is replaced by a
     # fresh process before its next document, so what a parse left behind goes with it)
-    # after each document: empty MuPDF's store, hand free C heap back to the system (workers); after each batch
-    # written: hand the indexing process's free C heap back
+    # after each document: empty MuPDF's store, hand free C heap back to the system (workers); after each batch of
+    # pages: hand free C heap back (workers, after freeing mupdf_store_shrink of the store; the indexing process,
+    # after writing the batch)
     release_memory: bool = True
     # glibc's mmap threshold in the parse workers and the indexing process, KB (mmrag.ingest.heap): blocks this large
     # are mapped on their own and go back when freed, instead of fragmenting the heap; 0: glibc's adaptive threshold
