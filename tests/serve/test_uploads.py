@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from mmrag.pipelines.index import open_index
 from mmrag.serve.api import create_app
-from mmrag.serve.service import IndexService
+from mmrag.serve.service import IndexService, NotFound
 from mmrag.serve.uploads import UploadJobs, safe_pdf_name
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
@@ -165,6 +165,66 @@ def test_upload_jobs_outlive_a_restart_and_unfinished_ones_resume(private_index:
         again = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=30)  # the next restart reads it back
         assert again.get("7-1").status == "done" and again.get("7-1").report["added"]
         assert again.get("8-1").status == "failed"
+    finally:
+        service.close()
+
+
+def hold_writer_lock(root: Path) -> subprocess.Popen:
+    """Another process holding the index's writer lock, as a running `mmrag index` does (jobs wait for it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from mmrag.pipelines.lock import WriterLock; "
+         "WriterLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(60)", str(root)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_two_servers_of_one_index_never_run_the_same_job(private_index: Path, tmp_path: Path) -> None:
+    """Each unfinished job is owned by one server (its lock); the other shows it from its record, and takes over
+    only the jobs that a stopped server left."""
+    import json
+
+    service = IndexService(private_index, refresh_seconds=0.1)
+    holder = hold_writer_lock(private_index)
+    try:
+        # a server stopped before its job ran: the record says queued, the PDF is saved, no one holds its lock
+        (private_index / "uploads").mkdir()
+        make_pdf(private_index / "uploads" / "walrus.pdf", "The walrus haul-out count was 4,100 at Round Island.")
+        (private_index / "upload-jobs").mkdir()
+        (private_index / "upload-jobs" / "7-1.json").write_text(
+            json.dumps({"id": "7-1", "file": "walrus.pdf", "status": "running", "created": 3.0}))
+        first = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=60, adopt_seconds=0.2)
+        second = UploadJobs(service, max_bytes=200_000, lock_wait_seconds=60, adopt_seconds=0.2)
+        assert "7-1" in first._claims and "7-1" not in second._claims  # the first to start took it over
+        wait_for(lambda: first.get("7-1").status == "waiting")
+        pdf = make_pdf(tmp_path / "y.pdf", "The axolotl ledger records 12 axolotls.")
+        new = first.submit("axolotl.pdf", pdf.read_bytes())  # a job the second server has never seen
+        time.sleep(1.0)  # several of the second server's looks for abandoned jobs
+        assert "7-1" not in second._claims and new.id not in second._claims
+        assert second._queue.empty()
+        assert second.get(new.id).status == "queued"  # behind 7-1 in the first server's queue: read from its record
+        assert second.get("7-1").status == "waiting"
+        with pytest.raises(NotFound):
+            second.get("../7-1")
+    finally:
+        holder.kill()
+        holder.wait()
+    try:
+        for job_id in ("7-1", new.id):
+            done = wait_for(lambda: (j := second.get(job_id)).status in ("done", "failed") and j)  # noqa: B023
+            assert done.status == "done" and done.report["added"], done
+        assert service.search("walrus haul-out Round Island", k=3)["hits"][0]["doc"] == "walrus.pdf"
+        wait_for(lambda: not list((private_index / "upload-jobs").glob("*.lock")))  # finished jobs leave none
+
+        # a third job whose server stopped while the second server was already running: it takes it over
+        first.adopt_seconds = 3600.0  # the first server stops looking (after its current look)
+        time.sleep(0.5)
+        make_pdf(private_index / "uploads" / "narwhal.pdf", "The narwhal tusk grows to 3 metres.")
+        (private_index / "upload-jobs" / "9-1.json").write_text(
+            json.dumps({"id": "9-1", "file": "narwhal.pdf", "status": "queued", "created": 5.0}))
+        adopted = wait_for(lambda: (j := second.get("9-1")).status in ("done", "failed") and j)
+        assert adopted.status == "done" and adopted.report["added"], adopted
+        assert "9-1" not in first.jobs  # run by the second server alone
     finally:
         service.close()
 
