@@ -89,12 +89,13 @@ class WorkerProfile:
     peak_rss_mb: float = 0.0  # its resident size at its peak (while parsing)
     retired: bool = False  # it left after its last document (worker_max_pages / worker_max_rss_mb)
     first_page_at: float = 0.0  # when (time.time()) it finished parsing its first page in the run
+    frozen_objects: int = 0  # objects it inherited and froze for the garbage collector (see `_worker_main`)
 
     def to_dict(self) -> dict[str, Any]:
         return {"stages": {k: round(v, 3) for k, v in self.stages.items()}, "pages": self.pages,
                 "documents": self.documents, "rss_mb": round(self.rss_mb, 1),
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "retired": self.retired,
-                "first_page_at": self.first_page_at}
+                "first_page_at": self.first_page_at, "frozen_objects": self.frozen_objects}
 
 
 class _ReadOnlyCache:
@@ -136,6 +137,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
     # What the forkserver imported is shared with it until written to, and the garbage collector writes to every
     # object it visits: frozen, the inherited objects are never visited, so their pages stay shared
     gc.freeze()
+    frozen = gc.get_freeze_count()
     from mmrag.ingest.ocr import OCRLimits, set_limits, set_read_slots
     from mmrag.ingest.parse import stream_pdf
 
@@ -193,7 +195,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
             # at most 570 MB when each heavy document left its process)
             retire = f"{peak:.0f} MB resident at its peak (worker_max_rss_mb={settings.worker_max_rss_mb})"
         conn.send((*end, {"stages": {**CLOCK.take(), "send": sent}, "pages": 0, "rss_mb": rss, "peak_rss_mb": peak,
-                          "retire": retire}))
+                          "retire": retire, "frozen_objects": frozen}))
         if retire:
             return
 
@@ -403,6 +405,7 @@ class WorkerPool:
             prof.peak_rss_mb = max(prof.peak_rss_mb, stats.get("peak_rss_mb", 0.0))
             prof.documents += 1
             prof.rss_mb = max(prof.rss_mb, stats.get("rss_mb", 0.0))
+            prof.frozen_objects = max(prof.frozen_objects, stats.get("frozen_objects", 0))
             worker.retire = stats.get("retire", "")
             prof.retired = bool(worker.retire)
 
