@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pymupdf
+import pytest
+from pymupdf.table import Table
 
 from mmrag.ingest.figures import page_drawings
 from mmrag.ingest.tables import _numeric_columns, compact_grid, find_tables
@@ -50,3 +52,15 @@ def test_the_page_parses_to_tables_not_a_vector_figure(parse) -> None:
     figures = [e for e in doc.elements if e.kind == "figure"]
     assert len(tables) == 3 and not figures
     assert any("| Yardbird |" in t.text and "22" in t.text for t in tables)
+
+
+def test_the_header_finder_reads_our_rows_not_the_whole_table_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyMuPDF's header finder extracts the whole table (a Python loop over every glyph) only to name its top row:
+    it gets the rows already read instead, with the same tables as a result."""
+    page = pymupdf.open(BESTBUY_P17)[0]
+    before = find_tables(page, page_drawings(page))
+    calls = []
+    original = Table.extract
+    monkeypatch.setattr(Table, "extract", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    assert find_tables(page, page_drawings(page)) == before
+    assert not calls
