@@ -56,6 +56,11 @@ class Result:
         return self.path.stem
 
     @property
+    def kept(self) -> bool:
+        """False for a variant that was measured and not kept (`"kept": false`): never a series' current result."""
+        return self.data.get("kept", True) is not False
+
+    @property
     def kind(self) -> str:
         return str(self.data["kind"])
 
@@ -856,7 +861,7 @@ def headline_rows(results: list[Result]) -> list[Row]:
     for kind in kinds:
         info = kind_info(kind)
         seen: dict[str, Row] = {}
-        for r in (x for x in results if x.kind == kind):  # newest first
+        for r in (x for x in results if x.kind == kind and x.kept):  # newest first
             group = info.group(r)
             if group in seen:
                 continue
@@ -873,8 +878,8 @@ def kind_page(kind: str, results: list[Result], images: dict[str, bytes]) -> str
     mine = [r for r in results if r.kind == kind]
     current: list[Result] = []
     groups: set[str] = set()
-    for r in mine:  # the newest of each series is current
-        if info.group(r) not in groups:
+    for r in mine:  # the newest of each series is current (a variant not kept is history)
+        if r.kept and info.group(r) not in groups:
             groups.add(info.group(r))
             current.append(r)
     history = [r for r in mine if r not in current]

@@ -10,7 +10,7 @@ writes benchmarks/results/<kind>-<YYYY-MM-DD>-<label>.json (-2, -3, ... when tha
 is history and is never overwritten) holding
 
     {"kind", "label", "date" (ISO 8601, UTC), "machine", "versions", "command", "compared", "setup"?, "figures",
-     "notes"?, "source"?}
+     "notes"?, "source"?, "kept"?}
 
 - machine: cpus, cpus_usable (affinity), cpu_model, ram_gb, gpu (a list of {name, memory_gb}, [] for none),
   platform, python, load_average at the start and load_average_end;
@@ -18,7 +18,9 @@ is history and is never overwritten) holding
   versions of mmrag and the libraries the figures depend on;
 - command: the command line as run; compared: what the run compared in the same run (the baseline, the settings
   side by side), in one sentence; setup: what the run ran on (corpus, settings); figures: every measured figure;
-- source: only in results that were not written by a run (transcribed from an older README, for history).
+- source: only in results that were not written by a run (transcribed from an older README, for history);
+- kept: false on a variant that was measured and not kept (its code is not on main): the pages show it as history,
+  never as a series' current figure.
 
 benchmarks/render_pages.py turns these files into docs/benchmarks/ and the README's figures block.
 """
@@ -48,7 +50,7 @@ PACKAGES = (
     "sentence-transformers", "transformers", "numpy", "fastapi", "uvicorn",
 )
 ENVELOPE_KEYS = ("kind", "label", "date", "machine", "versions", "command", "compared", "setup", "figures", "notes",
-                 "source")
+                 "source", "kept")
 _GPU_PROBE = (
     "import json, torch\n"
     "n = torch.cuda.device_count() if torch.cuda.is_available() else 0\n"

@@ -85,7 +85,8 @@ def test_newest_result_first_older_ones_as_history(rendered: Path):
     for kind in {r.kind for r in results}:
         page = (rendered / pages.page_name(kind)).read_text()
         mine = [r for r in results if r.kind == kind]
-        assert f"\n### {mine[0].stem}\n" in page.split("## History")[0], kind  # the newest is current
+        newest = next(r for r in mine if r.kept)
+        assert f"\n### {newest.stem}\n" in page.split("## History")[0], kind  # the newest (kept) is current
         if "## History" in page:
             history = page.split("## History")[1]
             stems = [r.stem for r in mine if f"\n### {r.stem}\n" in history]
@@ -170,6 +171,24 @@ def test_a_new_result_is_current_and_the_old_one_history(tmp_path: Path):
     assert "31.75" in current and (docs / "img" / f"{path.stem}-open.png").is_file()
     assert pages.main(["--results", str(RESULTS), "--docs", str(docs), "--readme", ""]) == 0
     assert not (docs / "img" / f"{path.stem}-open.png").exists(), "pages of removed results are removed"
+
+
+def test_a_variant_not_kept_is_history_even_when_newest(tmp_path: Path):
+    results = _load("results")
+    folder = tmp_path / "results"
+    shutil.copytree(RESULTS, folder)
+    figures = {"sizes": {"1000": {"reader_ms": 99.5, "plain_ms": 10.25, "ratio": 9.71}}, "repeats": 3}
+    path = results.write_result("reader-open", "1k-variant", figures, compared="a variant not kept",
+                                results_dir=folder)
+    data = json.loads(path.read_text())
+    data["kept"] = False
+    path.write_text(json.dumps(data))
+    docs = tmp_path / "docs"
+    assert pages.main(["--results", str(folder), "--docs", str(docs), "--readme", ""]) == 0
+    current, history = (docs / "reader-open.md").read_text().split("## History")
+    assert f"### {path.stem}" in history and f"### {path.stem}" not in current
+    assert "### reader-open-2026-11-xx-3k-10k" in current
+    assert path.stem not in (docs / "index.md").read_text().split("## ")[1]  # not a headline either
 
 
 def test_a_malformed_result_is_named(tmp_path: Path):
