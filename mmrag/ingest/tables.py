@@ -113,7 +113,7 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
             continue
         bbox = pymupdf.Rect(tab.bbox)
         # The header finder extracts the whole table (a Python loop over every glyph) only to name the top row,
-        # whose names we never use: it gets the rows read above instead (a third of the finder's time on 10-Ks)
+        # whose names we never use: it gets the rows read above instead (a fifth of the finder's time on 10-Ks)
         tab.extract = lambda rows=rows: rows
         try:
             found = tab.header  # PyMuPDF renders the top row to tell a header by its colour; MuPDF can refuse that
