@@ -116,15 +116,22 @@ def test_bad_uploads_are_refused_or_fail_their_job(uploading: tuple[TestClient, 
     assert client.get("/api/jobs/nope").status_code == 404
 
 
-def test_an_upload_waits_for_a_running_writer(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
-    client, _ = uploading
-    root = client.app.state.service.root
-    holder = subprocess.Popen(  # another process holds the writer lock, as a running `mmrag index` does
+def hold_writer_lock(root: Path) -> subprocess.Popen:
+    """Another process holding the index's writer lock, as a running `mmrag index` does (jobs wait for it)."""
+    holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from mmrag.pipelines.lock import WriterLock; "
          "WriterLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(60)", str(root)],
         stdout=subprocess.PIPE, text=True)
+    if holder.stdout.readline().strip() != "locked":
+        holder.kill()
+        raise AssertionError("the writer lock was not taken")
+    return holder
+
+
+def test_an_upload_waits_for_a_running_writer(uploading: tuple[TestClient, UploadJobs], tmp_path: Path) -> None:
+    client, _ = uploading
+    holder = hold_writer_lock(client.app.state.service.root)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         pdf = make_pdf(tmp_path / "y.pdf", "The axolotl ledger records 12 axolotls.")
         job = client.post("/api/documents", files={"file": ("axolotl.pdf", pdf.read_bytes())}).json()
         wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["status"] == "waiting")
@@ -167,16 +174,6 @@ def test_upload_jobs_outlive_a_restart_and_unfinished_ones_resume(private_index:
         assert again.get("8-1").status == "failed"
     finally:
         service.close()
-
-
-def hold_writer_lock(root: Path) -> subprocess.Popen:
-    """Another process holding the index's writer lock, as a running `mmrag index` does (jobs wait for it)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from mmrag.pipelines.lock import WriterLock; "
-         "WriterLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(60)", str(root)],
-        stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
 
 
 def test_two_servers_of_one_index_never_run_the_same_job(private_index: Path, tmp_path: Path) -> None:
