@@ -169,3 +169,47 @@ def test_a_forked_child_encodes_with_threads_of_its_own(monkeypatch: pytest.Monk
     ready, _, _ = select.select([read], [], [], 60)
     os.waitpid(pid, 0) if ready else os.kill(pid, 9)
     assert ready and os.read(read, 1) == b"1"
+
+
+def test_cls_encoders_run_the_last_layer_on_the_first_token_with_the_same_vectors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import onnxruntime as ort
+
+    import mmrag.models.onnx_text as onnx_text
+    from mmrag.models.onnx_graph import cls_only
+
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))
+    texts = [RELEVANT, IRRELEVANT * 9, "A short one.", "Cash flows from operating activities rose 12% in 2022."]
+    encoder = load_text_encoder(BGE)
+    assert encoder.graph.parent == tmp_path / "cache" / "onnx" and encoder.graph != bundled_onnx_path(BGE)
+    ids = np.array([[101, 2023, 2003, 102, 0]], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": (ids > 0).astype(np.int64), "token_type_ids": np.zeros_like(ids)}
+    assert ort.InferenceSession(str(encoder.graph)).run(None, feed)[0].shape == (1, 1, 384)  # one row per text
+    fast = encoder.encode_documents(texts)
+    monkeypatch.setattr(onnx_text, "FIRST_TOKEN_LAST_LAYER", False)
+    whole_graph = load_text_encoder(BGE)
+    assert whole_graph.graph == onnx_text.onnx_file(bundled_onnx_path(BGE))
+    whole = whole_graph.encode_documents(texts)
+    assert (fast * whole).sum(axis=1).min() > 0.9999 and not np.allclose(fast, whole, atol=1e-7)
+    built = encoder.graph.stat().st_mtime_ns
+    assert cls_only(whole_graph.graph) == encoder.graph and encoder.graph.stat().st_mtime_ns == built  # cached
+
+
+def test_graphs_the_rewrite_does_not_fit_stay_as_they_are(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import mmrag.models.onnx_graph as onnx_graph
+    from mmrag.models.onnx_text import onnx_file
+
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "cache"))
+    cross = onnx_file(bundled_onnx_path(CROSS))  # a classifier export: other node names, no rewrite
+    assert onnx_graph.cls_only(cross) == cross
+    bge = onnx_file(bundled_onnx_path(BGE))
+    monkeypatch.setattr(onnx_graph, "MIN_PROBE_COSINE", 1.01)  # a rewrite that fails its probe is not used
+    assert onnx_graph.cls_only(bge) == bge and not (tmp_path / "cache").exists()
+    monkeypatch.setattr(onnx_graph, "MIN_PROBE_COSINE", 0.999)
+    assert load_text_encoder(BGE).graph != bge
+    mean_pooled = OnnxTextEncoder(BGE, bundled_onnx_path(BGE), pooling="mean")  # every token matters
+    assert mean_pooled.graph == bge
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("MMRAG_CACHE_DIR", str(tmp_path / "a-file" / "cache"))  # cannot be made, even by root
+    assert onnx_graph.cls_only(bge) == bge
