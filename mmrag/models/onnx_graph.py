@@ -44,7 +44,10 @@ def cls_only(graph: Path) -> Path:
     except OSError:
         return graph
     key = hashlib.sha256(f"{graph.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CLS_ONLY_VERSION}".encode())
-    cached = cache_dir() / "onnx" / f"cls-only-{key.hexdigest()[:24]}.onnx"
+    try:
+        cached = cache_dir() / "onnx" / f"cls-only-{key.hexdigest()[:24]}.onnx"
+    except RuntimeError:  # no home folder to cache in
+        return graph
     if cached.is_file():
         return cached
     rewritten = _cls_only_bytes(graph)

@@ -85,6 +85,37 @@ def test_batches_keep_to_the_token_budget_and_cover_every_text() -> None:
     assert max(len(b) for b in batches) == 64  # short ones fill the batch
 
 
+def test_batches_cost_the_fewest_padded_tokens_plus_calls() -> None:
+    import itertools
+    import random
+
+    from mmrag.models.onnx_text import BATCH_OVERHEAD_TOKENS, _batches_by_length
+
+    def cost(batches: list[list[int]], lengths: list[int]) -> int:
+        return sum(len(b) * max(lengths[i] for i in b) + BATCH_OVERHEAD_TOKENS for b in batches)
+
+    # one short text alone beats padding it to the length of four long ones (filling in order would not)
+    assert _batches_by_length([10, 120, 128, 128, 128], max_batch=8, max_tokens=512) == [[0], [1, 2, 3, 4]]
+    rng = random.Random(7)
+    for _ in range(60):  # against every split of the length order into runs, on small random inputs
+        lengths = [rng.choice([5, 40, 60, 120, 128, 250, 256, 384, 600]) for _ in range(rng.randint(1, 9))]
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        least = None
+        for cuts in itertools.product([False, True], repeat=len(order) - 1):
+            runs, run = [], [order[0]]
+            for index, cut in zip(order[1:], cuts):
+                if cut:
+                    runs.append(run)
+                    run = []
+                run.append(index)
+            runs.append(run)
+            if all(len(r) <= 4 and (len(r) == 1 or len(r) * max(lengths[i] for i in r) <= 512) for r in runs):
+                least = cost(runs, lengths) if least is None else min(least, cost(runs, lengths))
+        planned = _batches_by_length(lengths, max_batch=4, max_tokens=512)
+        assert sorted(i for b in planned for i in b) == list(range(len(lengths)))
+        assert cost(planned, lengths) == least
+
+
 @pytest.mark.parametrize("shrink", [False, True])
 def test_runs_shrink_the_arena_only_when_asked(monkeypatch: pytest.MonkeyPatch, shrink: bool) -> None:
     """By default a run keeps onnxruntime's arena (shrinking it after every run cost 13% of the encoding time)."""
