@@ -51,3 +51,26 @@ def test_gpu_pages_bench_runs_on_a_cpu_with_the_tiny_model(tmp_path: Path, capsy
     out = capsys.readouterr().out
     assert "pipeline pages/s" in out and "query encoding" in out
     assert list(tmp_path.glob("gpu-pages-*-smoke.json"))
+
+
+def test_bench_text_encoder_compares_graphs_and_batch_plans(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mmrag.models.onnx_text import BATCH_OVERHEAD_TOKENS
+
+    words = "revenue operating margin cash flows segment inventory lease goodwill dividend".split()
+    texts = [" ".join(words[(i * 7 + k) % len(words)] for k in range(3 + (i * 13) % 90)) for i in range(40)]
+    (tmp_path / "texts.txt").write_text("\n".join(texts))
+    bench = _load("bench_text_encoder")
+    assert bench.main(["--texts", str(tmp_path / "texts.txt"), "--rounds", "1", "--group", "20", "--json",
+                       "--results-dir", str(tmp_path / "results"), "--label", "smoke"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["texts"] == 40 and report["graph"]["rewritten"] and report["graph"]["cosine_min"] > 0.999
+    assert all(s > 0 for s in report["graph"]["seconds"].values())
+
+    def cost(row: dict) -> float:
+        return (1 + row["padding"]) * report["tokens"] + BATCH_OVERHEAD_TOKENS * row["calls"]
+
+    assert cost(report["batches"]["planned"]) <= cost(report["batches"]["filled in order"])
+    [written] = list((tmp_path / "results").glob("text-encoder-*-smoke.json"))
+    assert json.loads(written.read_text())["figures"]["graph"]["rewritten"] is True

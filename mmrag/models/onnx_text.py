@@ -219,8 +219,7 @@ def _hidden_size(folder: Path) -> int | None:
 
 
 # What one more model call costs, in padded tokens: batches are planned to minimise padded tokens plus this per call
-# (finance dev-set texts in groups of 50, as an index part gives them: padding 6.5% -> 2.3% with 14% more calls,
-# 3-6% less time than filling each batch in length order).
+# (`benchmarks/bench_text_encoder.py` compares the plan with filling each batch in length order).
 BATCH_OVERHEAD_TOKENS = 32
 
 
@@ -263,7 +262,7 @@ class OnnxTextEncoder(_OnnxModel):
         profile = MODEL_PROFILES.get(name, {})
         self.pooling = pooling or profile.get("pooling") or _pooling_from_folder(self.folder)
         if self.pooling == "cls" and FIRST_TOKEN_LAST_LAYER:
-            self.graph = cls_only(self.graph)  # the last layer on [CLS] alone: the same vectors, 6% less time
+            self.graph = cls_only(self.graph)  # the last layer on [CLS] alone, same vectors
         self.query_prefix = profile.get("query_prefix", "") if query_prefix is None else query_prefix
         self.batch_size = batch_size
         self.dim = _hidden_size(self.folder) or int(self._embed(["dimension probe"]).shape[1])
