@@ -85,8 +85,7 @@ def _cls_only_bytes(graph: Path) -> bytes | None:
     index = "mmrag_first_token"
     model.graph.initializer.append(numpy_helper.from_array(np.array([0], dtype=np.int64), index))
     for node in nodes:  # everything that read the queries or the residual now reads their first token
-        if query not in node.output:
-            _rename_input(node, query, query + "_first")
+        _rename_input(node, query, query + "_first")
         if node is residual_add[0]:
             _rename_input(node, layer_input, layer_input + "_first")
     out: list[Any] = []
