@@ -10,6 +10,9 @@ import pymupdf
 Rect4 = tuple[float, float, float, float]
 
 _NAMED_PART = re.compile(r"^(?:part|item|chapter|section|article)\s+(?:[ivxlc]+|\d{1,2}[a-z]?)\b", re.I)
+# A heading that names its own rank may end with a full stop, as filings set theirs ("Item 2. Properties.",
+# "Item 1A. Risk Factors.", "Note 12. Debt."); any other short bold line that does is a sentence.
+_RANKED_HEADING = re.compile(rf"{_NAMED_PART.pattern}|^note\s+\d{{1,2}}\b", re.I)
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
 
 
@@ -117,4 +120,5 @@ def mark_headings(blocks: list[Block], body_size: float) -> None:
         # "Item 7. Management's Discussion and Analysis of ..." runs long but says it is a heading
         longest = 150 if _NAMED_PART.match(text) else 90
         bold = all(ln.bold for ln in blk.lines) and blk.size >= body_size - 0.5 and len(text) < longest
-        blk.heading = (larger or bold) and not text.rstrip().endswith((".", ",", ";"))
+        ending = (",", ";") if _RANKED_HEADING.match(text) else (".", ",", ";")
+        blk.heading = (larger or bold) and not text.rstrip().endswith(ending)

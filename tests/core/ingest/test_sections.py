@@ -136,3 +136,23 @@ def test_a_page_number_in_a_contents_list_opens_no_section(tmp_path, parse):
     sections = next(e for e in parse(path).elements if e.kind == "page").meta["sections"]
     assert ["CASE STUDIES", "One-hour workshop"] in sections
     assert not any(title.startswith("PAGE") for p in sections for title in p)
+
+
+def test_item_headings_set_with_a_full_stop_open_sections(tmp_path, parse):
+    """Filings set their items in bold body type with a full stop ("Item 2. Properties."): they still open
+    sections, while a bold sentence of the same size stays body text."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    y = 72
+    for heading in ("Item 2. Properties.", "Our plants may be disrupted by events outside our control.",
+                    "Item\xa03. Legal Proceedings.", "Note 12. Debt."):
+        page.insert_text((72, y), heading, fontsize=10, fontname="hebo")
+        page.insert_textbox(pymupdf.Rect(72, y + 8, 540, y + 90), BODY, fontsize=10)
+        y += 110
+    path = tmp_path / "10k-items.pdf"
+    doc.save(path)
+    paths = [e.meta["path"] for e in parse(path).elements if e.kind == "text"]
+    assert ["Item 2. Properties."] in paths
+    assert ["Item 3. Legal Proceedings."] in paths
+    assert ["Item 3. Legal Proceedings.", "Note 12. Debt."] in paths  # a note sits below an item
+    assert not any("Our plants" in title for p in paths for title in p)
