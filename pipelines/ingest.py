@@ -101,6 +101,7 @@ class Parsing:
 
     def __init__(self, store: ElementStore, settings: IngestSettings, files: Sequence[tuple[Path, str]]) -> None:
         self.started, self.started_at = time.perf_counter(), time.time()
+        self.cpu_started = time.process_time()  # the main process's CPU seconds, all its threads
         fix_mmap_threshold(settings.heap_mmap_kb)  # this process encodes and writes what the workers parse
         self.report = IndexReport()
         planned = changed_documents(store, files, self.report)
@@ -201,7 +202,8 @@ def index_documents(
         workers = {name: w.to_dict() for name, w in parsing.pool.profile.items()}
         firsts = [w["first_page_at"] for w in workers.values() if w["first_page_at"]]
         report.profile = {"wall_s": time.perf_counter() - parsing.started, "started_at": parsing.started_at,
-                          "main": clock.take(),
+                          "main": clock.take(), "main_cpu_s": time.process_time() - parsing.cpu_started,
+                          "cores": usable_cores(),
                           "first_page_s": min(firsts) - parsing.started_at if firsts else None, **workers}
     if prune:
         report.removed.extend(prune_missing(parts, files))
@@ -414,7 +416,8 @@ def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]
     The last rows: pages parsed, documents, the largest resident size a worker reported after a document, and
     the share of the wall time each process was busy (a worker: not counting "send", which includes the time
     its pipe was full, nor "ocr wait", its turn at OCR; the main process: not counting "wait for parse"), which
-    shows what bounds the run.
+    shows what bounds the run; then each process's CPU seconds and the cores the run kept busy on average (all
+    processes' CPU over the wall time): near the machine's cores, the run is bound by compute, not by waiting.
     """
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     main: dict[str, float] = dict(profile.get("main", {}))
@@ -436,6 +439,12 @@ def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]
     busy = [sum(v for k, v in profile[w]["stages"].items() if k not in WAITING) for w in workers]
     rows.append([f"busy (of {wall:.1f} s)", f"{100 * busy_main / wall:.0f}%",
                  *(f"{100 * b / wall:.0f}%" for b in busy)])
+    if profile.get("main_cpu_s") is not None:
+        cpu = [float(profile["main_cpu_s"]), *(float(profile[w].get("cpu_s", 0.0)) for w in workers)]
+        rows.append(["CPU s (all threads)", *(f"{c:.1f}" for c in cpu)])
+        cores = profile.get("cores")
+        rows.append([f"cores used (of {cores})" if cores else "cores used", f"{sum(cpu) / wall:.2f}",
+                     *("" for _ in workers)])
     if profile.get("first_page_s") is not None:
         rows.append(["first page parsed (s)", f"{profile['first_page_s']:.1f}", *("" for _ in workers)])
     return header, rows

@@ -90,12 +90,14 @@ class WorkerProfile:
     retired: bool = False  # it left after its last document (worker_max_pages / worker_max_rss_mb)
     first_page_at: float = 0.0  # when (time.time()) it finished parsing its first page in the run
     frozen_objects: int = 0  # objects it inherited and froze for the garbage collector (see `_worker_main`)
+    cpu_s: float = 0.0  # CPU seconds it spent on the run's documents (all its threads)
 
     def to_dict(self) -> dict[str, Any]:
         return {"stages": {k: round(v, 3) for k, v in self.stages.items()}, "pages": self.pages,
                 "documents": self.documents, "rss_mb": round(self.rss_mb, 1),
                 "peak_rss_mb": round(self.peak_rss_mb, 1), "retired": self.retired,
-                "first_page_at": self.first_page_at, "frozen_objects": self.frozen_objects}
+                "first_page_at": self.first_page_at, "frozen_objects": self.frozen_objects,
+                "cpu_s": round(self.cpu_s, 3)}
 
 
 class _ReadOnlyCache:
@@ -157,12 +159,16 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
         cache = _ReadOnlyCache(cache_db)
         sent = 0.0  # seconds the last message took to go (blocked while the main process is behind)
         CLOCK.first_page_at = 0.0
+        cpu = time.process_time()  # CPU seconds are counted from here, message by message
         try:
             for part in stream_pdf(path, doc, settings, ocr_cache=cache, batch_pages=settings.batch_pages):
                 part_cache, cache.new = cache.new, {}
                 n = sum(1 for e in part.elements if e.kind == "page")
                 pages += n
-                stats = {"stages": {**CLOCK.take(), "send": sent}, "pages": n, "first_page_at": CLOCK.first_page_at}
+                now = time.process_time()
+                used, cpu = now - cpu, now
+                stats = {"stages": {**CLOCK.take(), "send": sent}, "pages": n, "first_page_at": CLOCK.first_page_at,
+                         "cpu_s": used}
                 t0 = time.perf_counter()
                 conn.send((PART, (part, part_cache), stats))
                 sent = time.perf_counter() - t0
@@ -195,7 +201,7 @@ def _worker_main(conn: Connection, ocr_slots: ReadSlots | None = None) -> None:
             # at most 570 MB when each heavy document left its process)
             retire = f"{peak:.0f} MB resident at its peak (worker_max_rss_mb={settings.worker_max_rss_mb})"
         conn.send((*end, {"stages": {**CLOCK.take(), "send": sent}, "pages": 0, "rss_mb": rss, "peak_rss_mb": peak,
-                          "retire": retire, "frozen_objects": frozen}))
+                          "retire": retire, "frozen_objects": frozen, "cpu_s": time.process_time() - cpu}))
         if retire:
             return
 
@@ -398,6 +404,7 @@ class WorkerPool:
         prof = self.profile.setdefault(f"worker {worker.serial}", WorkerProfile())
         add_seconds(prof.stages, stats.get("stages", {}))
         prof.pages += stats.get("pages", 0)
+        prof.cpu_s += stats.get("cpu_s", 0.0)
         first = stats.get("first_page_at", 0.0)
         if first and (not prof.first_page_at or first < prof.first_page_at):
             prof.first_page_at = first

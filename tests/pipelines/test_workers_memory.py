@@ -105,6 +105,12 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
     assert header == ["stage", "main", *workers]
     assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
     assert all(len(r) == len(header) for r in rows)
+    # every process spent CPU on the run: the main process encoding, each worker parsing, none more than the
+    # wall time on all the cores
+    cpu = [profile["main_cpu_s"], *(profile[w]["cpu_s"] for w in workers)]
+    assert all(0 < c <= profile["wall_s"] * profile["cores"] for c in cpu), cpu
+    used = next(r for r in rows if r[0].startswith("cores used"))
+    assert used[0] == f"cores used (of {profile['cores']})" and float(used[1]) == round(sum(cpu) / profile["wall_s"], 2)
 
 
 def test_without_release_memory_the_indexing_process_keeps_its_heap(tmp_path: Path) -> None:
@@ -127,4 +133,9 @@ def test_busy_share_leaves_out_the_stages_that_wait() -> None:
     _, rows = profile_table(profile)
     busy = next(r for r in rows if r[0].startswith("busy"))
     assert busy == ["busy (of 10.0 s)", "80%", "40%"]
+    assert not any(r[0].startswith(("CPU", "cores")) for r in rows)  # a profile from before CPU was counted
+    profile.update({"main_cpu_s": 12.0, "cores": 2})
+    profile["worker 1"]["cpu_s"] = 4.5
+    _, rows = profile_table(profile)
+    assert rows[-2:] == [["CPU s (all threads)", "12.0", "4.5"], ["cores used (of 2)", "1.65", ""]]
     assert [r[0] for r in rows][:6] == ["wait for parse", "encode text", "tables", "ocr", "ocr wait", "send"]
