@@ -124,7 +124,7 @@ class Parsing:
 
         try:
             self.pool = shared_pool(min(settings.workers or usable_cores(), len(self.tasks)))
-            self._events = self.pool.run(self.tasks, tell_idle=True)
+            self._events = self.pool.run(self.tasks)
         except BaseException as exc:  # raised where the events are asked for
             self._error = exc
 
@@ -291,21 +291,8 @@ def _quietly(fn: Any) -> None:
         log.debug("early model load failed", exc_info=True)
 
 
-# Elements a document's fragments gather before the channels embed them: an encoder call over a few fragments at
-# once instead of each fragment's own (8 pages: about 50 elements, two calls, pages and the rest) leaves its runs'
-# threads idle less often at the call's end, where one run finishes its last batch while the other waits. The
-# writer embeds what it holds sooner when no fragment is waiting (the pool's IDLE event), so gathering never makes
-# it wait for the parse with work in hand.
-ENCODE_ELEMENTS = 256
-
-
 class _DocumentWriter:
-    """Writes streamed fragments of each document to the store and the channels, in order (main process only).
-
-    Fragments go to the element store as they come; the channels embed them in groups of about ENCODE_ELEMENTS
-    elements and at the document's end, before it is flushed and marked ready (a document cut short by a kill
-    stays `indexing`, and the next run redoes it whole).
-    """
+    """Writes streamed fragments of each document to the store and the channels, in order (main process only)."""
 
     def __init__(
         self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int, clock: StageClock
@@ -324,13 +311,8 @@ class _DocumentWriter:
         self.last_page = 0
         self.warnings: list[str] = []
         self.ocr_pages: list[int] = []
-        self.pending: list[Element] = []  # stored elements the channels have not embedded yet
 
     def event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
-        from mmrag.pipelines.workers import IDLE
-
-        if kind == IDLE and not self.pending:
-            return
         with self.clock.stage("store"):  # the element store and bookkeeping: what the nested stages leave
             self._event(task, sha, kind, payload)
         if self.parts.settings.ingest.release_memory:
@@ -341,11 +323,8 @@ class _DocumentWriter:
                 trim_heap()
 
     def _event(self, task: Task, sha: str, kind: str, payload: Any) -> None:
-        from mmrag.pipelines.workers import DONE, FAILED, IDLE, PART, TIMEOUT
+        from mmrag.pipelines.workers import DONE, FAILED, PART, TIMEOUT
 
-        if kind == IDLE:  # nothing more has come yet: embed what is gathered instead of waiting with it
-            self._embed_pending()
-            return
         if kind == PART:
             part, ocr_cache = payload
             self._part(task, sha, part, ocr_cache)
@@ -355,7 +334,6 @@ class _DocumentWriter:
             self.warnings.append(f"truncated after page {self.last_page}: {payload}")
             kind = DONE
         if kind == DONE and self.started:
-            self._embed_pending()
             for name, channel in self.channels.items():
                 with self.clock.stage(f"write {name}"):
                     channel.flush()
@@ -374,7 +352,6 @@ class _DocumentWriter:
             log.warning("skipped %s: %s", task.path, reason)
         self.done_docs += 1
         self.started, self.count, self.last_page, self.warnings, self.ocr_pages = False, 0, 0, [], []
-        self.pending = []  # a failed document's are dropped with it
         if self.progress:
             self.progress("documents", self.done_docs, self.total)
 
@@ -401,23 +378,14 @@ class _DocumentWriter:
             describe_figures(self.parts, part.elements)
         store.add_elements(task.doc, part.elements, self.count)
         self.count += len(part.elements)
-        self.pending.extend(part.elements)
-        if len(self.pending) >= ENCODE_ELEMENTS:
-            self._embed_pending()
+        for name, channel in self.channels.items():
+            with self.clock.stage(f"write {name}"):  # its encoder's time counts as "encode <name>"
+                channel.add(part.elements, store.read_pixels)
         pages = part.elements[-1].page - self.last_page
         self.last_page = part.elements[-1].page
         self.pages_done += pages
         if self.progress:
             self.progress("pages", self.pages_done, self.pages_total)
-
-    def _embed_pending(self) -> None:
-        """The channels embed and upsert the elements stored since their last call."""
-        if not self.pending:
-            return
-        for name, channel in self.channels.items():
-            with self.clock.stage(f"write {name}"):  # its encoder's time counts as "encode <name>"
-                channel.add(self.pending, self.parts.store.read_pixels)
-        self.pending = []
 
 
 def reembed(parts: IndexParts, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # one of "done", "failed" (payload: the reason; nothing of the document is kept) or "timeout" (the reason;
 # the fragments already sent stand).
 PART, DONE, FAILED, TIMEOUT = "part", "done", "failed", "timeout"
-IDLE = "idle"  # nothing of the head task has come yet (only with run(..., tell_idle=True)): the caller may catch up
 
 
 def parse_document(path: str | Path, settings: IngestSettings, doc: str | None = None) -> ParsedDocument:
@@ -303,21 +302,19 @@ class WorkerPool:
             worker.kill()  # died while idle (killed by the system): replace it
         return self._start(settings)
 
-    def run(self, tasks: Sequence[Task], tell_idle: bool = False) -> Iterator[tuple[Task, str, Any]]:
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, str, Any]]:
         """(task, kind, payload) events, task by task in the given order, while later tasks parse ahead.
 
         The first tasks go to the workers now, before the first event is asked for (the caller can load its
         models meanwhile). Per task: PART events, then DONE, FAILED or TIMEOUT. A task waiting for its turn
         holds at most settings.queue_batches fragments; past that its worker is left blocked on its pipe.
-        tell_idle: an IDLE event (payload None) comes before the pool would wait for the head task's next
-        message, so that a caller holding work back (the writer gathers fragments to embed them together) does
-        it then instead of waiting. Closing the iterator early, or `abort()`, kills the workers still parsing.
+        Closing the iterator early, or `abort()`, kills the workers still parsing.
         """
         pending = deque(tasks)
         self.busy = {}
         self.profile = {}
         self._dispatch(pending)
-        return self._events(tasks, pending, tell_idle)
+        return self._events(tasks, pending)
 
     def _dispatch(self, pending: deque[Task]) -> None:
         while pending and len(self.busy) < self.size:
@@ -327,9 +324,7 @@ class WorkerPool:
             worker.conn.send((task.path, task.doc, task.settings, task.cache_db))
             self.busy[worker] = task
 
-    def _events(
-        self, tasks: Sequence[Task], pending: deque[Task], tell_idle: bool = False
-    ) -> Iterator[tuple[Task, str, Any]]:
+    def _events(self, tasks: Sequence[Task], pending: deque[Task]) -> Iterator[tuple[Task, str, Any]]:
         busy = self.busy
         try:
             for head in tasks:
@@ -340,11 +335,6 @@ class WorkerPool:
                         yield head, kind, payload
                     if head.finished:
                         break
-                    if tell_idle:
-                        self._listen(busy, head, block=False)  # what has come already
-                        if head.events or head.finished:
-                            continue
-                        yield head, IDLE, None
                     self._listen(busy, head)
         finally:
             self.abort()
@@ -355,12 +345,11 @@ class WorkerPool:
             worker.kill()
         self.busy.clear()
 
-    def _listen(self, busy: dict[_Worker, Task], head: Task, block: bool = True) -> None:
-        """Wait for messages (or deaths) from the busy workers and route them to their tasks (block=False: only
-        take what has come already)."""
+    def _listen(self, busy: dict[_Worker, Task], head: Task) -> None:
+        """Wait for messages (or deaths) from the busy workers and route them to their tasks."""
         listening = [w for w, t in busy.items() if t is head or len(t.events) < t.settings.queue_batches]
         timeouts = [busy[w].settings.max_seconds - busy[w].waited for w in listening]
-        timeout = max(0.05, min([1.0, *timeouts])) if block else 0.0
+        timeout = max(0.05, min([1.0, *timeouts]))
         handles: list[Any] = []
         for w in listening:
             handles += [w.conn, w.process.sentinel]

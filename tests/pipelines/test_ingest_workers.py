@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmrag.pipelines.index import MMIndex
-from mmrag.pipelines.workers import DONE, FAILED, IDLE, PART, TIMEOUT, Task, WorkerPool, parse_document
+from mmrag.pipelines.workers import DONE, FAILED, PART, TIMEOUT, Task, WorkerPool, parse_document
 from mmrag.settings import IngestSettings
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_corpus"
@@ -118,51 +118,3 @@ def test_workers_setting_resolves_to_processes(workers: int) -> None:
 
     n = workers or usable_cores()
     assert n >= 1
-
-
-def test_fragments_are_embedded_in_groups_and_every_one_by_the_documents_end(tmp_path: Path, monkeypatch) -> None:
-    """While the encoder is behind, the writer gathers the fragments that queued up and embeds them in one call
-    (fewer, larger encoder calls); whatever it holds is embedded before the document is marked ready."""
-    import time
-
-    from mmrag.indexes.qdrant_text import QdrantTextChannel
-    from mmrag.pipelines import ingest
-    from mmrag.pipelines.index import open_index
-    from mmrag.settings import Settings
-
-    calls: list[tuple[str, int]] = []
-    add = QdrantTextChannel.add
-
-    def slow_add(self, elements, *args, **kwargs):  # an encoder slower than the parse, as on 2 cores
-        calls.append((elements[0].doc, len(elements)))
-        time.sleep(0.4)
-        return add(self, elements, *args, **kwargs)
-
-    monkeypatch.setattr(QdrantTextChannel, "add", slow_add)
-    monkeypatch.setattr(ingest, "ENCODE_ELEMENTS", 1000)
-    settings = Settings().updated({"image.enabled": False, "ingest.ocr": "none", "ingest.batch_pages": 1,
-                                   "ingest.workers": 1})
-    docs = ["solar_outlook_2024.pdf", "finfet_yield_paper.pdf"]
-    with open_index(tmp_path / "idx", settings) as index:
-        report = index.add([SAMPLE / d for d in docs])
-        assert report.ok and sorted(report.added) == sorted(docs)
-        for doc in docs:
-            elements = list(index.store.elements(doc=doc))
-            sizes = [n for d, n in calls if d == doc]
-            assert sum(sizes) == len(elements)  # each element embedded once, none left behind
-            assert len(sizes) < len({e.page for e in elements})  # one page per fragment, fewer calls than pages
-        points = index.parts.channels.open()["text"].describe()["points"]
-        assert points == sum(1 for e in index.store.elements() if e.searchable_text().strip())
-
-
-def test_the_pool_says_when_it_would_wait_only_when_asked() -> None:
-    tasks = [Task(str(SAMPLE / "solar_outlook_2024.pdf"), "solar.pdf", IngestSettings(ocr="none", batch_pages=1))]
-    pool = WorkerPool(1)
-    try:
-        told = [kind for _, kind, _ in pool.run(tasks, tell_idle=True)]
-        tasks = [Task(t.path, t.doc, t.settings) for t in tasks]
-        plain = [kind for _, kind, _ in pool.run(tasks)]
-    finally:
-        pool.close()
-    assert IDLE in told and told[-1] == DONE
-    assert IDLE not in plain and [k for k in told if k != IDLE] == plain
