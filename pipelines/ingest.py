@@ -45,8 +45,9 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    # seconds per stage: {"main": {stage: s}, "worker N": {"stages": {stage: s}, "pages", ...}, "wall_s": s};
-    # empty when nothing was parsed. Not part of to_dict(): `mmrag index --profile` shows it.
+    # seconds per stage: {"main": {stage: s}, "worker N": {"stages": {stage: s}, "pages", "cpu_s", ...}, "wall_s": s,
+    # "main_cpu_s": s, "cores": n}; empty when nothing was parsed. Not part of to_dict(): `mmrag index --profile`
+    # shows it.
     profile: dict[str, Any] = field(default_factory=dict)
 
     @property
