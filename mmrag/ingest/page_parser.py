@@ -152,7 +152,10 @@ class DocumentParser:
                    for b in regions.pictures]
             )
         else:
-            tables = find_tables(page, drawings) if has_ruling(drawings) else []
+            # the header finder may render from the display list made for the page images (not when those
+            # render a copy without its huge images)
+            display_list = renderer.list if render_page is page else None
+            tables = find_tables(page, drawings, display_list=display_list) if has_ruling(drawings) else []
             vec = fig.vector_regions(drawings, rect, [t.bbox for t in tables], lines, blocks, caption_lines)
             figures = self._merge_figures(
                 [_Figure(im.bbox, "raster", im.dpi) for im in rasters] + [_Figure(b, "vector") for b in vec]

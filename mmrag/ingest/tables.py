@@ -47,13 +47,21 @@ def _cell(value: object) -> str:
     return text.replace("|", "\\|")
 
 
-def _cell_text(words: list[tuple], cell: tuple[float, float, float, float]) -> str:
-    inside = [
-        w for w in words
-        if cell[0] <= (w[0] + w[2]) / 2 <= cell[2] and cell[1] <= (w[1] + w[3]) / 2 <= cell[3]
-    ]
-    inside.sort(key=lambda w: (w[5], w[6], w[7]))  # block, line, word number: reading order
-    return _cell(" ".join(w[4] for w in inside))
+def _cell_text(words: _Words, cell: tuple[float, float, float, float]) -> str:
+    """The words whose centre lies in the cell, in reading order (block, line, word number)."""
+    cx, cy = words.centres
+    inside = np.flatnonzero((cell[0] <= cx) & (cx <= cell[2]) & (cell[1] <= cy) & (cy <= cell[3]))
+    return _cell(" ".join(words.text[i] for i in inside))
+
+
+class _Words:
+    """A page's words (PyMuPDF's `get_text("words")` tuples), sorted in reading order, with their centres."""
+
+    def __init__(self, words: list[tuple]) -> None:
+        words = sorted(words, key=lambda w: (w[5], w[6], w[7]))  # block, line, word number
+        self.text = [w[4] for w in words]
+        boxes = np.array([w[:4] for w in words], dtype=np.float64).reshape(-1, 4)
+        self.centres = ((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
 
 
 def _edges(drawings: list[dict], min_length: float = 3.0) -> tuple[set[int], set[int]]:
@@ -91,8 +99,14 @@ def has_ruling(drawings: list[dict]) -> bool:
 
 
 @timed("tables")
-def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layout: bool = False) -> list[FoundTable]:
-    """Ruled tables of the page with at least 2 columns, 2 rows and some text in their cells."""
+def find_tables(
+    page: pymupdf.Page, drawings: list[dict] | None = None, use_layout: bool = False,
+    display_list: pymupdf.DisplayList | None = None,
+) -> list[FoundTable]:
+    """Ruled tables of the page with at least 2 columns, 2 rows and some text in their cells.
+
+    display_list: the page's, when the caller has made one (the header finder then renders from it).
+    """
     kwargs: dict = {"use_layout": use_layout}
     if drawings is not None and not use_layout:
         kwargs["paths"] = drawings
@@ -104,32 +118,108 @@ def find_tables(page: pymupdf.Page, drawings: list[dict] | None = None, use_layo
     if tabs is None:  # PyMuPDF reports some failures by returning None
         return []
     out = []
-    words = page.get_text("words", flags=pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE) \
-        if tabs.tables else []
-    for tab in tabs.tables:
-        # cell text from the page's words: Table.extract() misorders glyphs of some fonts ("0.91" -> "091 .")
-        rows = [[_cell_text(words, c) if c else "" for c in r.cells] for r in tab.rows]
-        if not rows:
-            continue
-        bbox = pymupdf.Rect(tab.bbox)
-        # The header finder extracts the whole table (a Python loop over every glyph) only to name the top row,
-        # whose names we never use: it gets the rows read above instead (a fifth of the finder's time on 10-Ks)
-        tab.extract = lambda rows=rows: rows
-        try:
-            found = tab.header  # PyMuPDF renders the top row to tell a header by its colour; MuPDF can refuse that
-        except Exception:  # (huge pages: "Overly large image", "Invalid bandwriter header ..."): first row then
-            found = None
-        names = [_cell(c) for c in found.names] if found is not None else []
-        # an "external" header (the line above the grid) counts only when it fills several columns: a lone
-        # cell up there is the caption
-        if found is not None and found.external and sum(1 for c in names if c) >= 2:
-            rows = [names, *rows]
-            bbox |= pymupdf.Rect(found.bbox)
-        grid = compact_grid(rows)
-        if len(grid) < 2 or len(grid[0]) < 2 or not (_dense(rows) or _numeric_columns(grid) >= 2):
-            continue
-        out.append(FoundTable(tuple(bbox), grid[0], grid[1:]))
+    words = _Words(page.get_text("words", flags=pymupdf.TEXT_PRESERVE_LIGATURES | pymupdf.TEXT_PRESERVE_WHITESPACE)
+                   if tabs.tables else [])
+    with _header_shortcuts(page, display_list):
+        for tab in tabs.tables:
+            # cell text from the page's words: Table.extract() misorders glyphs of some fonts ("0.91" -> "091 .")
+            rows = [[_cell_text(words, c) if c else "" for c in r.cells] for r in tab.rows]
+            if not rows:
+                continue
+            bbox = pymupdf.Rect(tab.bbox)
+            # The header finder extracts the whole table (a Python loop over every glyph) only to name the top
+            # row, whose names we never use: it gets the rows read above instead (a fifth of the finder's time)
+            tab.extract = lambda rows=rows: rows
+            try:
+                found = tab.header  # PyMuPDF renders the top row to tell a header by its colour; MuPDF can refuse
+            except Exception:  # that (huge pages: "Overly large image", "Invalid bandwriter header ..."): first row
+                found = None
+            names = [_cell(c) for c in found.names] if found is not None else []
+            # an "external" header (the line above the grid) counts only when it fills several columns: a lone
+            # cell up there is the caption
+            if found is not None and found.external and sum(1 for c in names if c) >= 2:
+                rows = [names, *rows]
+                bbox |= pymupdf.Rect(found.bbox)
+            grid = compact_grid(rows)
+            if len(grid) < 2 or len(grid[0]) < 2 or not (_dense(rows) or _numeric_columns(grid) >= 2):
+                continue
+            out.append(FoundTable(tuple(bbox), grid[0], grid[1:]))
     return out
+
+
+@contextmanager
+def _header_shortcuts(page: pymupdf.Page, display_list: pymupdf.DisplayList | None) -> Iterator[None]:
+    """While PyMuPDF's header finder runs on the page's tables: its `get_textbox` (once per header column) answered
+    from one extraction of the page, and its renders (two per table) made from the page's display list.
+
+    Both give what PyMuPDF's own calls give; those re-read the page for every call: `get_textbox` walks every
+    glyph of the page in Python (about 40 ms on a page of a 10-K, a quarter of the tables stage on the finance dev
+    set), and `get_pixmap` interprets the page's content again.
+    """
+    page.get_textbox = _Textboxes(page)
+    if display_list is not None:
+        page.get_pixmap = functools.partial(_pixmap_from_list, display_list)
+    try:
+        yield
+    finally:
+        del page.get_textbox
+        if display_list is not None:
+            del page.get_pixmap
+
+
+def _pixmap_from_list(display_list: pymupdf.DisplayList, *, clip: object = None, **kwargs: object) -> pymupdf.Pixmap:
+    """`Page.get_pixmap(clip=...)` as PyMuPDF makes it (RGB, no alpha, at 72 dpi), from an existing display list."""
+    if kwargs:  # a render we do not reproduce: the page's own
+        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+    return display_list.get_pixmap(matrix=pymupdf.Identity, colorspace=pymupdf.csRGB, alpha=False, clip=clip)
+
+
+class _Textboxes:
+    """`Page.get_textbox(rect)` for many rectangles of one page, from one extraction of its glyphs.
+
+    The same text as PyMuPDF's: the glyphs (of a TextPage made as `get_textbox` makes its own, flags 0) whose box
+    overlaps the rectangle in single precision, in the page's order, a line break between lines.
+    """
+
+    def __init__(self, page: pymupdf.Page) -> None:
+        self.page = page
+        self._boxes: np.ndarray | None = None
+        self._lines: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._chars: list[str] = []
+
+    def __call__(self, rect: object, textpage: pymupdf.TextPage | None = None) -> str:
+        if textpage is not None:
+            return pymupdf.Page.get_textbox(self.page, rect, textpage=textpage)
+        if self._boxes is None:
+            self._read()
+        assert self._boxes is not None
+        a = np.array(tuple(pymupdf.Rect(rect)), dtype=np.float32)
+        b = self._boxes
+        hit = np.flatnonzero(~((a[0] >= b[:, 2]) | (a[1] >= b[:, 3]) | (a[2] <= b[:, 0]) | (a[3] <= b[:, 1])))
+        lines: list[list[str]] = []
+        last = -1
+        for i in hit.tolist():
+            if self._lines[i] != last:
+                last = self._lines[i]
+                lines.append([])
+            lines[-1].append(self._chars[i])
+        return "\n".join("".join(chars) for chars in lines)
+
+    def _read(self) -> None:
+        boxes: list[tuple[float, float, float, float]] = []
+        lines: list[int] = []
+        n = 0
+        for block in self.page.get_textpage().extractRAWDICT()["blocks"]:
+            for line in block.get("lines", ()):
+                n += 1
+                for span in line["spans"]:
+                    for char in span["chars"]:
+                        boxes.append(char["bbox"])
+                        lines.append(n)
+                        c = char["c"]
+                        self._chars.append("\ufffd" if "\ud800" <= c <= "\udfff" else c)  # as PyMuPDF escapes them
+        self._boxes = np.array(boxes, dtype=np.float32).reshape(-1, 4)
+        self._lines = np.array(lines, dtype=np.int64)
 
 
 MIN_FILLED = 0.3  # a grid with fewer cells holding text is line art (a frame, a form, a chart's gridlines)
@@ -171,32 +261,67 @@ def compact_grid(rows: list[list[str]]) -> list[list[str]]:
     return [[r[j] for j in keep] for r in rows]
 
 
-# PyMuPDF's `pymupdf.table.make_chars` (the finder's character list: a dict per glyph) as measured and matched here;
-# another version of it keeps its own code.
+# PyMuPDF's `pymupdf.table.make_chars` (the finder's character list: a dict per glyph) and `chars_in_rect` as measured
+# and matched here; another version of them keeps its own code.
 _MAKE_CHARS_SHA = "4631a69307e0bb81"
+_CHARS_IN_RECT_SHA = "ea960d781eb3462a"
+
+
+def _source_is(function: object, sha: str) -> bool:
+    try:
+        source = inspect.getsource(function)  # type: ignore[arg-type]
+    except (AttributeError, OSError, TypeError):
+        return False
+    return hashlib.sha256(source.encode()).hexdigest()[:16] == sha
 
 
 @functools.cache
 def _make_chars_matches() -> bool:
-    try:
-        source = inspect.getsource(pymupdf.table.make_chars)
-    except (AttributeError, OSError, TypeError):
-        return False
-    return hashlib.sha256(source.encode()).hexdigest()[:16] == _MAKE_CHARS_SHA and hasattr(pymupdf.table, "CHARS")
+    return hasattr(pymupdf.table, "CHARS") and _source_is(getattr(pymupdf.table, "make_chars", None), _MAKE_CHARS_SHA)
+
+
+@functools.cache
+def _chars_in_rect_matches() -> bool:
+    return _source_is(getattr(pymupdf.table, "chars_in_rect", None), _CHARS_IN_RECT_SHA)
 
 
 @contextmanager
 def _fast_chars() -> Iterator[None]:
-    """For one `find_tables` call: the finder's character list built by `make_chars_fast` (same dicts, faster)."""
-    original = pymupdf.table.make_chars
-    if not _make_chars_matches() or original is make_chars_fast:
-        yield
-        return
-    pymupdf.table.make_chars = make_chars_fast
+    """For one `find_tables` call: the finder's character list built by `make_chars_fast` and its text probe
+    `chars_in_rect` answered by `chars_in_rect_fast` (same results, faster)."""
+    T = pymupdf.table
+    swaps = {name: fast for name, fast, ok in (("make_chars", make_chars_fast, _make_chars_matches),
+                                               ("chars_in_rect", chars_in_rect_fast, _chars_in_rect_matches))
+             if getattr(T, name, None) is not fast and ok()}
+    originals = {name: getattr(T, name) for name in swaps}
+    for name, fast in swaps.items():
+        setattr(T, name, fast)
     try:
         yield
     finally:
-        pymupdf.table.make_chars = original
+        for name, original in originals.items():
+            setattr(T, name, original)
+        _BOXES.clear()
+
+
+_BOXES: list[tuple[list, int, tuple[np.ndarray, ...]]] = []  # the character list last probed, its length, its boxes
+
+
+def chars_in_rect_fast(chars: object, rect: object) -> bool:
+    """`pymupdf.table.chars_in_rect`: whether some character lies wholly inside rect (x0, y0, x1, y1 in the
+    characters' keys), tested over numpy arrays of the page's character boxes, made once per character list.
+
+    The finder probes every group of joined line art for text this way; PyMuPDF's own loop reads four dict keys
+    of every glyph of the page per probe (a few percent of the tables stage on 10-Ks).
+    """
+    listed = chars._list() if hasattr(chars, "_list") else chars  # type: ignore[attr-defined]
+    if not _BOXES or _BOXES[0][0] is not listed or _BOXES[0][1] != len(listed):
+        boxes = np.array([(c["x0"], c["y0"], c["x1"], c["y1"]) for c in listed], dtype=np.float64).reshape(-1, 4)
+        _BOXES[:] = [(listed, len(listed), tuple(boxes.T))]
+    x0, y0, x1, y1 = _BOXES[0][2]
+    r = rect  # a Rect, whose indexing is a Python call: read once
+    r0, r1, r2, r3 = r[0], r[1], r[2], r[3]  # type: ignore[index]
+    return bool(np.any((r0 <= x0) & (x1 <= r2) & (r1 <= y0) & (r3 >= y1)))
 
 
 def make_chars_fast(page: pymupdf.Page, clip: object = None) -> object:
@@ -232,15 +357,16 @@ def make_chars_fast(page: pymupdf.Page, clip: object = None) -> object:
     origins = np.array([g[0]["origin"] for g in glyphs], dtype=np.float32)
     pdf_y0, pdf_y1 = (f - boxes[:, 3]).tolist(), (f - boxes[:, 1]).tolist()  # flipped: y0 from the bottom edge
     origin_x, origin_y = (origins[:, 0] + e).tolist(), (f - origins[:, 1]).tolist()
-    for i, (char, (fontname, fontsize, bold, color), ldir, upright) in enumerate(glyphs):
-        x0, y0, x1, y1 = (float(v) for v in char["bbox"])
+    for (char, (fontname, fontsize, bold, color), ldir, upright), ox, oy, py0, py1 in zip(
+            glyphs, origin_x, origin_y, pdf_y0, pdf_y1):
+        x0, y0, x1, y1 = char["bbox"]  # floats already
         chars.append({
             "adv": x1 - x0 if upright else y1 - y0, "bottom": y1, "doctop": y0 + doctop_base, "fontname": fontname,
-            "height": y1 - y0, "matrix": (ldir[0], -ldir[1], ldir[1], ldir[0], origin_x[i], origin_y[i]),
+            "height": y1 - y0, "matrix": (ldir[0], -ldir[1], ldir[1], ldir[0], ox, oy),
             "ncs": "DeviceRGB", "non_stroking_color": color, "non_stroking_pattern": None, "object_type": "char",
             "page_number": page_number, "size": fontsize if upright else y1 - y0, "stroking_color": color,
             "stroking_pattern": None, "bold": bold, "text": char["c"], "top": y0, "upright": upright,
-            "width": x1 - x0, "x0": x0, "x1": x1, "y0": pdf_y0[i], "y1": pdf_y1[i],
+            "width": x1 - x0, "x0": x0, "x1": x1, "y0": py0, "y1": py1,
         })
     return textpage
 

@@ -72,3 +72,43 @@ def test_an_unusual_page_matrix_uses_pymupdfs_own_code(monkeypatch) -> None:
     monkeypatch.setattr(pymupdf.Page, "transformation_matrix", property(lambda self: pymupdf.Matrix(2, 0, 0, -2, 0, 9)))
     tables.make_chars_fast(page)
     assert calls == [1]
+
+
+@pytest.mark.skipif(not tables._chars_in_rect_matches(), reason="another PyMuPDF chars_in_rect: the fast path is off")
+def test_chars_in_rect_fast_answers_as_pymupdfs_probe() -> None:
+    doc = pymupdf.open()
+    page = _page(doc)
+    chars = _chars(tables._ORIGINAL_MAKE_CHARS, page)
+    probes = [pymupdf.Rect(x, y, x + w, y + h) for x in (0, 60, 71, 190, 430) for y in (0, 100, 110, 390, 700)
+              for w in (5, 40, 130, 600) for h in (4, 12, 60)]
+    probes += [pymupdf.Rect(c["x0"], c["y0"], c["x1"], c["y1"]) for c in chars[::7]]  # exactly one glyph's box
+    probes += [pymupdf.Rect(c["x0"] + 0.01, c["y0"], c["x1"], c["y1"]) for c in chars[::7]]  # a hair inside it
+    expected = [pymupdf.table.chars_in_rect(chars, r) for r in probes]
+    assert any(expected) and not all(expected)
+    assert [tables.chars_in_rect_fast(chars, r) for r in probes] == expected
+    pymupdf.table._CHARS_VAR.set(chars)  # the finder passes its CHARS proxy, over whatever list is current
+    assert [tables.chars_in_rect_fast(pymupdf.table.CHARS, r) for r in probes] == expected
+    with tables._fast_chars():
+        assert pymupdf.table.chars_in_rect is tables.chars_in_rect_fast
+    assert pymupdf.table.chars_in_rect is not tables.chars_in_rect_fast  # the swap lasts one call
+
+
+@pytest.mark.parametrize("small_glyph_heights", [False, True])
+def test_textboxes_read_once_give_what_pymupdfs_get_textbox_gives(small_glyph_heights: bool) -> None:
+    """The header finder names external header columns with `page.get_textbox`, which walks every glyph of the
+    page in Python per call; `_Textboxes` answers from one extraction, with the same text."""
+    doc = pymupdf.open()
+    page = _page(doc)
+    page.insert_text((72, 200), "Two words\nand a second line", fontsize=10)
+    page.insert_text((72, 240), "back\\slash and ünïcode", fontsize=10)
+    old = pymupdf.TOOLS.set_small_glyph_heights()
+    pymupdf.TOOLS.set_small_glyph_heights(small_glyph_heights)
+    try:
+        fast = tables._Textboxes(page)
+        boxes = [(60, 100, 450, 170), (70, 108, 190, 125), (72, 190, 300, 230), (72, 230, 300, 250),
+                 (0, 0, 612, 792), (300, 500, 310, 510), (80.5, 186, 81.0, 215)]
+        expected = [pymupdf.Page.get_textbox(page, b) for b in boxes]
+        assert [fast(b) for b in boxes] == expected
+    finally:
+        pymupdf.TOOLS.set_small_glyph_heights(old)
+    assert "\n" in expected[2] and "\\" in expected[3] and "ü" in expected[3] and expected[5] == ""

@@ -64,3 +64,25 @@ def test_the_header_finder_reads_our_rows_not_the_whole_table_again(monkeypatch:
     monkeypatch.setattr(Table, "extract", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     assert find_tables(page, page_drawings(page)) == before
     assert not calls
+
+
+def test_header_renders_from_the_display_list_and_the_page_is_left_as_it_was() -> None:
+    """With the page's display list, the header finder's renders come from it (its text from one extraction):
+    the same tables, and no attribute of ours stays on the page afterwards."""
+    page = pymupdf.open(BESTBUY_P17)[0]
+    before = find_tables(page, page_drawings(page))
+    display_list = page.get_displaylist()
+    renders = []
+    original = pymupdf.DisplayList.get_pixmap
+
+    def counted(self: pymupdf.DisplayList, *args: object, **kwargs: object) -> pymupdf.Pixmap:
+        renders.append(self is display_list)
+        return original(self, *args, **kwargs)
+
+    pymupdf.DisplayList.get_pixmap = counted
+    try:
+        assert find_tables(page, page_drawings(page), display_list=display_list) == before
+    finally:
+        pymupdf.DisplayList.get_pixmap = original
+    assert renders and all(renders)
+    assert "get_textbox" not in vars(page) and "get_pixmap" not in vars(page)
