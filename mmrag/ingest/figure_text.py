@@ -161,7 +161,8 @@ def _ranges(ticks: list[str]) -> list[str]:
     periods = list(dict.fromkeys(t for t in ticks if not _NUMBER.match(t)))
     out = []
     for group in (years, values, percents):
-        known = sorted({t for t in group if _value(t) is not None}, key=lambda t: _value(t) or 0.0)
+        # first seen first among equal values ("1" and "1,"): a set's order changes with the hash seed
+        known = sorted(dict.fromkeys(t for t in group if _value(t) is not None), key=lambda t: _value(t) or 0.0)
         if len(known) == 1:
             out.append(known[0])
         elif known:

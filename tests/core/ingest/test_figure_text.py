@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pymupdf
 import pytest
 from factories import striped_png
 
-from mmrag.ingest.figure_text import chart_labels, is_tick
+from mmrag.ingest.figure_text import _ranges, chart_labels, is_tick
 
 INTRO = "The survey covered every region of the country in two rounds. Output fell sharply in the north. "
 AFTER = "Production recovered in the following year once the new wells came online. "
@@ -159,3 +163,15 @@ def test_a_date_off_to_the_side_is_no_title(tmp_path, parse):
 
 def test_digits_read_without_their_spaces_are_no_tick():
     assert not is_tick("2019202020212022202320242025")
+
+
+def test_equal_tick_values_keep_the_first_label_seen_whatever_the_hash_seed() -> None:
+    """"1" and "1," are the same value: the range starts at the one read first, not at whichever a set
+    happens to yield first (that changed a PepsiCo figure's indexed text from one run to the next)."""
+    assert _ranges(["1,", "1", "16,203"]) == ["1,–16,203"]
+    assert _ranges(["1", "1,", "16,203"]) == ["1–16,203"]
+    seeds = [subprocess.run([sys.executable, "-c", "from mmrag.ingest.figure_text import _ranges;"
+                             "print(_ranges(['7', '3,', '3', '3.0', '9']))"],
+                            env={**os.environ, "PYTHONHASHSEED": str(seed)}, capture_output=True, text=True,
+                            check=True).stdout for seed in range(6)]
+    assert set(seeds) == {"['3,–9']\n"}

@@ -151,7 +151,7 @@ def test_an_empty_region_is_a_render_error_not_a_crash() -> None:
 
 @pytest.mark.parametrize("colorspace", [pymupdf.csRGB, pymupdf.csGRAY])
 def test_renders_are_lossless_pngs_of_the_pixmap(colorspace) -> None:
-    """png_bytes (zlib level 1, no row filters) holds exactly MuPDF's pixels, gray or RGB; alpha goes to MuPDF."""
+    """png_bytes (deflate level 1, no row filters) holds exactly MuPDF's pixels, gray or RGB; alpha goes to MuPDF."""
     from mmrag.ingest.render import png_bytes
 
     doc = pymupdf.open()
