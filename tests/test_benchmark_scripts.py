@@ -74,3 +74,22 @@ def test_bench_text_encoder_compares_graphs_and_batch_plans(tmp_path: Path, caps
     assert cost(report["batches"]["planned"]) <= cost(report["batches"]["filled in order"])
     [written] = list((tmp_path / "results").glob("text-encoder-*-smoke.json"))
     assert json.loads(written.read_text())["figures"]["graph"]["rewritten"] is True
+
+
+def test_bench_ingest_ab_runs_both_commits_interleaved_and_cleans_up(tmp_path: Path) -> None:
+    """Two sides (here the same commit), each in its own worktree and venv, one run each on a sample PDF: the
+    result file holds both runs in order and the ratios, and no worktree stays behind."""
+    import json
+    import subprocess
+
+    bench = _load("bench_ingest_ab")
+    pdf = sorted((ROOT / "sample_corpus").glob("*.pdf"))[0]
+    assert bench.main(["--base", "HEAD", "--head", "HEAD", "--pdfs", str(pdf), "--repeats", "1", "--workers", "1",
+                       "--work", str(tmp_path / "work"), "--results-dir", str(tmp_path), "--label", "smoke"]) == 0
+    [written] = list(tmp_path.glob("ingest-ab-*-smoke.json"))
+    figures = json.loads(written.read_text())["figures"]
+    assert [(r["side"], r["repeat"]) for r in figures["runs"]] == [("base", 1), ("head", 1)]
+    assert all(r["seconds"] > 0 and r["main_cpu_s"] > 0 and r["pages"] > 0 for r in figures["runs"])
+    assert figures["head_over_base"]["seconds"] > 0
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert str(tmp_path) not in worktrees
