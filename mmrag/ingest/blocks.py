@@ -122,3 +122,42 @@ def mark_headings(blocks: list[Block], body_size: float) -> None:
         bold = all(ln.bold for ln in blk.lines) and blk.size >= body_size - 0.5 and len(text) < longest
         ending = (",", ";") if _RANKED_HEADING.match(text) else (".", ",", ";")
         blk.heading = (larger or bold) and not text.rstrip().endswith(ending)
+    _join_wrapped_headings(blocks)
+
+
+# A heading never ends on a word that needs another after it: a title that does runs on in the next block
+# ("ITEM 7. MANAGEMENT'S DISCUSSION ... CONDITION AND" + "RESULTS OF OPERATIONS"), and a clause that does is body
+# text set larger or bolder than the body ("... multiplied by the Employee's Average Compensation, and").
+_RUNS_ON = re.compile(r"(?:\b(?:and|or|nor|of|the|for|to|in|on|with|by|from)|&)\s*$", re.I)
+
+
+def _join_wrapped_headings(blocks: list[Block]) -> None:
+    """A heading that runs on takes the heading block right under it in the same type (its wrapped rest); without
+    one it is no heading. Lines' block numbers follow the blocks that remain."""
+    i = 0
+    joined = False
+    while i < len(blocks):
+        blk = blocks[i]
+        if blk.heading and _RUNS_ON.search(blk.text):
+            nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            if nxt is not None and _continues(blk, nxt):
+                blk.lines += nxt.lines
+                del blocks[i + 1]
+                joined = True
+                continue  # the joined heading may run on again
+            blk.heading = False
+        i += 1
+    if joined:
+        for n, b in enumerate(blocks):
+            for ln in b.lines:
+                ln.block = n
+
+
+def _continues(blk: Block, nxt: Block) -> bool:
+    """Whether nxt is the wrapped rest of heading blk: a heading in the same type, starting on the next line."""
+    if not nxt.heading or len(blk.lines) + len(nxt.lines) > 4 or len(blk.text) + len(nxt.text) > 200:
+        return False
+    last, first = blk.lines[-1], nxt.lines[0]
+    height = last.bbox[3] - last.bbox[1]
+    return (abs(last.size - first.size) <= 0.5 and last.bold == first.bold
+            and 0 <= first.bbox[1] - last.bbox[1] <= 2.0 * max(height, last.size))

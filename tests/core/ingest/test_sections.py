@@ -156,3 +156,27 @@ def test_item_headings_set_with_a_full_stop_open_sections(tmp_path, parse):
     assert ["Item 3. Legal Proceedings."] in paths
     assert ["Item 3. Legal Proceedings.", "Note 12. Debt."] in paths  # a note sits below an item
     assert not any("Our plants" in title for p in paths for title in p)
+
+
+def test_a_heading_wrapped_over_two_blocks_is_one_and_a_clause_that_runs_on_is_none(tmp_path, parse):
+    """A title set over two lines that PyMuPDF reads as two blocks ("... CONDITION AND" / "RESULTS OF
+    OPERATIONS") opens one section; a larger clause ending in "and" (an exhibit set in bigger type) opens none."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS OF FINANCIAL CONDITION AND", fontsize=10,
+                     fontname="hebo")
+    page.insert_text((72, 96), "RESULTS OF OPERATIONS (MD&A)", fontsize=10, fontname="hebo")  # a block of its own
+    page.insert_textbox(pymupdf.Rect(72, 110, 540, 200), BODY, fontsize=10)
+    page.insert_text((72, 230), "EXECUTIVE OVERVIEW", fontsize=10, fontname="hebo")
+    page.insert_textbox(pymupdf.Rect(72, 240, 540, 330), BODY, fontsize=10)
+    page.insert_text((72, 360), "2 percent multiplied by the Employee's Average Compensation, and", fontsize=12)
+    page.insert_textbox(pymupdf.Rect(72, 372, 540, 460), BODY, fontsize=10)
+    path = tmp_path / "10k-wrapped.pdf"
+    doc.save(path)
+    parsed = parse(path)
+    paths = [e.meta["path"] for e in parsed.elements if e.kind == "text"]
+    title = "ITEM 7. MANAGEMENT'S DISCUSSION AND ANALYSIS OF FINANCIAL CONDITION AND RESULTS OF OPERATIONS (MD&A)"
+    assert [title] in paths
+    assert [title, "EXECUTIVE OVERVIEW"] in paths
+    assert not any(p and p[-1].endswith(", and") for p in paths)
+    assert any("2 percent multiplied" in e.text for e in parsed.elements if e.kind == "text")
