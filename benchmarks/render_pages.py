@@ -491,6 +491,18 @@ def faiss_delete_headline(r: Result) -> str | None:
             f"rebuilding; replace {tr} vs {br} s")
 
 
+def ingest_ab_headline(r: Result) -> str | None:
+    f = r.figures
+    ratio, commits = f.get("head_over_base") or {}, f.get("commits") or {}
+    if ratio.get("seconds") is None or not commits:
+        return None
+    runs = len(f.get("runs") or []) // 2
+    return (f"`mmrag index` at {str(commits.get('head'))[:7]}: {ratio['seconds']}× the time of "
+            f"{str(commits.get('base'))[:7]} on {len(f.get('files') or [])} files ({f.get('pages')} pages), "
+            f"{runs} interleaved runs each; workers' CPU {ratio.get('workers_cpu_s')}×, main CPU "
+            f"{ratio.get('main_cpu_s')}×")
+
+
 def reader_headline(r: Result) -> str | None:
     f = r.figures
     if isinstance(f.get("sizes"), dict) and f["sizes"]:
@@ -707,6 +719,12 @@ KINDS: dict[str, Kind] = {
         "they share counted once; with the worker memory settings on and off), and seconds per stage and per worker "
         "(`mmrag index --profile`).", ingest_headline, group=ingest_group, plots=ingest_plots,
         prefer=("devset",)),
+    "ingest-ab": Kind(
+        "Ingest A/B between commits", "benchmarks/bench_ingest_ab.py",
+        "`mmrag index --profile` at two commits on the same files, run alternately (base, head, base, head, ...) "
+        "so that the machine's drift falls on both: every run's seconds and CPU seconds per process, the means and "
+        "head/base ratios. What a single run of bench_ingest.py cannot show on a noisy machine: a change of a few "
+        "percent.", ingest_ab_headline),
     "parse": Kind(
         "Parsing alone", "benchmarks/bench_ingest.py --accuracy",
         "`parse_pdf` alone (OCR off and on) against `pymupdf4llm.to_markdown` with the same OCR setting, with "

@@ -109,7 +109,8 @@ _FOLIO = re.compile(r"(?:page|slide|p\.?)\s*\d{1,4}", re.I)
 
 
 def mark_headings(blocks: list[Block], body_size: float) -> None:
-    """Flag short blocks set larger than the body text, or short bold lines, as headings."""
+    """Flag short blocks set larger than the body text, or short bold lines, as headings; a heading wrapped over
+    two blocks becomes one block (the list changes in place, lines' block numbers with it)."""
     for blk in blocks:
         text = blk.text
         if len(blk.lines) > 3 or len(text) > 150 or len(text) < 2 or not any(c.isalpha() for c in text):

@@ -315,10 +315,12 @@ def chars_in_rect_fast(chars: object, rect: object) -> bool:
     of every glyph of the page per probe (a few percent of the tables stage on 10-Ks).
     """
     listed = chars._list() if hasattr(chars, "_list") else chars  # type: ignore[attr-defined]
-    if not _BOXES or _BOXES[0][0] is not listed or _BOXES[0][1] != len(listed):
+    entry = _BOXES[0] if _BOXES else None  # read once: the boxes used are those of this list
+    if entry is None or entry[0] is not listed or entry[1] != len(listed):
         boxes = np.array([(c["x0"], c["y0"], c["x1"], c["y1"]) for c in listed], dtype=np.float64).reshape(-1, 4)
-        _BOXES[:] = [(listed, len(listed), tuple(boxes.T))]
-    x0, y0, x1, y1 = _BOXES[0][2]
+        entry = (listed, len(listed), tuple(boxes.T))
+        _BOXES[:] = [entry]
+    x0, y0, x1, y1 = entry[2]
     r = rect  # a Rect, whose indexing is a Python call: read once
     r0, r1, r2, r3 = r[0], r[1], r[2], r[3]  # type: ignore[index]
     return bool(np.any((r0 <= x0) & (x1 <= r2) & (r1 <= y0) & (r3 >= y1)))
