@@ -89,10 +89,15 @@ def extract_blocks(text_dict: dict) -> list[Block]:
                 current = Block()
                 blocks.append(current)
             current.lines.append(line)
+    number_lines(blocks)
+    return blocks
+
+
+def number_lines(blocks: list[Block]) -> None:
+    """Set each line's `block` to the index of its block in the list (what `figures` looks blocks up by)."""
     for i, blk in enumerate(blocks):
         for ln in blk.lines:
             ln.block = i
-    return blocks
 
 
 def body_font_size(pages: list[list[Block]]) -> float:
@@ -149,9 +154,7 @@ def _join_wrapped_headings(blocks: list[Block]) -> None:
             blk.heading = False
         i += 1
     if joined:
-        for n, b in enumerate(blocks):
-            for ln in b.lines:
-                ln.block = n
+        number_lines(blocks)
 
 
 def _continues(blk: Block, nxt: Block) -> bool:

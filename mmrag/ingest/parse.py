@@ -13,7 +13,7 @@ from pathlib import Path
 import pymupdf
 
 from mmrag.errors import BadPDF
-from mmrag.ingest.blocks import TEXT_FLAGS, Block, body_font_size, extract_blocks
+from mmrag.ingest.blocks import TEXT_FLAGS, Block, body_font_size, extract_blocks, number_lines
 from mmrag.ingest.clock import CLOCK, stage
 from mmrag.ingest.document import ParsedDocument, PutPixels, pixel_key
 from mmrag.ingest.margins import running_lines
@@ -107,9 +107,7 @@ def stream_pdf(
             page_blocks[pno] = []  # a parsed page is let go
             blocks = [Block([ln for ln in b.lines if id(ln) not in running[pno]]) for b in raw]
             blocks = [b for b in blocks if b.lines]
-            for i, b in enumerate(blocks):
-                for ln in b.lines:
-                    ln.block = i
+            number_lines(blocks)
             done = len(parser.result.elements)
             try:
                 with stage("layout"):  # what the nested stages (render, tables, OCR) leave: drawings, figures, chunks

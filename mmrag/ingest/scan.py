@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statistics import median
 
-from mmrag.ingest.blocks import Block, Line, Rect4
+from mmrag.ingest.blocks import Block, Line, Rect4, number_lines
 from mmrag.ingest.ocr import OCRCache, OCREngine, OCRLine, cached_read
 from mmrag.ingest.render import PageRenderer
 
@@ -66,7 +66,5 @@ def group_lines(lines: list[OCRLine]) -> list[Block]:
                 break
         if not placed:
             blocks.append(Block([line]))
-    for i, blk in enumerate(blocks):
-        for ln in blk.lines:
-            ln.block = i
+    number_lines(blocks)
     return blocks

@@ -158,7 +158,7 @@ def _header_shortcuts(page: pymupdf.Page, display_list: pymupdf.DisplayList | No
     """
     page.get_textbox = _Textboxes(page)
     if display_list is not None:
-        page.get_pixmap = functools.partial(_pixmap_from_list, display_list)
+        page.get_pixmap = functools.partial(_pixmap_from_list, page, display_list)
     try:
         yield
     finally:
@@ -167,10 +167,12 @@ def _header_shortcuts(page: pymupdf.Page, display_list: pymupdf.DisplayList | No
             del page.get_pixmap
 
 
-def _pixmap_from_list(display_list: pymupdf.DisplayList, *, clip: object = None, **kwargs: object) -> pymupdf.Pixmap:
+def _pixmap_from_list(
+    page: pymupdf.Page, display_list: pymupdf.DisplayList, *, clip: object = None, **kwargs: object,
+) -> pymupdf.Pixmap:
     """`Page.get_pixmap(clip=...)` as PyMuPDF makes it (RGB, no alpha, at 72 dpi), from an existing display list."""
     if kwargs:  # a render we do not reproduce: the page's own
-        raise TypeError(f"unexpected arguments {sorted(kwargs)}")
+        return pymupdf.Page.get_pixmap(page, clip=clip, **kwargs)
     return display_list.get_pixmap(matrix=pymupdf.Identity, colorspace=pymupdf.csRGB, alpha=False, clip=clip)
 
 
