@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from results import ROOT, machine, write_result
@@ -39,15 +40,36 @@ def _git(*args: str) -> str:
 
 def checkout(commit: str, folder: Path) -> Path:
     """A worktree of `commit` at folder/tree, whose packages shadow any installed mmrag when Python runs in it
-    (`_env`); returns the tree."""
+    (`_env`); returns the tree.
+
+    The subpackages that live in folders of their own (pyproject's package-dir: pipelines/ as mmrag.pipelines, ...)
+    are linked into the tree's mmrag/: an editable install maps them to its own checkout otherwise, and both sides
+    would run that checkout's pipelines."""
     tree = folder / "tree"
     _git("worktree", "add", "--detach", "--force", str(tree), commit)
-    where = subprocess.run([sys.executable, "-c", "import mmrag, os; print(os.path.dirname(mmrag.__file__))"],
-                           cwd=tree, env=_env(tree), check=True, capture_output=True, text=True).stdout.strip()
-    if Path(where).resolve() != (tree / "mmrag").resolve():
+    subpackages = _package_dirs(tree)
+    for name, where in subpackages.items():
+        link = tree / "mmrag" / name.split(".", 1)[1]
+        if not link.exists():
+            link.symlink_to(Path("..") / where, target_is_directory=True)
+    probe = "import importlib, os, sys; print('\\n'.join(os.path.dirname(importlib.import_module(m).__file__) " \
+            "for m in sys.argv[1:]))"
+    modules = ["mmrag", *subpackages]
+    found = subprocess.run([sys.executable, "-c", probe, *modules], cwd=tree, env=_env(tree), check=True,
+                           capture_output=True, text=True).stdout.split("\n")
+    outside = [f"{m} from {w}" for m, w in zip(modules, found) if not Path(w).resolve().is_relative_to(tree.resolve())]
+    if outside:
         _git("worktree", "remove", "--force", str(tree))
-        raise SystemExit(f"{commit}: Python imports mmrag from {where}, not from its worktree")
+        raise SystemExit(f"{commit}: Python imports {', '.join(outside)}, not from its worktree")
     return tree
+
+
+def _package_dirs(tree: Path) -> dict[str, str]:
+    """mmrag's subpackages kept in folders of their own ({"mmrag.pipelines": "pipelines", ...}), from the tree's
+    pyproject.toml."""
+    config = tomllib.loads((tree / "pyproject.toml").read_text())
+    dirs = config.get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    return {name: where for name, where in dirs.items() if name.startswith("mmrag.") and name.count(".") == 1}
 
 
 def _env(tree: Path) -> dict[str, str]:
