@@ -97,8 +97,7 @@ def run_index(tree: Path, files: list[Path], workers: int, work: Path) -> dict:
         "pages": summary["pages"],
         "main_cpu_s": round(float(profile.get("main_cpu_s", 0.0)), 1),
         "workers_cpu_s": round(sum(float(w.get("cpu_s", 0.0)) for w in worker_profiles), 1),
-        # the channels' thread encodes since it has one; the main process did before
-        "encode_s": round(float((profile.get("channels") or profile.get("main") or {}).get("encode text", 0.0)), 1),
+        "encode_s": round(float((profile.get("main") or {}).get("encode text", 0.0)), 1),
         **{f"{s}_s": round(sum(float((w.get("stages") or {}).get(s, 0.0)) for w in worker_profiles), 1)
            for s in STAGES},
     }

@@ -60,8 +60,6 @@ class IngestSettings:
     max_render_pixels: int = 40_000_000  # page renders and crops larger than this are made at a lower dpi
     batch_pages: int = 8  # pages a worker parses before handing them over (memory: workers x queue x this)
     queue_batches: int = 4  # batches held per document still waiting for its turn to be written
-    write_elements: int = 256  # elements one channel write takes at most (the channels' thread merges batches)
-    write_elements: int = 256  # a document's elements gathered from its batches before they go to the channels
     # OCR only where it pays
     ocr_gate: bool = True  # skip OCR of figures without sharp strokes (flat colour, gradients, soft photos)
     ocr_text_layer_chars: int = 40  # skip OCR of a figure whose text layer already has this many characters

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from mmrag.errors import MMRagError
 from mmrag.ingest.clock import StageClock
 from mmrag.ingest.heap import fix_mmap_threshold, trim_heap
-from mmrag.pipelines.channel_writer import ChannelWriter
 from mmrag.pipelines.purge import prune_missing, recover_interrupted
 from mmrag.settings import usable_cores
 from mmrag.store import INDEXING, READY, ElementStore, sha256_file
@@ -179,10 +178,7 @@ def index_documents(
         except BaseException:
             parsing.cancel()
             raise
-        channel_clock = StageClock()  # the channel writer's thread keeps its own
-        channel_writer = ChannelWriter(channels, parts.store.read_pixels, channel_clock,
-                                       parts.settings.ingest.write_elements)
-        writer = _DocumentWriter(parts, report, progress, len(tasks), clock, channel_writer)
+        writer = _DocumentWriter(parts, report, progress, len(tasks), clock)
         loaders = []
         for channel in channels.values():  # load weights while the first pages parse
             load = getattr(getattr(channel, "encoder", None), "load_weights", None)
@@ -190,7 +186,7 @@ def index_documents(
                 loaders.append(threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder"))
                 loaders[-1].start()
         try:
-            with _timed_encoders(channels, channel_clock):
+            with _timed_encoders(channels, clock):
                 with clock.stage("wait for parse"):
                     events = parsing.events()
                 while True:
@@ -201,15 +197,13 @@ def index_documents(
                     task, kind, payload = event
                     writer.event(task, parsing.shas[task.doc], kind, payload)
         finally:
-            channel_writer.close()  # a finished run flushed everything; an error drops what was still queued
             parsing.cancel()  # workers left parsing by an error are stopped (a finished run has none)
             for loader in loaders:  # a process must not exit while native code builds a model on a thread
                 loader.join()
         workers = {name: w.to_dict() for name, w in parsing.pool.profile.items()}
         firsts = [w["first_page_at"] for w in workers.values() if w["first_page_at"]]
         report.profile = {"wall_s": time.perf_counter() - parsing.started, "started_at": parsing.started_at,
-                          "main": clock.take(), "channels": channel_clock.take(),
-                          "main_cpu_s": time.process_time() - parsing.cpu_started,
+                          "main": clock.take(), "main_cpu_s": time.process_time() - parsing.cpu_started,
                           "cores": usable_cores(),
                           "first_page_s": min(firsts) - parsing.started_at if firsts else None, **workers}
     if prune:
@@ -299,21 +293,20 @@ def _quietly(fn: Any) -> None:
 
 
 class _DocumentWriter:
-    """Writes streamed fragments of each document to the store, and hands them to the channels' writer thread, in
-    order (main process only). A document is finished in the store only once the channels hold all of it."""
+    """Writes streamed fragments of each document to the store and the channels, in order (main process only)."""
 
     def __init__(
-        self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int, clock: StageClock,
-        channels: ChannelWriter,
+        self, parts: IndexParts, report: IndexReport, progress: Progress | None, total: int, clock: StageClock
     ) -> None:
         self.parts = parts
         self.clock = clock
-        self.channels = channels
+        self.channels = parts.channels.open()
         self.report = report
         self.progress = progress
         self.total = total
         self.done_docs = 0
         self.pages_total = 0
+        self.pages_done = 0
         self.started = False
         self.count = 0
         self.last_page = 0
@@ -342,27 +335,26 @@ class _DocumentWriter:
             self.warnings.append(f"truncated after page {self.last_page}: {payload}")
             kind = DONE
         if kind == DONE and self.started:
-            self.channels.flush(wait=self._waiting)
+            for name, channel in self.channels.items():
+                with self.clock.stage(f"write {name}"):
+                    channel.flush()
             store.finish_document(doc, {"ocr_pages": self.ocr_pages, "warnings": self.warnings})
             self.report.added.append(doc)
             self.report.warnings.extend(f"{doc}: {w}" for w in self.warnings)
         else:
             reason = str(payload) if kind in (FAILED, TIMEOUT) else "no pages came back"
             if self.started:  # nothing of a failed document is kept
-                self.channels.delete(doc)
-                self.channels.flush(wait=self._waiting)
+                for name, channel in self.channels.items():
+                    with self.clock.stage(f"write {name}"):
+                        channel.delete_docs([doc])
+                        channel.flush()
                 store.delete_document(doc)
             self.report.failed.append({"path": task.path, "doc": doc, "reason": reason})
             log.warning("skipped %s: %s", task.path, reason)
         self.done_docs += 1
         self.started, self.count, self.last_page, self.warnings, self.ocr_pages = False, 0, 0, [], []
         if self.progress:
-            self.progress("pages", self.channels.pages_written, self.pages_total)
             self.progress("documents", self.done_docs, self.total)
-
-    def _waiting(self) -> Any:
-        """The stage of the time this process waits for the channels' thread."""
-        return self.clock.stage("wait for channels")
 
     def _part(self, task: Task, sha: str, part: ParsedDocument, ocr_cache: dict[str, str]) -> None:
         store = self.parts.store
@@ -372,7 +364,9 @@ class _DocumentWriter:
             # Mark the document as being written before touching any channel: a kill from here on leaves
             # it `indexing`, which the next run purges and redoes. Searches only see `ready` documents.
             store.begin_document(task.doc, task.path, sha, part.pages, [])
-            self.channels.delete(task.doc)
+            for name, channel in self.channels.items():
+                with self.clock.stage(f"write {name}"):
+                    channel.delete_docs([task.doc])
             self.started = True
             self.pages_total += part.pages
         for key, data in part.pixels.items():
@@ -385,11 +379,14 @@ class _DocumentWriter:
             describe_figures(self.parts, part.elements)
         store.add_elements(task.doc, part.elements, self.count)
         self.count += len(part.elements)
+        for name, channel in self.channels.items():
+            with self.clock.stage(f"write {name}"):  # its encoder's time counts as "encode <name>"
+                channel.add(part.elements, store.read_pixels)
         pages = part.elements[-1].page - self.last_page
         self.last_page = part.elements[-1].page
-        self.channels.add(part.elements, pages, wait=self._waiting)
+        self.pages_done += pages
         if self.progress:
-            self.progress("pages", self.channels.pages_written, self.pages_total)
+            self.progress("pages", self.pages_done, self.pages_total)
 
 
 def reembed(parts: IndexParts, progress: Progress | None = None, channels: Sequence[str] | None = None) -> int:
@@ -411,51 +408,45 @@ def reembed(parts: IndexParts, progress: Progress | None = None, channels: Seque
 
 WORKER_STAGES = ("open", "text", "layout", "tables", "render", "ocr", "ocr wait", "release", "send")
 WAITING = ("send", "ocr wait")  # a worker's stages that wait (a full pipe, another worker's OCR read)
-MAIN_STAGES = ("open channels", "wait for parse", "wait for channels", "store", "describe figures")
-MAIN_WAITING = ("wait for parse", "wait for channels")  # the main thread's stages that wait
+MAIN_STAGES = ("open channels", "wait for parse", "store", "describe figures")
 
 
 def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """A run's profile (`IndexReport.profile`) as a table: one row per stage, a column per process (seconds).
 
-    The main process has two columns when the run had a channel writer: "main", the thread that reads and stores
-    fragments, and "channels", the thread that encodes and writes them (`ChannelWriter`; its CPU counts in main's).
     The last rows: pages parsed, documents, the largest resident size a worker reported after a document, and
     the share of the wall time each process was busy (a worker: not counting "send", which includes the time
-    its pipe was full, nor "ocr wait", its turn at OCR; the main thread: not counting its waits for the workers
-    and for the channels' thread), which shows what bounds the run; then each process's CPU seconds and the cores
-    the run kept busy on average (all processes' CPU over the wall time): near the machine's cores, the run is
-    bound by compute, not by waiting.
+    its pipe was full, nor "ocr wait", its turn at OCR; the main process: not counting "wait for parse"), which
+    shows what bounds the run; then each process's CPU seconds and the cores the run kept busy on average (all
+    processes' CPU over the wall time): near the machine's cores, the run is bound by compute, not by waiting.
     """
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     main: dict[str, float] = dict(profile.get("main", {}))
-    threads = {"main": main} | ({"channels": dict(profile["channels"])} if profile.get("channels") else {})
-    blank = ["" for _ in threads]
     stages = [s for s in MAIN_STAGES if s in main] + sorted(s for s in main if s not in MAIN_STAGES)
-    stages += sorted({s for name, t in threads.items() if name != "main" for s in t} - set(stages))
     seen = {s for w in workers for s in profile[w]["stages"]}
     stages += [s for s in WORKER_STAGES if s in seen] + sorted(seen - set(WORKER_STAGES))
     stages = list(dict.fromkeys(stages))  # a stage of both (release) is one row
-    header = ["stage", *threads, *workers]
+    header = ["stage", "main", *workers]
     rows = []
     for s in stages:
-        cells = [t.get(s) for t in threads.values()] + [profile[w]["stages"].get(s) for w in workers]
+        cells = [main.get(s)] + [profile[w]["stages"].get(s) for w in workers]
         rows.append([s, *("" if v is None else f"{v:.1f}" for v in cells)])
     wall = float(profile.get("wall_s", 0.0)) or 1.0
-    rows.append(["pages", *blank, *(str(profile[w]["pages"]) for w in workers)])
-    rows.append(["documents", *blank, *(str(profile[w]["documents"]) for w in workers)])
-    rows.append(["peak MB (resident)", *blank, *(f"{profile[w]['peak_rss_mb']:.0f}" for w in workers)])
-    rows.append(["MB after a document", *blank,
-                 *(f"{profile[w]['rss_mb']:.0f}" + (" (retired)" * profile[w]["retired"]) for w in workers)])
-    busy_threads = [sum(v for k, v in t.items() if k not in MAIN_WAITING) for t in threads.values()]
+    rows.append(["pages", "", *(str(profile[w]["pages"]) for w in workers)])
+    rows.append(["documents", "", *(str(profile[w]["documents"]) for w in workers)])
+    rows.append(["peak MB (resident)", "", *(f"{profile[w]['peak_rss_mb']:.0f}" for w in workers)])
+    rows.append(["MB after a document", "", *(f"{profile[w]['rss_mb']:.0f}" + (" (retired)" * profile[w]["retired"])
+                                              for w in workers)])
+    busy_main = sum(v for k, v in main.items() if k != "wait for parse")
     busy = [sum(v for k, v in profile[w]["stages"].items() if k not in WAITING) for w in workers]
-    rows.append([f"busy (of {wall:.1f} s)", *(f"{100 * b / wall:.0f}%" for b in busy_threads + busy)])
+    rows.append([f"busy (of {wall:.1f} s)", f"{100 * busy_main / wall:.0f}%",
+                 *(f"{100 * b / wall:.0f}%" for b in busy)])
     if profile.get("main_cpu_s") is not None:
         cpu = [float(profile["main_cpu_s"]), *(float(profile[w].get("cpu_s", 0.0)) for w in workers)]
-        rows.append(["CPU s (all threads)", f"{cpu[0]:.1f}", *blank[1:], *(f"{c:.1f}" for c in cpu[1:])])
+        rows.append(["CPU s (all threads)", *(f"{c:.1f}" for c in cpu)])
         cores = profile.get("cores")
-        rows.append([f"cores used (of {cores})" if cores else "cores used", f"{sum(cpu) / wall:.2f}", *blank[1:],
+        rows.append([f"cores used (of {cores})" if cores else "cores used", f"{sum(cpu) / wall:.2f}",
                      *("" for _ in workers)])
     if profile.get("first_page_s") is not None:
-        rows.append(["first page parsed (s)", f"{profile['first_page_s']:.1f}", *blank[1:], *("" for _ in workers)])
+        rows.append(["first page parsed (s)", f"{profile['first_page_s']:.1f}", *("" for _ in workers)])
     return header, rows

@@ -96,14 +96,13 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
         report = index.add([SAMPLE / d for d in DOCS])
     assert report.ok
     profile = report.profile
-    assert {"wait for parse", "store"} <= set(profile["main"])
-    assert {"encode text", "write text"} <= set(profile["channels"])  # the channel writer's thread
+    assert {"wait for parse", "store", "encode text", "write text"} <= set(profile["main"])
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     assert workers and sum(profile[w]["pages"] for w in workers) == 16
     assert 0 < profile["first_page_s"] < profile["wall_s"]
     assert profile["main"]["release"] >= 0  # the indexing process hands its free heap back after each batch
     header, rows = profile_table(profile)
-    assert header == ["stage", "main", "channels", *workers]
+    assert header == ["stage", "main", *workers]
     assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
     assert all(len(r) == len(header) for r in rows)
     assert len({r[0] for r in rows}) == len(rows)  # one row per stage (release is a stage of both kinds)
