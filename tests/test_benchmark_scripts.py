@@ -93,3 +93,21 @@ def test_bench_ingest_ab_runs_both_commits_interleaved_and_cleans_up(tmp_path: P
     assert figures["head_over_base"]["seconds"] > 0
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
     assert str(tmp_path) not in worktrees
+
+
+def test_bench_ingest_ab_worktree_runs_its_own_subpackages(tmp_path: Path) -> None:
+    """Each side imports pipelines/, indexes/ and cli/ from its own worktree, not from the installed checkout
+    (an editable install maps those folders to it, so both sides ran the same pipelines before)."""
+    import subprocess
+
+    bench = _load("bench_ingest_ab")
+    tree = bench.checkout("HEAD", tmp_path)
+    try:
+        probe = "import mmrag.pipelines.ingest as p, mmrag.indexes.base as i, mmrag.cli.app as c; " \
+                "print(p.__file__); print(i.__file__); print(c.__file__)"
+        files = subprocess.run([sys.executable, "-c", probe], cwd=tree, env=bench._env(tree), check=True,
+                               capture_output=True, text=True).stdout.split()
+        assert len(files) == 3
+        assert all(Path(f).resolve().is_relative_to(tree.resolve()) for f in files), files
+    finally:
+        bench._git("worktree", "remove", "--force", str(tree))
