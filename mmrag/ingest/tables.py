@@ -61,6 +61,7 @@ class _Words:
         words = sorted(words, key=lambda w: (w[5], w[6], w[7]))  # block, line, word number
         self.text = [w[4] for w in words]
         boxes = np.array([w[:4] for w in words], dtype=np.float64).reshape(-1, 4)
+        self.boxes = boxes
         self.centres = ((boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
 
 
@@ -137,12 +138,18 @@ def find_tables(
             names = [_cell(c) for c in found.names] if found is not None else []
             # an "external" header (the line above the grid) counts only when it fills several columns: a lone
             # cell up there is the caption
+            above = None
             if found is not None and found.external and sum(1 for c in names if c) >= 2:
                 rows = [names, *rows]
                 bbox |= pymupdf.Rect(found.bbox)
+            else:
+                above = _header_above(words, tab, rows)
             grid = compact_grid(rows)
             if len(grid) < 2 or len(grid[0]) < 2 or not (_dense(rows) or _numeric_columns(grid) >= 2):
                 continue
+            if above is not None:  # added to a table kept without it
+                grid = compact_grid([above[0], *rows])
+                bbox |= above[1]
             out.append(FoundTable(tuple(bbox), grid[0], grid[1:]))
     return out
 
@@ -226,6 +233,63 @@ class _Textboxes:
 
 MIN_FILLED = 0.3  # a grid with fewer cells holding text is line art (a frame, a form, a chart's gridlines)
 _AMOUNT = re.compile(r"^[-−–(]?[$€£¥]?\s?\d[\d,.]*\s?%?\)?%?$|^[-−–—]$")  # 1,240 · (7.1)% · $23,706 · - (nil)
+
+
+# a column named by its year or years: 2022 · FY2023 · 2028-2032
+_PERIOD = re.compile(r"^(?:FY\s?)?(?:19|20)\d\d(?:\s?[-–]\s?(?:19|20)?\d\d)?$")
+
+
+def _header_above(words: _Words, tab: pymupdf.table.Table, rows: list[list[str]]
+                  ) -> tuple[list[str], pymupdf.Rect] | None:
+    """The column headers set on the line right above a table whose top row already holds amounts (or only a label
+    above rows of them), and that line's box; None when there is no such line.
+
+    Financial statements rule their body and print "Years ended December 31, 2022 2021 2020" just over it, where
+    the finder's external header does not look: without it a statement's amounts came out with no year. The line's
+    words go to the columns their centres lie in; it counts as a header when two or more of the columns of amounts
+    get a few words (a caption over the table spans the columns with a sentence instead).
+    """
+    top = rows[0]
+    if not top[0] or _AMOUNT.match(top[0]) or any(c and not _AMOUNT.match(c) for c in top[1:]):
+        return None  # the top row names its columns itself, or is no row of a label and its amounts
+    amounts = [j for j in range(1, len(top)) if any(j < len(r) and _AMOUNT.match(r[j]) for r in rows[:3])]
+    if len(amounts) < 2 or not len(words.text):
+        return None
+    spans = _column_spans(tab, len(top))
+    x0, y0, x1, _ = tab.bbox
+    b = words.boxes
+    cx = words.centres[0]
+    near = np.flatnonzero((b[:, 3] <= y0 + 1) & (b[:, 3] >= y0 - 14) & (cx >= x0 - 1) & (cx <= x1 + 1))
+    if not len(near):
+        return None
+    bottom = b[near, 3].max()
+    line = near[np.abs(b[near, 3] - bottom) <= 2]
+    height = float(np.median(b[line, 3] - b[line, 1]))
+    if y0 - bottom > 0.6 * height:  # a gap: the line belongs to what is above the table
+        return None
+    cells: list[list[str]] = [[] for _ in top]
+    for i in line[np.argsort(b[line, 0])]:
+        j = next((j for j, (a, z) in enumerate(spans) if a <= cx[i] <= z), None)
+        if j is None:
+            return None  # a word between the columns: prose, not column names
+        cells[j].append(words.text[i])
+    named = [j for j in amounts if cells[j]]
+    if len(named) < 2 or any(len(cells[j]) > 3 for j in range(1, len(top))):
+        return None
+    if any(_AMOUNT.match(w) and not _PERIOD.match(w) for j in range(1, len(top)) for w in cells[j]):
+        return None  # amounts up there: a row of the table above, not names
+    box = pymupdf.Rect(b[line, 0].min(), b[line, 1].min(), b[line, 2].max(), b[line, 3].max())
+    return [_cell(" ".join(c)) for c in cells], box
+
+
+def _column_spans(tab: pymupdf.table.Table, width: int) -> list[tuple[float, float]]:
+    """Each column's x extent over the rows' cells (a merged cell counts for the column it starts in)."""
+    spans = [(np.inf, -np.inf)] * width
+    for r in tab.rows:
+        for j, c in enumerate(r.cells[:width]):
+            if c:
+                spans[j] = (min(spans[j][0], c[0]), max(spans[j][1], c[2]))
+    return spans
 
 
 def _dense(rows: list[list[str]]) -> bool:

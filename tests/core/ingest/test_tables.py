@@ -7,13 +7,16 @@ import pytest
 from pymupdf.table import Table
 
 from mmrag.ingest.figures import page_drawings
-from mmrag.ingest.tables import _numeric_columns, compact_grid, find_tables
+from mmrag.ingest.tables import _cell_text, _header_above, _numeric_columns, _Words, compact_grid, find_tables
 
 DATA = Path(__file__).parent / "data"
 # One page of a public SEC filing (Best Buy's 10-Q for the second quarter of fiscal 2024, page 17): three tables
 # ruled by row shading and rules under column groups; the middle one (store counts) comes out of PyMuPDF's finder
 # as 31 columns, most of them empty in every row.
 BESTBUY_P17 = DATA / "bestbuy_10q_fy24q2_p17.pdf"
+# Boeing's 10-K for 2022, page 55: the consolidated statement of operations, its body ruled, its column headers
+# ("Years ended December 31, 2022 2021 2020") set on the line just above the rules.
+BOEING_P55 = DATA / "boeing_10k_2022_p55.pdf"
 
 
 def test_compact_grid_drops_empty_rows_and_columns() -> None:
@@ -86,3 +89,49 @@ def test_header_renders_from_the_display_list_and_the_page_is_left_as_it_was() -
         pymupdf.DisplayList.get_pixmap = original
     assert renders and all(renders)
     assert "get_textbox" not in vars(page) and "get_pixmap" not in vars(page)
+
+
+def test_column_headers_on_the_line_above_a_ruled_statement_head_its_columns() -> None:
+    page = pymupdf.open(BOEING_P55)[0]
+    [table] = find_tables(page, page_drawings(page))
+    assert table.header == ["Years ended December 31,", "2022", "2021", "2020"]
+    assert table.rows[0] == ["Sales of products", "$55,893", "$51,386", "$47,142"]
+    assert table.bbox[1] < 140 < table.bbox[3]  # the header line (y 134-144) is inside the table's box
+
+
+def _ruled_amounts(*line_above: tuple[float, str]) -> pymupdf.Page:
+    """A page with a ruled 3-column table of amounts (no header row inside the rules) and words set on one line just
+    above it, each (x, text)."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    rows = [["Revenue", "1,200", "1,100"], ["Costs", "(800)", "(750)"], ["Operating income", "400", "350"],
+            ["Net income", "310", "280"]]
+    xs, top, height = [72, 260, 400, 540], 120, 18
+    for i, row in enumerate(rows):
+        y = top + i * height
+        for j, text in enumerate(row):
+            page.draw_rect(pymupdf.Rect(xs[j], y, xs[j + 1], y + height), color=(0, 0, 0), width=0.5)
+            page.insert_text((xs[j] + 4, y + 13), text, fontsize=10)
+    for x, text in line_above:
+        page.insert_text((x, top - 3), text, fontsize=10)
+    return page
+
+
+def test_a_sentence_or_amounts_above_a_ruled_table_are_no_header_but_column_names_are() -> None:
+    page = _ruled_amounts((76, "Operating results of the company for the two most recent fiscal years, in millions of"
+                               " US dollars, as reported"))
+    [table] = find_tables(page, page_drawings(page))
+    assert table.header[0] == "Revenue"
+    # a row of amounts just above is a row of another table, not names (PyMuPDF's own external header may still
+    # take it; ours does not)
+    data_above = _ruled_amounts((76, "Cash"), (320, "737,877"), (460, "1,200"))
+    [grid] = data_above.find_tables().tables
+    words = _Words(data_above.get_text("words"))
+    rows = [[_cell_text(words, c) if c else "" for c in r.cells] for r in grid.rows]
+    assert rows[0] == ["Revenue", "1,200", "1,100"]
+    assert _header_above(words, grid, rows) is None
+    assert _header_above(_Words(_ruled_amounts((76, "Year"), (320, "2023"), (460, "2022")).get_text("words")),
+                         grid, rows) is not None
+    headed = _ruled_amounts((76, "Fiscal year"), (320, "2023"), (460, "2022"))
+    [table] = find_tables(headed, page_drawings(headed))
+    assert table.header == ["Fiscal year", "2023", "2022"] and table.rows[0][0] == "Revenue"
