@@ -27,6 +27,9 @@ _RANKED = [
     (re.compile(r"^appendix\b|^annex\b", re.I), 2.0),
     (re.compile(r"^note\s+\d{1,2}\b", re.I), 3.5),
 ]
+# A part's heading set on one line with its first item's ("PART I Item 1. Business."): two sections, one in the other
+_PART_THEN_ITEM = re.compile(r"^((?:part|book|volume)\s+(?:[ivxlc]+|\d{1,2})\b\.?)[\s.:—–-]+"
+                             r"(?=(?:chapter|item|section|article)\s+\d)", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+[A-Za-z]")
 # Outline entries that name no section: slide numbers PowerPoint writes, bare file or layer names ("steo_text").
 _JUNK_ENTRY = re.compile(r"^(?:slide|page)\s*(?:number\s*)?\d+$|^[\w.-]*_[\w.-]*$|^\W*$|"
@@ -131,6 +134,11 @@ class SectionTracker:
                 del self._pending[: i + 1]
                 self.section = title
                 return
+        both = _PART_THEN_ITEM.match(title)
+        if both:
+            self.heading(both.group(1), size)
+            self.heading(title[both.end():], size)
+            return
         rank = heading_rank(title, size)
         while self._headings and self._headings[-1][0] >= rank:
             self._headings.pop()

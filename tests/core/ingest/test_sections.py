@@ -122,6 +122,19 @@ def test_tracker_ranks_and_depth() -> None:
     assert t.path == ("Part II",) and t.section == "Part II"
 
 
+def test_a_part_set_on_one_line_with_its_first_item_is_two_sections() -> None:
+    """PepsiCo's 10-K sets "PART I Item 1. Business." as one line: Item 1A must sit in Part I, not in Item 1."""
+    t = SectionTracker()
+    t.heading("PART I Item 1. Business.", 12)
+    assert t.path == ("PART I", "Item 1. Business.") and t.section == "Item 1. Business."
+    t.heading("Item 1A. Risk Factors.", 12)
+    assert t.path == ("PART I", "Item 1A. Risk Factors.")
+    t.heading("PART II — Item 5. Market for Registrant's Common Equity", 12)
+    assert t.path == ("PART II", "Item 5. Market for Registrant's Common Equity")
+    t.heading("Part III of this report covers directors", 12)  # no item after it: one heading, as before
+    assert t.path == ("Part III of this report covers directors",)
+
+
 def test_a_page_number_in_a_contents_list_opens_no_section(tmp_path, parse):
     doc = pymupdf.open()
     page = doc.new_page()
