@@ -94,6 +94,9 @@ def test_the_index_holds_what_parse_document_gives_in_document_order(sample_inde
         stored = list(sample_index.store.elements(doc=d["doc"]))
         assert [e.id for e in stored] == [e.id for e in parsed.elements]
         assert [e.text for e in stored] == [e.text for e in parsed.elements]
+        differing = [(e.page, e.kind, e.id, e.image, p.image) for e, p in zip(stored, parsed.elements)
+                     if e.image != p.image]
+        assert not differing, differing  # (page, kind, id, stored pixels, parse_document's)
         assert all(sample_index.store.pixel_path(k).read_bytes() == v for k, v in parsed.pixels.items())
 
 
