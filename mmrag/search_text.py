@@ -8,6 +8,9 @@ Markdown table and its words as parsed.
   signs (a balance sheet's first 512 tokens held its first 25 rows of 60). One line per row, non-empty cells joined
   by " | ", with "$", "%" and ")" cells put back against their numbers, keeps every row's label and values in about
   half the tokens, so the rows at a statement's bottom ("Total liabilities") reach the dense encoder too.
+  A table still longer than LABELS_FIRST_CHARS (about the encoder's budget for one element) reads its row labels
+  first, then the rows' values: the dense vector then knows every line item the table holds ("Effective tax rate"
+  in the 30th row of a 10-K's summary), not just its first rows; BM25 reads the same words either way.
 - `split_run_together`: letter-spaced headings ("c a s e s t u d i e s") are joined into words, and OCR of
   charts and slides, and some text layers, lose the spaces between words
   ("Coal-firedcapacityintheU.s.electricpowersector", "COMPUTINGFOUNDATION"); neither BM25 nor the encoder's
@@ -22,11 +25,16 @@ import functools
 import re
 
 # What the text channel reads of an element, as a version in its vectors' fingerprint: an index embedded under
-# another version is reported stale (`mmrag index --reembed`). 1: Markdown tables, words as parsed.
-VERSION = 2
+# another version is reported stale (`mmrag index --reembed`). 1: Markdown tables, words as parsed. 2: compact
+# tables, run-together words split. 3: long tables' row labels first.
+VERSION = 3
+# A compact table longer than this reads its row labels before its values (element_tokens 384 of BGE small's word
+# pieces: a financial table's rows take about 3 characters a token).
+LABELS_FIRST_CHARS = 1200
 
 _ROW = re.compile(r"^\s*\|.*\|\s*$")
 _RULE = re.compile(r"^\s*\|?\s*:?-{2,}")
+_LABEL = re.compile(r"[A-Za-z]{2}")  # a row label has a word in it; an amount or a year does not
 _STUCK = {"$", "%", ")", "%)", "€", "£", "¥"}  # cells that belong to the number beside them
 
 # Letter runs at least this long are candidates for splitting (shorter ones are nearly always real words).
@@ -45,8 +53,10 @@ _SHORT_WORDS = frozenset(
 
 def compact_table(markdown: str) -> str:
     """A Markdown table as one line per row: non-empty cells joined by " | ", without separator rows; lines that
-    are not table rows pass through. Currency, percent and closing-parenthesis cells join the cell before them."""
+    are not table rows pass through. Currency, percent and closing-parenthesis cells join the cell before them.
+    Longer than LABELS_FIRST_CHARS, the rows' labels come first, on one line, and each row keeps its values."""
     lines: list[str] = []
+    rows: list[tuple[int, list[str]]] = []  # (line, cells) of each table row
     for line in markdown.splitlines():
         if _RULE.match(line) and set(line.strip()) <= set("|-: "):
             continue
@@ -67,7 +77,25 @@ def compact_table(markdown: str) -> str:
             cells.append(cell)
         if cells:
             lines.append(" | ".join(cells))
+            rows.append((len(lines) - 1, cells))
+    if sum(len(line) + 1 for line in lines) > LABELS_FIRST_CHARS:
+        return _labels_first(lines, rows)
     return "\n".join(lines)
+
+
+def _labels_first(lines: list[str], rows: list[tuple[int, list[str]]]) -> str:
+    """A long compact table with its rows' labels (a first cell with letters, not an amount) gathered into one
+    line at the top and each row left with its values, so the encoder's budget covers every label."""
+    labels: list[str] = []
+    for at, cells in rows:
+        if len(cells) > 1 and _LABEL.search(cells[0]):
+            labels.append(cells[0])
+            lines[at] = " | ".join(cells[1:])
+    if len(labels) < 2:
+        return "\n".join(lines)
+    # what precedes the first row (a title line) stays first
+    first = rows[0][0] if rows else 0
+    return "\n".join([*lines[:first], "; ".join(labels), *lines[first:]])
 
 
 def split_run_together(text: str) -> str:

@@ -24,6 +24,23 @@ def test_compact_table_passes_text_that_is_not_a_table_through():
     assert compact_table("Table 4: Revenue by segment\n\n| a | b |") == "Table 4: Revenue by segment\na | b"
 
 
+def test_a_long_table_reads_every_row_label_before_its_values():
+    from mmrag.search_text import LABELS_FIRST_CHARS
+
+    items = [f"Line item number {n} of the summary" for n in range(60)]
+    rows = "\n".join(f"| {item} | $ | {n},512 |  | {n}.5 | % |" for n, item in enumerate(items))
+    title = "Table 1: Summary of financial performance"
+    out = compact_table(f"{title}\n| (Millions) | 2022 | 2021 |\n|---|---|---|\n{rows}")
+    lines = out.splitlines()
+    assert lines[0] == title
+    assert lines[1] == "; ".join(["(Millions)", *items])  # every label, within the encoder's first tokens
+    assert lines[2] == "2022 | 2021" and lines[3] == "0,512 | 0.5%" and lines[-1] == "59,512 | 59.5%"
+    words = sorted(compact_table(rows).replace(";", " ").replace("|", " ").split())
+    assert words == sorted(" ".join(f"{item} {n},512 {n}.5%" for n, item in enumerate(items)).split())  # BM25's
+    short = "| Effective tax rate | 21.6 | % |\n|---|---|\n| Net income | 7,514 |"
+    assert len(short) < LABELS_FIRST_CHARS and compact_table(short) == "Effective tax rate | 21.6%\nNet income | 7,514"
+
+
 def test_run_together_words_are_split():
     assert split_run_together("Coal-firedcapacityintheU.s.electricpowersector") == (
         "Coal-fired capacity in the U.s.electric power sector")  # tokenizers split at "."
