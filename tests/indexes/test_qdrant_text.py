@@ -242,7 +242,7 @@ def test_another_dimension_is_reported_as_stale(tmp_path: Path, encoder: Sentenc
 
 def test_fingerprint_and_describe(edge: QdrantTextChannel, server: QdrantTextChannel) -> None:
     fp = {"model": "sentence-transformers/all-MiniLM-L6-v2", "dim": 384, "lexical": "bm25", "page_tokens": 256,
-          "chunk_header": "section", "text_form": 2, "element_tokens": 384}
+          "chunk_header": "section", "text_form": 3, "element_tokens": 384}
     assert edge.fingerprint() == fp == server.fingerprint()
     assert edge.describe()["backend"] == "edge"
     assert server.describe()["backend"] == "server"
