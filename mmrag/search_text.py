@@ -9,8 +9,8 @@ Markdown table and its words as parsed.
   by " | ", with "$", "%" and ")" cells put back against their numbers, keeps every row's label and values in about
   half the tokens, so the rows at a statement's bottom ("Total liabilities") reach the dense encoder too.
   A table still longer than LABELS_FIRST_CHARS (about the encoder's budget for one element) reads its row labels
-  first, then the rows' values: the dense vector then knows every line item the table holds ("Effective tax rate"
-  in the 30th row of a 10-K's summary), not just its first rows; BM25 reads the same words either way.
+  first, then the rows' values: the dense vector then knows every line item the table holds ("Effective tax rate",
+  row 18 of 25 in a 10-K's summary table), not just its first rows; BM25 reads the same words either way.
 - `split_run_together`: letter-spaced headings ("c a s e s t u d i e s") are joined into words, and OCR of
   charts and slides, and some text layers, lose the spaces between words
   ("Coal-firedcapacityintheU.s.electricpowersector", "COMPUTINGFOUNDATION"); neither BM25 nor the encoder's
@@ -93,8 +93,7 @@ def _labels_first(lines: list[str], rows: list[tuple[int, list[str]]]) -> str:
             lines[at] = " | ".join(cells[1:])
     if len(labels) < 2:
         return "\n".join(lines)
-    # what precedes the first row (a title line) stays first
-    first = rows[0][0] if rows else 0
+    first = rows[0][0]  # what precedes the first row (a title line) stays first
     return "\n".join([*lines[:first], "; ".join(labels), *lines[first:]])
 
 

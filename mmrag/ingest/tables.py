@@ -138,16 +138,15 @@ def find_tables(
             names = [_cell(c) for c in found.names] if found is not None else []
             # an "external" header (the line above the grid) counts only when it fills several columns: a lone
             # cell up there is the caption
-            above = None
-            if found is not None and found.external and sum(1 for c in names if c) >= 2:
+            external = found is not None and found.external and sum(1 for c in names if c) >= 2
+            if external:
                 rows = [names, *rows]
                 bbox |= pymupdf.Rect(found.bbox)
-            else:
-                above = _header_above(words, tab, rows)
             grid = compact_grid(rows)
             if len(grid) < 2 or len(grid[0]) < 2 or not (_dense(rows) or _numeric_columns(grid) >= 2):
                 continue
-            if above is not None:  # added to a table kept without it
+            above = None if external else _header_above(words, tab, rows)  # looked for once a table is kept
+            if above is not None:
                 grid = compact_grid([above[0], *rows])
                 bbox |= above[1]
             out.append(FoundTable(tuple(bbox), grid[0], grid[1:]))
