@@ -19,16 +19,17 @@ from mmrag.search_text import plain_words
 MAX_DEPTH = 4  # a path keeps its top and its three deepest sections: deeper trees are mostly misread headings
 SEPARATOR = " > "
 
+_PART = r"(?:part|book|volume)\s+(?:[ivxlc]+|\d{1,2})"  # "PART II", "Book 3"
 # Headings that say their own level, whatever their font: parts hold chapters, chapters hold items, and so on.
 _RANKED = [
-    (re.compile(r"^(?:part|book|volume)\s+(?:[ivxlc]+|\d{1,2}|one|two|three|four|five)\b", re.I), 1.0),
+    (re.compile(rf"^(?:{_PART}|(?:part|book|volume)\s+(?:one|two|three|four|five))\b", re.I), 1.0),
     (re.compile(r"^chapter\s+(?:[ivxlc]+|\d{1,3})\b", re.I), 2.0),
     (re.compile(r"^(?:item|section|article)\s+\d{1,2}[a-z]?\b", re.I), 3.0),
     (re.compile(r"^appendix\b|^annex\b", re.I), 2.0),
     (re.compile(r"^note\s+\d{1,2}\b", re.I), 3.5),
 ]
 # A part's heading set on one line with its first item's ("PART I Item 1. Business."): two sections, one in the other
-_PART_THEN_ITEM = re.compile(r"^((?:part|book|volume)\s+(?:[ivxlc]+|\d{1,2})\b\.?)[\s.:—–-]+"
+_PART_THEN_ITEM = re.compile(rf"^({_PART}\b\.?)[\s.:—–-]+"
                              r"(?=(?:chapter|item|section|article)\s+\d)", re.I)
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+[A-Za-z]")
 # Outline entries that name no section: slide numbers PowerPoint writes, bare file or layer names ("steo_text").
