@@ -185,6 +185,7 @@ def index_documents(
             if load is not None:
                 loaders.append(threading.Thread(target=_quietly, args=(load,), daemon=True, name="mmrag-load-encoder"))
                 loaders[-1].start()
+        counted_before = _encoder_counts(channels)
         try:
             with _timed_encoders(channels, clock):
                 with clock.stage("wait for parse"):
@@ -206,6 +207,10 @@ def index_documents(
                           "main": clock.take(), "main_cpu_s": time.process_time() - parsing.cpu_started,
                           "cores": usable_cores(),
                           "first_page_s": min(firsts) - parsing.started_at if firsts else None, **workers}
+        encoded = {name: {k: n - counted_before[name].get(k, 0) for k, n in counts.items()}
+                   for name, counts in _encoder_counts(channels).items() if name in counted_before}
+        if any(c.get("tokens") for c in encoded.values()):
+            report.profile["encoded"] = encoded
     if prune:
         report.removed.extend(prune_missing(parts, files))
     if progress and tasks:
@@ -282,6 +287,17 @@ def _timed_encoders(channels: Mapping[str, Any], clock: StageClock) -> Iterator[
     finally:
         for channel, encoder in swapped:
             channel.encoder = encoder
+
+
+def _encoder_counts(channels: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """What each channel's encoder has read so far, where it counts (`OnnxTextEncoder.counted`: texts, tokens,
+    tokens with padding)."""
+    out = {}
+    for name, channel in channels.items():
+        counted = getattr(getattr(channel, "encoder", None), "counted", None)
+        if isinstance(counted, dict):
+            out[name] = dict(counted)
+    return out
 
 
 def _quietly(fn: Any) -> None:
@@ -414,11 +430,13 @@ MAIN_STAGES = ("open channels", "wait for parse", "store", "describe figures")
 def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """A run's profile (`IndexReport.profile`) as a table: one row per stage, a column per process (seconds).
 
-    The last rows: pages parsed, documents, the largest resident size a worker reported after a document, and
-    the share of the wall time each process was busy (a worker: not counting "send", which includes the time
-    its pipe was full, nor "ocr wait", its turn at OCR; the main process: not counting "wait for parse"), which
-    shows what bounds the run; then each process's CPU seconds and the cores the run kept busy on average (all
-    processes' CPU over the wall time): near the machine's cores, the run is bound by compute, not by waiting.
+    After the stages, for each encoder that counts them: the tokens it read and the padding its batches added,
+    and tokens per second of its stage (the load that bounds most runs on CPU). The last rows: pages parsed,
+    documents, the largest resident size a worker reported after a document, and the share of the wall time each
+    process was busy (a worker: not counting "send", which includes the time its pipe was full, nor "ocr wait",
+    its turn at OCR; the main process: not counting "wait for parse"), which shows what bounds the run; then each
+    process's CPU seconds and the cores the run kept busy on average (all processes' CPU over the wall time): near
+    the machine's cores, the run is bound by compute, not by waiting.
     """
     workers = sorted((k for k in profile if k.startswith("worker ")), key=lambda k: int(k.split()[1]))
     main: dict[str, float] = dict(profile.get("main", {}))
@@ -432,6 +450,15 @@ def profile_table(profile: Mapping[str, Any]) -> tuple[list[str], list[list[str]
         cells = [main.get(s)] + [profile[w]["stages"].get(s) for w in workers]
         rows.append([s, *("" if v is None else f"{v:.1f}" for v in cells)])
     wall = float(profile.get("wall_s", 0.0)) or 1.0
+    for name, counted in profile.get("encoded", {}).items():  # the encoder's load: what bounds most runs
+        tokens, padded = int(counted.get("tokens", 0)), int(counted.get("padded", 0))
+        if not tokens:
+            continue
+        rows.append([f"tokens encoded ({name})", f"{tokens:,} (+{padded / tokens - 1:.1%} padding)",
+                     *("" for _ in workers)])
+        seconds = main.get(f"encode {name}")
+        if seconds:
+            rows.append([f"tokens/s encoding ({name})", f"{tokens / seconds:,.0f}", *("" for _ in workers)])
     rows.append(["pages", "", *(str(profile[w]["pages"]) for w in workers)])
     rows.append(["documents", "", *(str(profile[w]["documents"]) for w in workers)])
     rows.append(["peak MB (resident)", "", *(f"{profile[w]['peak_rss_mb']:.0f}" for w in workers)])

@@ -265,6 +265,8 @@ class OnnxTextEncoder(_OnnxModel):
             self.graph = cls_only(self.graph)  # the last layer on [CLS] alone, same vectors
         self.query_prefix = profile.get("query_prefix", "") if query_prefix is None else query_prefix
         self.batch_size = batch_size
+        # What `encode_documents` has read: texts, their tokens (after truncation) and the tokens run with padding
+        self.counted = {"texts": 0, "tokens": 0, "padded": 0}
         self.dim = _hidden_size(self.folder) or int(self._embed(["dimension probe"]).shape[1])
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -290,7 +292,11 @@ class OnnxTextEncoder(_OnnxModel):
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer(max_tokens).encode_batch(list(texts))
-        batches = _batches_by_length([len(e.ids) for e in encodings], batch_size or self.batch_size)
+        lengths = [len(e.ids) for e in encodings]
+        batches = _batches_by_length(lengths, batch_size or self.batch_size)
+        self.counted["texts"] += len(texts)
+        self.counted["tokens"] += sum(lengths)
+        self.counted["padded"] += sum(len(b) * max(lengths[i] for i in b) for b in batches)
         vectors = run_batches(batches, lambda batch: self._embed_encodings([encodings[i] for i in batch]))
         for batch, embedded in zip(batches, vectors, strict=True):
             out[batch] = embedded

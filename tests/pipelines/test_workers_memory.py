@@ -101,9 +101,12 @@ def test_index_report_profile_has_main_and_worker_stages(tmp_path: Path) -> None
     assert workers and sum(profile[w]["pages"] for w in workers) == 16
     assert 0 < profile["first_page_s"] < profile["wall_s"]
     assert profile["main"]["release"] >= 0  # the indexing process hands its free heap back after each batch
+    encoded = profile["encoded"]["text"]  # what the text encoder read for this run: every chunk and page, once
+    assert 16 <= encoded["texts"] and encoded["texts"] < encoded["tokens"] <= encoded["padded"]
     header, rows = profile_table(profile)
     assert header == ["stage", "main", *workers]
-    assert {"encode text", "render", "pages", "first page parsed (s)"} <= {r[0] for r in rows}
+    assert {"encode text", "render", "pages", "first page parsed (s)", "tokens encoded (text)",
+            "tokens/s encoding (text)"} <= {r[0] for r in rows}
     assert all(len(r) == len(header) for r in rows)
     assert len({r[0] for r in rows}) == len(rows)  # one row per stage (release is a stage of both kinds)
     # every process spent CPU on the run: the main process encoding, each worker parsing, none more than the
@@ -140,3 +143,8 @@ def test_busy_share_leaves_out_the_stages_that_wait() -> None:
     _, rows = profile_table(profile)
     assert rows[-2:] == [["CPU s (all threads)", "12.0", "4.5"], ["cores used (of 2)", "1.65", ""]]
     assert [r[0] for r in rows][:6] == ["wait for parse", "encode text", "tables", "ocr", "ocr wait", "send"]
+    assert not any(r[0].startswith("tokens") for r in rows)  # a profile without encoder counts
+    profile["encoded"] = {"text": {"texts": 10, "tokens": 2000, "padded": 2030}}
+    _, rows = profile_table(profile)
+    assert rows[6:8] == [["tokens encoded (text)", "2,000 (+1.5% padding)", ""],
+                         ["tokens/s encoding (text)", "250", ""]]

@@ -166,6 +166,21 @@ def test_batches_run_at_once_in_their_own_threads_results_in_order(monkeypatch: 
     assert most[0] == 2 and all(n.startswith("mmrag-onnx") for n in names)
 
 
+def test_the_encoder_counts_the_tokens_it_reads_and_runs() -> None:
+    encoder = load_text_encoder(BGE)
+    texts = ["Revenue grew.", "Operating income fell by a tenth in the fourth quarter " * 3, "Cash."]
+    before = dict(encoder.counted)
+    encoder.encode_documents(texts, batch_size=8)
+    lengths = [len(e.ids) for e in encoder.tokenizer.encode_batch(texts)]
+    after = dict(encoder.counted)
+    assert after["texts"] - before["texts"] == 3
+    assert after["tokens"] - before["tokens"] == sum(lengths)
+    padded = after["padded"] - before["padded"]
+    assert sum(lengths) <= padded <= 3 * max(lengths)  # batches padded to their longest text, at most all to one
+    encoder.encode_documents(texts, batch_size=8, max_tokens=4)  # truncated texts count as read
+    assert encoder.counted["tokens"] - after["tokens"] == 3 * 4
+
+
 def test_parallel_runs_give_the_vectors_of_one_run_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = load_text_encoder(BGE)
     texts = [f"Note {i}: revenue from {w} grew {i} percent." * (1 + i % 7) for i, w in enumerate(
