@@ -405,7 +405,9 @@ def ingest_headline(r: Result) -> str | None:
         return None
     row = rows[-1]
     pages = r.figures.get("pages")
-    growth = _num(_get(r.figures, "memory_growth", "files, settings on"))
+    growth = _num(_get(r.figures, "memory_growth", "files, settings on"))  # two corpus sizes in files, else pages
+    if growth is None:
+        growth = _num(_get(r.figures, "memory_growth", "pages, settings on"))
     memory = [m for m in r.figures.get("memory") or [] if m.get("memory_settings") == "on"]
     tail = ""
     if growth is not None and len(memory) >= 2:

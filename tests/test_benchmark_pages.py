@@ -219,3 +219,11 @@ def test_ingest_runs_are_series_by_corpus_and_the_readme_shows_the_dev_set():
     assert not any(re.search(r"-(round\d+|\d{4}utc)$", g) for g in groups)
     rows = [row for row in pages.readme_rows(results) if row.kind == "ingest"]
     assert [row.group for row in rows] == ["devset"]
+
+
+def test_the_ingest_headline_gives_the_memory_growth_over_pages_or_files():
+    results = {r.path.stem: r for r in pages.load_results(RESULTS) if r.kind == "ingest"}
+    by_pages = pages.ingest_headline(results["ingest-2026-12-08-devset-round19"])  # memory at 20 and 100 pages
+    assert by_pages.endswith("tree peak PSS 20 → 100 pages: 1.06×")
+    no_memory = pages.ingest_headline(results["ingest-2026-12-08-devset-round18"])
+    assert "PSS" not in no_memory and "1.80× pymupdf4llm" in no_memory
