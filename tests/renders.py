@@ -20,8 +20,10 @@ MAX_SHARE_DIFFERENT = 0.01  # of the pixel values
 MAX_MEAN_DIFFERENCE = 1.0  # on 0-255, over all pixel values
 
 
-def render_difference(a: bytes, b: bytes) -> str | None:
-    """None when two PNGs show the same picture within the tolerances above; otherwise why they do not."""
+def render_difference(a: bytes, b: bytes, label: str = "") -> str | None:
+    """None when two PNGs show the same picture within the tolerances above; otherwise why they do not.
+
+    label: what the renders are (document, page, element), for the warning."""
     x = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=np.int16)
     y = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=np.int16)
     if x.shape != y.shape:
@@ -31,6 +33,21 @@ def render_difference(a: bytes, b: bytes) -> str | None:
     summary = f"{share:.3%} of pixel values differ, mean difference {mean:.3f}, largest {top}"
     if share > MAX_SHARE_DIFFERENT or mean > MAX_MEAN_DIFFERENCE:
         return summary
-    warnings.warn(f"a render's PNG bytes differ between the two runs: {summary}"
-                  f"{' (the pixels are equal: only the PNG stream differs)' if top == 0 else ''}", stacklevel=2)
+    same = " (the pixels are equal: only the PNG stream differs)" if top == 0 else ""
+    warnings.warn(f"a render's PNG bytes differ between the two runs{f' ({label})' if label else ''}: {summary}"
+                  f"{same}; {_which_is_canonical(a, b)}", stacklevel=2)
     return None
+
+
+def _which_is_canonical(a: bytes, b: bytes) -> str:
+    """Which of the two PNGs `mmrag.ingest.render.png_bytes` makes again from its own pixels (the other one came
+    from another encoder or another deflate)."""
+    import pymupdf
+
+    from mmrag.ingest.render import png_bytes
+
+    again = []
+    for data in (a, b):
+        pix = pymupdf.Pixmap(data)
+        again.append(not pix.alpha and pix.n in (1, 3) and png_bytes(pix) == data)
+    return f"png_bytes of its own pixels gives back: first {again[0]}, second {again[1]}"

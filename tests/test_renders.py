@@ -41,3 +41,13 @@ def test_another_picture_or_size_does_not_agree(picture: np.ndarray) -> None:
     other[30:90, 50:150] = 255 - other[30:90, 50:150]  # a quarter of the picture inverted
     assert "of pixel values differ" in render_difference(_png(picture), _png(other))
     assert render_difference(_png(picture), _png(picture[:, :150])) == "sizes differ: 200x120 against 150x120"
+
+
+def test_the_warning_names_the_render_and_which_side_png_bytes_makes_again(picture: np.ndarray) -> None:
+    import pymupdf
+
+    from mmrag.ingest.render import png_bytes
+
+    ours = png_bytes(pymupdf.Pixmap(_png(picture)))  # the project's own encoding of these pixels
+    with pytest.warns(UserWarning, match=r"\(doc.pdf p\.3\).*first False, second True"):
+        assert render_difference(_png(picture, 9), ours, "doc.pdf p.3") is None

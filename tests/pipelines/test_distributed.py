@@ -79,14 +79,15 @@ def test_same_elements_and_pixels(indexes: tuple[MMIndex, MMIndex, dict]) -> Non
     differing = {(k, a[k]["doc"], a[k]["page"], f): (a[k][f], b[k][f]) for k in a for f in a[k] if a[k][f] != b[k][f]}
     for key, (mine, theirs) in list(differing.items()):  # a render with other bytes that shows the same picture
         if key[3] == "image" and mine and theirs and render_difference(
-                local.store.read_pixels(mine), on_ray.store.read_pixels(theirs)) is None:
+                local.store.read_pixels(mine), on_ray.store.read_pixels(theirs), "local, Ray: " + str(key)) is None:
             del differing[key]
     assert not differing, differing  # (id, doc, page, field): (local, Ray)
     images = [e for e in on_ray.store.elements() if e.image]
     assert images and all(on_ray.store.pixel_path(e.image).exists() for e in images)
     for e in images[:20]:
         mine, theirs = local.store.read_pixels(a[e.id]["image"]), on_ray.store.read_pixels(e.image)
-        assert mine == theirs or render_difference(mine, theirs) is None, (e.id, e.doc, e.page)
+        assert mine == theirs or render_difference(mine, theirs, f"local, Ray: {e.doc} p.{e.page} {e.id}") is None, (
+            e.id, e.doc, e.page)
     assert local.inspect()["elements"] == on_ray.inspect()["elements"]
     assert on_ray.channels["text"].count() == local.channels["text"].count()
 
