@@ -1,11 +1,13 @@
 """Comparing two renders of the same region by their pixels, for tests that compare two runs' pixel files.
 
-Pixel files are named by the hash of their PNG bytes. Twice in CI history (stops 37 and 38), one figure crop of
-the sample corpus (solar_outlook_2024.pdf p.3, a 1008x440 Flate image with an ICC colour space and a soft mask)
-came out with other bytes in one of two processes, and no local experiment reproduced it (see docs/changelog.md,
-2026-12-08). The tests that compare runs still require every other field to be equal; a render whose key differs
-must show the same picture: the same size, and all but a few pixel values within a small distance. What differed
-is reported as a warning, so that CI's log says whether it was the pixels or only the PNG stream.
+Pixel files are named by the hash of their PNG bytes. Rarely, one render of the sample corpus comes out with other
+bytes in one of two processes: in stop 37's CI a figure crop (solar_outlook_2024.pdf p.3, a 1008x440 Flate image
+with an ICC colour space and a soft mask), once in a full local run in stop 38, and once in a fresh-clone run in
+stop 39, where the pixels were equal and only the PNG stream differed. No local experiment reproduced it (see
+docs/changelog.md, 2026-12-08). The tests that compare runs still require every other field to be equal; a
+render whose key differs must show the same picture: the same size, and all but a few pixel values within a small
+distance. What differed is reported as a warning, so that CI's log says whether it was the pixels or only the PNG
+stream.
 """
 
 from __future__ import annotations

@@ -84,10 +84,10 @@ def test_same_elements_and_pixels(indexes: tuple[MMIndex, MMIndex, dict]) -> Non
     assert not differing, differing  # (id, doc, page, field): (local, Ray)
     images = [e for e in on_ray.store.elements() if e.image]
     assert images and all(on_ray.store.pixel_path(e.image).exists() for e in images)
-    for e in images[:20]:
-        mine, theirs = local.store.read_pixels(a[e.id]["image"]), on_ray.store.read_pixels(e.image)
-        assert mine == theirs or render_difference(mine, theirs, f"local, Ray: {e.doc} p.{e.page} {e.id}") is None, (
-            e.id, e.doc, e.page)
+    same_key = [e for e in images[:20] if a[e.id]["image"] == e.image]  # (another key's pixels were compared above)
+    assert {e.image: on_ray.store.read_pixels(e.image) for e in same_key} == {
+        e.image: local.store.read_pixels(e.image) for e in same_key
+    }
     assert local.inspect()["elements"] == on_ray.inspect()["elements"]
     assert on_ray.channels["text"].count() == local.channels["text"].count()
 
